@@ -1,0 +1,107 @@
+// The contract between the operator and the migrator: every Job's container
+// writes one JSON document of this shape to its termination message file
+// (Kubernetes keeps at most 4096 bytes of it). The operator reads it from the
+// Pod status, never from logs, so it never needs database credentials.
+import { z } from 'zod';
+
+export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
+export const RESULT_MAX_BYTES = 4096;
+
+export const jobSteps = ['check', 'backup', 'migrate', 'verify', 'revert', 'restore'] as const;
+export const JobStep = z.enum(jobSteps);
+export type JobStep = z.infer<typeof JobStep>;
+
+export const findingCategories = ['destructive', 'dataLoss', 'locking', 'backwardIncompatible'] as const;
+export const FindingCategory = z.enum(findingCategories);
+export type FindingCategory = z.infer<typeof FindingCategory>;
+
+export const Finding = z.object({
+  rule: z.string().describe('Lint rule id, e.g. drop-column.'),
+  category: FindingCategory,
+  severity: z.enum(['info', 'warning', 'error']),
+  migration: z.string().describe('The migration whose SQL triggered the finding.'),
+  message: z.string(),
+});
+export type Finding = z.infer<typeof Finding>;
+
+export const ResultError = z.object({
+  message: z.string().describe('One line, never containing credentials.'),
+  code: z.string().optional().describe('PostgreSQL SQLSTATE, when the database raised the error.'),
+  migration: z.string().optional().describe('The migration at fault, if any.'),
+});
+export type ResultError = z.infer<typeof ResultError>;
+
+export const AppliedMigration = z.object({
+  name: z.string(),
+  durationMs: z.number().nonnegative(),
+  checksum: z.string().optional(),
+  outcome: z.enum(['applied', 'reverted', 'failed']).default('applied'),
+});
+export type AppliedMigration = z.infer<typeof AppliedMigration>;
+
+export const BackupRecord = z.object({
+  path: z.string(),
+  format: z.enum(['custom', 'directory']),
+  sizeBytes: z.number().int().nonnegative(),
+  sha256: z.string(),
+  verified: z.boolean(),
+  serverVersion: z.string().optional(),
+  tables: z.number().int().nonnegative().optional(),
+  rows: z.number().int().nonnegative().optional(),
+  appliedMigrations: z.number().int().nonnegative().optional(),
+});
+export type BackupRecord = z.infer<typeof BackupRecord>;
+
+export const PlanRecord = z.object({
+  pending: z.array(z.string()),
+  hash: z.string().describe('sha256 of the pending migrations and their captured SQL; approvals name it.'),
+  findings: z.array(Finding),
+  notCaptured: z.array(z.object({ migration: z.string(), reason: z.string() })).default([]),
+});
+export type PlanRecord = z.infer<typeof PlanRecord>;
+
+export const VerifyRecord = z.object({
+  pending: z.array(z.string()),
+  problems: z.array(z.string()),
+});
+export type VerifyRecord = z.infer<typeof VerifyRecord>;
+
+export const ResourceUsage = z.object({
+  userCpuMs: z.number().nonnegative(),
+  systemCpuMs: z.number().nonnegative(),
+  maxRssKiB: z.number().nonnegative(),
+});
+
+export const JobResult = z.object({
+  step: JobStep,
+  ok: z.boolean(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  error: ResultError.optional(),
+  migrations: z.array(AppliedMigration).optional(),
+  backup: BackupRecord.optional(),
+  plan: PlanRecord.optional(),
+  verify: VerifyRecord.optional(),
+  usage: ResourceUsage.optional(),
+  truncated: z.boolean().optional().describe('Lists were shortened to fit the 4 KiB limit; the verdict never is.'),
+});
+export type JobResult = z.infer<typeof JobResult>;
+
+/** Parses a termination message; returns a readable reason when it does not follow the contract. */
+export function parseJobResult(message: string | undefined):
+  | { ok: true; result: JobResult }
+  | { ok: false; reason: string } {
+  if (!message || message.trim() === '') return { ok: false, reason: 'the container wrote no result' };
+  let json: unknown;
+  try {
+    json = JSON.parse(message);
+  } catch {
+    return { ok: false, reason: 'the container result is not JSON' };
+  }
+  const parsed = JobResult.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, reason: `the container result breaks the contract at ${issue?.path.join('.') || '(root)'}: ${issue?.message}` };
+  }
+  return { ok: true, result: parsed.data };
+}

@@ -1,0 +1,38 @@
+// Two projects: unit tests sit beside the code; integration/e2e tests live under
+// test/ and share one real control plane started by the global setup.
+const tsJest = {
+  '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }],
+};
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: tsJest,
+  testEnvironment: 'node',
+};
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{crds,operator,migrator-image}/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/setup/global-setup.ts',
+      globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+      maxWorkers: 1,
+      testTimeout: 180000,
+    },
+    {
+      ...common,
+      displayName: 'migrator',
+      testMatch: ['<rootDir>/test/migrator/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/setup/postgres-setup.ts',
+      globalTeardown: '<rootDir>/test/setup/postgres-teardown.ts',
+      maxWorkers: 1,
+      testTimeout: 180000,
+    },
+  ],
+};

