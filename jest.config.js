@@ -22,7 +22,6 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
-      maxWorkers: 1,
       testTimeout: 180000,
     },
     {
@@ -31,7 +30,6 @@ export default {
       testMatch: ['<rootDir>/test/migrator/**/*.test.ts'],
       globalSetup: '<rootDir>/test/setup/postgres-setup.ts',
       globalTeardown: '<rootDir>/test/setup/postgres-teardown.ts',
-      maxWorkers: 1,
       testTimeout: 180000,
     },
   ],

@@ -1,0 +1,90 @@
+// Builds the CustomResourceDefinition object from the zod schemas. Pure: the
+// generator script writes it to disk, the staleness test compares it.
+import { z } from 'zod';
+import { DatabaseMigrationSpec, DatabaseMigrationStatus, GROUP, KIND, PLURAL, VERSION } from './database-migration.js';
+
+type JsonSchema = { [key: string]: unknown };
+
+/**
+ * zod emits a few keywords a structural CRD schema rejects or does not need;
+ * drop them recursively. `additionalProperties: false` is forbidden next to
+ * `properties` in a structural schema, and `$schema` is not accepted at all.
+ */
+function toStructural(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toStructural);
+  if (node === null || typeof node !== 'object') return node;
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(node as JsonSchema)) {
+    if (key === '$schema' || key === 'id') continue;
+    if (key === 'additionalProperties' && value === false) continue;
+    out[key] = toStructural(value);
+  }
+  if (out.type === 'object' && !out.properties && !out.additionalProperties) {
+    out['x-kubernetes-preserve-unknown-fields'] = true;
+  }
+  return out;
+}
+
+function schemaOf(type: z.ZodType): JsonSchema {
+  return toStructural(z.toJSONSchema(type, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' })) as JsonSchema;
+}
+
+export function buildCrd(): JsonSchema {
+  const spec = schemaOf(DatabaseMigrationSpec);
+  const status = schemaOf(DatabaseMigrationStatus);
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${PLURAL}.${GROUP}`,
+      labels: { 'app.kubernetes.io/name': 'database-migration-operator' },
+    },
+    spec: {
+      group: GROUP,
+      names: {
+        kind: KIND,
+        listKind: `${KIND}List`,
+        plural: PLURAL,
+        singular: 'databasemigration',
+        shortNames: ['dbm'],
+        categories: ['all', 'dbmigrate'],
+      },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+            { name: 'Applied', type: 'integer', jsonPath: '.status.appliedCount', description: 'Migrations applied by the last run' },
+            { name: 'Backup', type: 'string', jsonPath: '.status.backup.path', priority: 0 },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description:
+                'DatabaseMigration runs the pending TypeORM migrations of an application against a PostgreSQL database: plan check, verified backup, migrate, verify, and revert or restore on failure.',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec,
+                status: {
+                  ...status,
+                  // kstatus reads an object without status as Current; a default
+                  // observedGeneration of -1 makes a brand-new resource read as
+                  // in progress until the operator writes the real one.
+                  default: { observedGeneration: -1 },
+                },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}

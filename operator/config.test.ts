@@ -1,0 +1,98 @@
+import { describe, expect, it } from '@jest/globals';
+import { loadConfig } from './config.js';
+
+const deps = { hostname: () => 'host-1', randomSuffix: () => 'abcd' };
+const minimal = { MIGRATOR_IMAGE: 'registry.local/migrator:1.0' };
+
+describe('loadConfig', () => {
+  it('applies defaults', () => {
+    expect(loadConfig(minimal, deps)).toEqual({
+      watchNamespaces: [],
+      maxConcurrentReconciles: 4,
+      migratorImage: 'registry.local/migrator:1.0',
+      migratorImagePullPolicy: 'IfNotPresent',
+      leaderElection: true,
+      leaseNamespace: 'default',
+      leaseName: 'database-migration-operator',
+      identity: 'host-1_abcd',
+      httpPort: 8080,
+      httpHost: '0.0.0.0',
+      logLevel: 'info',
+      resyncSeconds: 300,
+    });
+  });
+
+  it('reads every variable', () => {
+    const c = loadConfig(
+      {
+        ...minimal,
+        WATCH_NAMESPACES: ' team-a, team-b,,team-a ',
+        MAX_CONCURRENT_RECONCILES: '16',
+        MIGRATOR_IMAGE_PULL_POLICY: 'Always',
+        LEADER_ELECTION: 'false',
+        POD_NAMESPACE: 'operators',
+        LEASE_NAME: 'dbm-lease',
+        POD_NAME: 'dbm-operator-7d9f-xyz',
+        HTTP_PORT: '9090',
+        HTTP_HOST: '127.0.0.1',
+        LOG_LEVEL: 'DEBUG',
+        RESYNC_SECONDS: '0',
+      },
+      deps,
+    );
+    expect(c).toMatchObject({
+      watchNamespaces: ['team-a', 'team-b'],
+      maxConcurrentReconciles: 16,
+      migratorImagePullPolicy: 'Always',
+      leaderElection: false,
+      leaseNamespace: 'operators',
+      leaseName: 'dbm-lease',
+      identity: 'dbm-operator-7d9f-xyz_abcd',
+      httpPort: 9090,
+      httpHost: '127.0.0.1',
+      logLevel: 'debug',
+      resyncSeconds: 0,
+    });
+    expect(loadConfig({ ...minimal, POD_NAMESPACE: 'ops', LEASE_NAMESPACE: 'leases' }, deps).leaseNamespace).toBe(
+      'leases',
+    );
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ ...minimal, WATCH_NAMESPACES: '', HTTP_PORT: '' }, deps)).toMatchObject({
+      watchNamespaces: [],
+      httpPort: 8080,
+    });
+  });
+
+  it('gives each process a distinct identity by default', () => {
+    expect(loadConfig(minimal).identity).not.toBe(loadConfig(minimal).identity);
+  });
+
+  it.each([
+    [{}, /MIGRATOR_IMAGE is required/],
+    [{ MIGRATOR_IMAGE: '  ' }, /MIGRATOR_IMAGE is required/],
+    [{ ...minimal, MAX_CONCURRENT_RECONCILES: '0' }, /MAX_CONCURRENT_RECONCILES must be >= 1/],
+    [{ ...minimal, MAX_CONCURRENT_RECONCILES: '65' }, /MAX_CONCURRENT_RECONCILES must be <= 64/],
+    [{ ...minimal, MAX_CONCURRENT_RECONCILES: 'four' }, /MAX_CONCURRENT_RECONCILES must be an integer/],
+    [{ ...minimal, MIGRATOR_IMAGE_PULL_POLICY: 'always' }, /MIGRATOR_IMAGE_PULL_POLICY/],
+    [{ ...minimal, LEADER_ELECTION: 'maybe' }, /LEADER_ELECTION must be true or false/],
+    [{ ...minimal, WATCH_NAMESPACES: 'ok,Not_OK' }, /WATCH_NAMESPACES .*DNS-1123/],
+    [{ ...minimal, HTTP_PORT: '70000' }, /HTTP_PORT must be <= 65535/],
+    [{ ...minimal, LOG_LEVEL: 'verbose' }, /LOG_LEVEL/],
+    [{ ...minimal, RESYNC_SECONDS: '-1' }, /RESYNC_SECONDS must be >= 0/],
+    [{ ...minimal, LEASE_NAME: 'Bad Name' }, /LEASE_NAME must be a DNS-1123 subdomain/],
+  ])('rejects %j naming the variable', (env, message) => {
+    expect(() => loadConfig(env, deps)).toThrow(message);
+  });
+
+  it('reports every bad variable at once', () => {
+    let message = '';
+    try {
+      loadConfig({ HTTP_PORT: 'x', LEADER_ELECTION: 'x' }, deps);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    for (const name of ['MIGRATOR_IMAGE', 'LEADER_ELECTION', 'HTTP_PORT']) expect(message).toContain(name);
+  });
+});

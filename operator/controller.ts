@@ -1,0 +1,340 @@
+// The controller: informers feed a work queue; workers run the pure reconciler
+// for one key at a time and carry out its actions (create Jobs, scale
+// workloads, record Events), then write the status with optimistic concurrency.
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  GROUP,
+  PLURAL,
+  VERSION,
+  targetKey,
+  type DatabaseMigration,
+  type DatabaseMigrationStatus,
+} from '../crds/database-migration.js';
+import type { OperatorConfig } from './config.js';
+import { createEventRecorder, type EventSink } from './events.js';
+import { createInformer, type ResilientInformer } from './informer.js';
+import { MANAGED_SELECTOR } from './job-names.js';
+import { describeApiError, httpStatus, type KubeClients } from './kube-clients.js';
+import type { OperatorMetrics, ResourceLabels } from './metrics.js';
+import { isActive } from './phases.js';
+import { reconcile, type Action, type ReconcileOutput } from './reconciler.js';
+import { TargetLocks } from './target-locks.js';
+import { WorkQueue } from './workqueue.js';
+import { scaleDown, scaleUp } from './workloads.js';
+
+export interface ControllerDeps {
+  clients: KubeClients;
+  config: OperatorConfig;
+  logger: Logger;
+  metrics: OperatorMetrics;
+  now?: () => Date;
+}
+
+type Obj = { metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string; ownerReferences?: { kind: string; name: string; uid: string }[]; labels?: Record<string, string> } };
+
+const keyOf = (ns: string, name: string) => `${ns}/${name}`;
+
+export class Controller {
+  private readonly queue: WorkQueue;
+  private readonly locks = new TargetLocks();
+  private readonly events: EventSink;
+  private readonly dmInformers: ResilientInformer<DatabaseMigration>[] = [];
+  private readonly jobInformers: ResilientInformer<V1Job>[] = [];
+  private readonly podInformers: ResilientInformer<V1Pod>[] = [];
+  /** Our own last status write per key: the informer may lag behind it. */
+  private readonly written = new Map<string, DatabaseMigration>();
+  private resync?: NodeJS.Timeout;
+  private workersStarted = false;
+  private synced = false;
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ControllerDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.queue = new WorkQueue({
+      onDepthChange: (d) => deps.metrics.setQueueDepth(d),
+      onWait: (s) => deps.metrics.observeQueueWait(s),
+    });
+    this.events = createEventRecorder(deps.clients.core, deps.config.identity, deps.logger);
+  }
+
+  async start(): Promise<void> {
+    const { clients, config, logger } = this.deps;
+    const namespaces = config.watchNamespaces.length ? config.watchNamespaces : [undefined];
+    for (const ns of namespaces) {
+      const dmPath = ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+      this.dmInformers.push(
+        createInformer<DatabaseMigration>({
+          kubeConfig: clients.kubeConfig,
+          path: dmPath,
+          list: async () =>
+            (ns
+              ? await clients.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
+              : await clients.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as {
+              items: DatabaseMigration[];
+            },
+          onEvent: (type, dm) => {
+            const key = keyOf(dm.metadata.namespace, dm.metadata.name);
+            if (type === 'delete') this.written.delete(key);
+            this.queue.add(key);
+          },
+          logger: logger.child({ informer: 'databasemigrations' }),
+        }),
+      );
+      const jobPath = ns ? `/apis/batch/v1/namespaces/${ns}/jobs` : '/apis/batch/v1/jobs';
+      this.jobInformers.push(
+        createInformer<V1Job>({
+          kubeConfig: clients.kubeConfig,
+          path: jobPath,
+          labelSelector: MANAGED_SELECTOR,
+          list: (labelSelector) =>
+            ns
+              ? clients.batch.listNamespacedJob({ namespace: ns, labelSelector })
+              : clients.batch.listJobForAllNamespaces({ labelSelector }),
+          onEvent: (_type, job) => this.enqueueOwner(job),
+          logger: logger.child({ informer: 'jobs' }),
+        }),
+      );
+      const podPath = ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods';
+      this.podInformers.push(
+        createInformer<V1Pod>({
+          kubeConfig: clients.kubeConfig,
+          path: podPath,
+          labelSelector: MANAGED_SELECTOR,
+          list: (labelSelector) =>
+            ns ? clients.core.listNamespacedPod({ namespace: ns, labelSelector }) : clients.core.listPodForAllNamespaces({ labelSelector }),
+          onEvent: (_type, pod) => this.enqueuePodOwner(pod),
+          logger: logger.child({ informer: 'pods' }),
+        }),
+      );
+    }
+    await Promise.all([...this.dmInformers, ...this.jobInformers, ...this.podInformers].map((i) => i.start()));
+    this.synced = true;
+  }
+
+  /** Called once this replica leads: rebuild target claims, then work. */
+  startWorkers(): void {
+    if (this.workersStarted) return;
+    this.workersStarted = true;
+    for (const dm of this.allResources()) {
+      if (isActive(dm.status?.phase) && dm.status?.target) {
+        this.locks.claim(dm.status.target, keyOf(dm.metadata.namespace, dm.metadata.name));
+      }
+      this.queue.add(keyOf(dm.metadata.namespace, dm.metadata.name));
+    }
+    for (let i = 0; i < this.deps.config.maxConcurrentReconciles; i++) void this.worker();
+    this.resync = setInterval(() => {
+      for (const dm of this.allResources()) this.queue.add(keyOf(dm.metadata.namespace, dm.metadata.name));
+    }, this.deps.config.resyncSeconds * 1000);
+    this.resync.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.resync) clearInterval(this.resync);
+    this.queue.shutDown();
+    await Promise.all([...this.dmInformers, ...this.jobInformers, ...this.podInformers].map((i) => i.stop()));
+  }
+
+  ready(): { ok: boolean; reason?: string } {
+    return this.synced ? { ok: true } : { ok: false, reason: 'informers have not synced yet' };
+  }
+
+  private allResources(): DatabaseMigration[] {
+    return this.dmInformers.flatMap((i) => i.list());
+  }
+
+  private findResource(namespace: string, name: string): DatabaseMigration | undefined {
+    for (const i of this.dmInformers) {
+      const dm = i.get(name, namespace);
+      if (dm) return dm;
+    }
+    return undefined;
+  }
+
+  private enqueueOwner(obj: Obj): void {
+    const owner = obj.metadata?.ownerReferences?.find((r) => r.kind === 'DatabaseMigration');
+    if (owner && obj.metadata?.namespace) this.queue.add(keyOf(obj.metadata.namespace, owner.name));
+  }
+
+  private enqueuePodOwner(pod: V1Pod): void {
+    const ns = pod.metadata?.namespace;
+    const jobRef = pod.metadata?.ownerReferences?.find((r) => r.kind === 'Job');
+    if (!ns || !jobRef) return;
+    for (const i of this.jobInformers) {
+      const job = i.get(jobRef.name, ns);
+      if (job) this.enqueueOwner(job as Obj);
+    }
+  }
+
+  private async worker(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      const started = performance.now();
+      let failed = false;
+      try {
+        const requeueAfterMs = await this.reconcileKey(key);
+        this.queue.forget(key);
+        if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
+      } catch (err) {
+        failed = true;
+        this.deps.logger.warn({ key, err: describeApiError(err) }, 'reconcile failed; retrying with backoff');
+        this.queue.addRateLimited(key);
+      } finally {
+        this.deps.metrics.reconcileDone((performance.now() - started) / 1000, failed);
+        this.queue.done(key);
+      }
+    }
+  }
+
+  /** Newest of the cached object and our own last write (the cache can lag behind it). */
+  private current(key: string, cached: DatabaseMigration): DatabaseMigration {
+    const mine = this.written.get(key);
+    if (!mine || mine.metadata.uid !== cached.metadata.uid) return cached;
+    const a = Number(cached.metadata.resourceVersion);
+    const b = Number(mine.metadata.resourceVersion);
+    if (Number.isFinite(a) && Number.isFinite(b) && b > a) return { ...cached, status: mine.status };
+    return cached;
+  }
+
+  private async reconcileKey(key: string): Promise<number | undefined> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const cached = this.findResource(namespace, name);
+    if (!cached) {
+      this.deps.metrics.forget(namespace, name);
+      this.release(key);
+      return undefined;
+    }
+    const dm = this.current(key, cached);
+    const logger = this.deps.logger.child({ namespace, name, generation: dm.metadata.generation });
+    const jobs = this.jobInformers
+      .flatMap((i) => i.list(namespace))
+      .filter((j) => j.metadata?.ownerReferences?.some((r) => r.uid === dm.metadata.uid));
+    const jobNames = new Set(jobs.map((j) => j.metadata?.name));
+    const pods = this.podInformers
+      .flatMap((i) => i.list(namespace))
+      .filter((p) => p.metadata?.ownerReferences?.some((r) => r.kind === 'Job' && jobNames.has(r.name)));
+
+    // Holder lookup, reconcile and claim run without an await between them, so
+    // two workers can never both take the same target.
+    const target = safeTarget(dm);
+    const holder = target ? this.locks.holder(target) : undefined;
+    const out = reconcile({
+      dm,
+      jobs,
+      pods,
+      now: this.now(),
+      ...(holder && holder !== key ? { targetHolder: holder } : {}),
+      config: { migratorImage: this.deps.config.migratorImage, imagePullPolicy: this.deps.config.migratorImagePullPolicy },
+    });
+    if (out.holdsTarget && target) this.locks.claim(target, key);
+
+    const status = await this.execute(dm, out, logger);
+    if (!sameJson(status, dm.status)) await this.writeStatus(key, cached, status);
+    if (!out.holdsTarget) this.release(key);
+    this.record(dm, out, status);
+    return out.requeueAfterMs;
+  }
+
+  private async execute(dm: DatabaseMigration, out: ReconcileOutput, logger: Logger): Promise<DatabaseMigrationStatus> {
+    const status = { ...out.status };
+    const ns = dm.metadata.namespace;
+    for (const action of out.actions) {
+      await this.executeOne(dm, action, status, logger.child(action.kind === 'createJob' ? { step: action.step } : {}), ns);
+    }
+    return status;
+  }
+
+  private async executeOne(dm: DatabaseMigration, action: Action, status: DatabaseMigrationStatus, logger: Logger, ns: string): Promise<void> {
+    const { clients } = this.deps;
+    switch (action.kind) {
+      case 'createJob':
+        try {
+          await clients.batch.createNamespacedJob({ namespace: ns, body: action.job });
+          logger.info({ job: action.job.metadata?.name }, 'created Job');
+        } catch (err) {
+          // Deterministic names: AlreadyExists means this step's Job is there; adopt it.
+          if (httpStatus(err) !== 409) throw err;
+          logger.info({ job: action.job.metadata?.name }, 'adopted existing Job');
+        }
+        return;
+      case 'event':
+        logger[action.type === 'Warning' ? 'warn' : 'info']({ reason: action.reason }, action.message);
+        await this.events.emit(dm, action.type, action.reason, action.message);
+        return;
+      case 'scaleDown': {
+        const recorded = await scaleDown(clients.apps, ns, action.workloads);
+        status.scaledDown = recorded;
+        logger.warn({ workloads: recorded }, 'scaled workloads to zero for the restore');
+        return;
+      }
+      case 'scaleUp':
+        await scaleUp(clients.apps, ns, action.workloads);
+        logger.info({ workloads: action.workloads }, 'scaled workloads back');
+        return;
+    }
+  }
+
+  private async writeStatus(key: string, cached: DatabaseMigration, status: DatabaseMigrationStatus): Promise<void> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const mine = this.written.get(key);
+    const resourceVersion =
+      mine && mine.metadata.uid === cached.metadata.uid && Number(mine.metadata.resourceVersion) > Number(cached.metadata.resourceVersion)
+        ? mine.metadata.resourceVersion
+        : cached.metadata.resourceVersion;
+    const body = { ...cached, metadata: { ...cached.metadata, resourceVersion }, status };
+    const updated = (await this.deps.clients.custom.replaceNamespacedCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      name,
+      body,
+    })) as DatabaseMigration;
+    this.written.set(key, updated);
+  }
+
+  private release(key: string): void {
+    const released = this.locks.releaseAll(key);
+    if (released.length === 0) return;
+    for (const dm of this.allResources()) {
+      const t = safeTarget(dm);
+      if (t && released.includes(t) && dm.status?.phase === 'Queued') this.queue.add(keyOf(dm.metadata.namespace, dm.metadata.name));
+    }
+  }
+
+  private record(dm: DatabaseMigration, out: ReconcileOutput, status: DatabaseMigrationStatus): void {
+    const m = this.deps.metrics;
+    const labels: ResourceLabels = { namespace: dm.metadata.namespace, name: dm.metadata.name, database: status.target ?? safeTarget(dm) ?? '' };
+    if (status.phase) m.setPhase(labels, status.phase);
+    for (const s of out.stepsFinished) m.stepFinished(labels, s.step, s.ok, s.seconds);
+    if (out.pendingMigrations !== undefined) m.setPendingMigrations(labels, out.pendingMigrations);
+    m.setRunStarted(labels, isActive(status.phase) && status.startedAt ? Date.parse(status.startedAt) / 1000 : undefined);
+    m.setWorkloadsScaledDown(labels, status.scaledDown?.length ?? 0);
+    if (out.runFinished) {
+      m.runFinished(labels, out.runFinished);
+      if (out.runFinished === 'succeeded') {
+        m.setLastSuccess(labels, this.now().getTime() / 1000);
+        if (status.appliedCount) m.migrationsApplied(labels, status.appliedCount);
+      }
+      if (status.plan) {
+        const bySeverity: Partial<Record<'info' | 'warning' | 'error', number>> = {};
+        for (const f of status.plan.findings) bySeverity[f.severity] = (bySeverity[f.severity] ?? 0) + 1;
+        m.setFindings(labels, bySeverity);
+      }
+    }
+    if (status.backup && out.stepsFinished.some((s) => s.step === 'backup' && s.ok)) {
+      m.setBackup(labels, status.backup.sizeBytes, Date.parse(status.backup.completedAt ?? '') / 1000 || this.now().getTime() / 1000);
+    }
+  }
+}
+
+function safeTarget(dm: DatabaseMigration): string | undefined {
+  const db = (dm.spec as { database?: { host?: unknown; port?: unknown; database?: unknown } } | undefined)?.database;
+  if (!db || typeof db.host !== 'string' || typeof db.database !== 'string') return undefined;
+  return targetKey({ host: db.host, port: typeof db.port === 'number' ? db.port : 5432, database: db.database });
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}

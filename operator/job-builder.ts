@@ -1,0 +1,187 @@
+// Builds the Jobs of a run. Every Pod runs under restricted Pod Security:
+// non-root, read-only root filesystem, no privilege escalation, no
+// capabilities, RuntimeDefault seccomp and no service-account token (the
+// migrator talks to PostgreSQL only, never to the API server).
+import type { V1Container, V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { DatabaseMigration, DatabaseMigrationSpec } from '../crds/database-migration.js';
+import { API_VERSION, KIND } from '../crds/database-migration.js';
+import { TERMINATION_MESSAGE_PATH, type JobStep } from '../crds/job-result.js';
+import { backupId, jobLabels, jobName, type RunId } from './job-names.js';
+
+export interface JobBuildConfig {
+  migratorImage: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+}
+
+/** What a step needs beyond the spec (decided by the state machine). */
+export interface StepParams {
+  backupPath?: string;
+  revertSteps?: number;
+  revertTo?: string;
+}
+
+const MIGRATIONS_MOUNT = '/migrations';
+const BACKUPS_MOUNT = '/backups';
+const DEFAULT_UID = 10001;
+
+const STEP_COMMAND: Record<JobStep, string> = {
+  check: 'check',
+  backup: 'backup',
+  migrate: 'migrate',
+  verify: 'verify',
+  revert: 'revert',
+  restore: 'restore',
+};
+
+const needsMigrations = (step: JobStep) => step !== 'backup' && step !== 'restore';
+const needsBackupVolume = (step: JobStep) => step === 'backup' || step === 'restore';
+
+function databaseEnv(spec: DatabaseMigrationSpec): V1EnvVar[] {
+  const db = spec.database;
+  return [
+    { name: 'PGHOST', value: db.host },
+    { name: 'PGPORT', value: String(db.port) },
+    { name: 'PGDATABASE', value: db.database },
+    { name: 'PGUSER', value: db.user },
+    { name: 'PGSSLMODE', value: db.sslMode },
+    // Resolved by the kubelet from the Secret; the operator never reads it.
+    { name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: db.passwordSecretRef.name, key: db.passwordSecretRef.key } } },
+  ];
+}
+
+function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepParams): V1EnvVar[] {
+  const spec = dm.spec;
+  const env: V1EnvVar[] = [
+    { name: 'RESULT_PATH', value: TERMINATION_MESSAGE_PATH },
+    { name: 'MIGRATIONS_TABLE', value: spec.migrations.tableName },
+    { name: 'ADVISORY_LOCK_WAIT_SECONDS', value: String(spec.timeouts.advisoryLockWaitSeconds) },
+    { name: 'MIGRATION_AUTHOR', value: `${dm.metadata.namespace}/${dm.metadata.name}@${run.generation}.${run.attempt}` },
+  ];
+  if (needsMigrations(step)) {
+    env.push(
+      { name: 'MIGRATIONS_DIR', value: MIGRATIONS_MOUNT },
+      { name: 'TRANSACTION_MODE', value: spec.migrations.transactionMode },
+      { name: 'LOCK_TIMEOUT_SECONDS', value: String(spec.timeouts.lockTimeoutSeconds) },
+      { name: 'STATEMENT_TIMEOUT_SECONDS', value: String(spec.timeouts.statementTimeoutSeconds) },
+    );
+  }
+  if (step === 'migrate' || step === 'verify') {
+    env.push({ name: 'VERIFY_QUERIES', value: JSON.stringify(spec.verification?.queries ?? []) });
+  }
+  if (needsBackupVolume(step)) {
+    env.push(
+      { name: 'BACKUP_DIR', value: `${BACKUPS_MOUNT}/${dm.metadata.namespace}/${dm.metadata.name}` },
+      { name: 'BACKUP_FORMAT', value: spec.backup.format },
+      { name: 'BACKUP_JOBS', value: String(spec.backup.parallelJobs) },
+      { name: 'BACKUP_RETENTION', value: String(spec.backup.retention) },
+      { name: 'BACKUP_VERIFY', value: String(spec.backup.verify) },
+      { name: 'BACKUP_ID', value: backupId(dm.metadata.namespace, run) },
+    );
+  }
+  if (params.backupPath) env.push({ name: 'BACKUP_PATH', value: params.backupPath });
+  if (params.revertSteps !== undefined) env.push({ name: 'REVERT_STEPS', value: String(params.revertSteps) });
+  if (params.revertTo !== undefined) env.push({ name: 'REVERT_TO', value: params.revertTo });
+  return env;
+}
+
+const restrictedContainerSecurity = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+function volumes(spec: DatabaseMigrationSpec, step: JobStep): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const vols: V1Volume[] = [{ name: 'tmp', emptyDir: {} }];
+  const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
+  if (needsMigrations(step)) {
+    vols.push(
+      spec.migrations.configMapRef
+        ? { name: 'migrations', configMap: { name: spec.migrations.configMapRef.name } }
+        : { name: 'migrations', emptyDir: {} },
+    );
+    mounts.push({ name: 'migrations', mountPath: MIGRATIONS_MOUNT, readOnly: true });
+  }
+  if (needsBackupVolume(step) && spec.backup.pvcName) {
+    vols.push({ name: 'backups', persistentVolumeClaim: { claimName: spec.backup.pvcName } });
+    mounts.push({ name: 'backups', mountPath: BACKUPS_MOUNT });
+  }
+  return { volumes: vols, mounts };
+}
+
+/** Copies the compiled migrations out of the application image into a shared emptyDir. */
+function copyMigrationsInit(spec: DatabaseMigrationSpec, resources: V1Container['resources']): V1Container | undefined {
+  if (!spec.migrations.image) return undefined;
+  return {
+    name: 'copy-migrations',
+    image: spec.migrations.image,
+    command: ['sh', '-c', 'cp -R "$MIGRATIONS_SOURCE"/. /migrations/'],
+    env: [{ name: 'MIGRATIONS_SOURCE', value: spec.migrations.path }],
+    volumeMounts: [{ name: 'migrations', mountPath: MIGRATIONS_MOUNT }],
+    securityContext: restrictedContainerSecurity,
+    ...(resources ? { resources } : {}),
+  };
+}
+
+export function buildJob(dm: DatabaseMigration, run: RunId, step: JobStep, config: JobBuildConfig, params: StepParams = {}): V1Job {
+  const spec = dm.spec;
+  const tpl = spec.jobTemplate;
+  const labels = jobLabels(run, step);
+  const { volumes: vols, mounts } = volumes(spec, step);
+  const resources = tpl.resources ? { ...tpl.resources } : undefined;
+  const init = needsMigrations(step) ? copyMigrationsInit(spec, resources) : undefined;
+  const uid = tpl.runAsUser ?? DEFAULT_UID;
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: jobName(run, step),
+      namespace: dm.metadata.namespace,
+      labels,
+      annotations: { 'dbmigrate.io/target': `${spec.database.host}:${spec.database.port}/${spec.database.database}` },
+      ownerReferences: [
+        { apiVersion: API_VERSION, kind: KIND, name: dm.metadata.name, uid: dm.metadata.uid, controller: true, blockOwnerDeletion: true },
+      ],
+    },
+    spec: {
+      backoffLimit: tpl.backoffLimit,
+      activeDeadlineSeconds: tpl.activeDeadlineSeconds,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          ...(tpl.serviceAccountName ? { serviceAccountName: tpl.serviceAccountName } : {}),
+          ...(tpl.nodeSelector ? { nodeSelector: tpl.nodeSelector } : {}),
+          ...(tpl.tolerations ? { tolerations: tpl.tolerations } : {}),
+          ...(tpl.imagePullSecrets ? { imagePullSecrets: tpl.imagePullSecrets } : {}),
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: uid,
+            runAsGroup: uid,
+            fsGroup: uid,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          ...(init ? { initContainers: [init] } : {}),
+          containers: [
+            {
+              name: 'migrator',
+              image: config.migratorImage,
+              imagePullPolicy: config.imagePullPolicy,
+              args: [STEP_COMMAND[step]],
+              env: [...databaseEnv(spec), ...stepEnv(dm, run, step, params)],
+              volumeMounts: mounts,
+              terminationMessagePath: TERMINATION_MESSAGE_PATH,
+              terminationMessagePolicy: 'File',
+              securityContext: restrictedContainerSecurity,
+              ...(resources ? { resources } : {}),
+            },
+          ],
+          volumes: vols,
+        },
+      },
+    },
+  };
+}

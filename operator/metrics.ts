@@ -1,0 +1,379 @@
+// Prometheus metrics of the operator.
+//
+// One prom-client Registry is created in main and passed in; every metric is
+// registered on it only (no global registry), so tests can create as many
+// independent registries as they like.
+//
+// Naming follows the Prometheus conventions: `dbmigration_` prefix, base units
+// (seconds, bytes), `_total` for counters, `_timestamp_seconds` for Unix times.
+// Label values are bounded: namespace/name/database of existing resources
+// (removed by `forget` when a resource is deleted), and small fixed enums for
+// result, step, phase and severity.
+import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
+
+export interface ResourceLabels {
+  namespace: string;
+  name: string;
+  /** 'host:port/db' */
+  database: string;
+}
+
+export type RunResult = 'succeeded' | 'failed' | 'rolled_back' | 'restored' | 'blocked';
+export type Step = 'check' | 'backup' | 'migrate' | 'verify' | 'revert' | 'restore';
+export type Severity = 'info' | 'warning' | 'error';
+
+export interface OperatorMetrics {
+  /** dbmigration_runs_total{namespace,name,database,result} */
+  runFinished(l: ResourceLabels, result: RunResult): void;
+  /** dbmigration_step_duration_seconds{namespace,name,step,result="success|failure"} histogram */
+  stepFinished(l: ResourceLabels, step: Step, ok: boolean, seconds: number): void;
+  /** dbmigration_migrations_applied_total */
+  migrationsApplied(l: ResourceLabels, count: number): void;
+  /** dbmigration_pending_migrations */
+  setPendingMigrations(l: ResourceLabels, count: number): void;
+  /** dbmigration_backup_size_bytes, dbmigration_backup_last_completion_timestamp_seconds */
+  setBackup(l: ResourceLabels, sizeBytes: number, completedAtSeconds: number): void;
+  /** dbmigration_last_success_timestamp_seconds */
+  setLastSuccess(l: ResourceLabels, timestampSeconds: number): void;
+  /** dbmigration_phase{phase}: one series per known phase, 1 for the current one, 0 for the others */
+  setPhase(l: ResourceLabels, phase: string): void;
+  /** dbmigration_run_start_timestamp_seconds; `undefined` removes the series (no active run) */
+  setRunStarted(l: ResourceLabels, timestampSeconds: number | undefined): void;
+  /** dbmigration_restore_workloads_scaled_down */
+  setWorkloadsScaledDown(l: ResourceLabels, count: number): void;
+  /** dbmigration_check_findings{severity}; severities not given are set to 0 */
+  setFindings(l: ResourceLabels, bySeverity: Partial<Record<Severity, number>>): void;
+  /** dbmigration_reconcile_total{result}, dbmigration_reconcile_errors_total, dbmigration_reconcile_duration_seconds */
+  reconcileDone(seconds: number, error: boolean): void;
+  /** dbmigration_workqueue_depth */
+  setQueueDepth(depth: number): void;
+  /** dbmigration_workqueue_wait_seconds histogram */
+  observeQueueWait(seconds: number): void;
+  /** dbmigration_leader (0/1) */
+  setLeader(isLeader: boolean): void;
+  /** Remove every series of a deleted resource. */
+  forget(namespace: string, name: string): void;
+}
+
+export const PHASES = [
+  'Pending',
+  'Queued',
+  'Checking',
+  'Blocked',
+  'BackingUp',
+  'Migrating',
+  'Succeeded',
+  'Failed',
+  'RollingBack',
+  'RolledBack',
+  'Restoring',
+  'Restored',
+] as const;
+
+export const SEVERITIES: readonly Severity[] = ['info', 'warning', 'error'];
+export const RUN_RESULTS: readonly RunResult[] = [
+  'succeeded',
+  'failed',
+  'rolled_back',
+  'restored',
+  'blocked',
+];
+
+/** 0.5 s .. 2 h: migrations and backups range from sub-second to hours. */
+export const STEP_DURATION_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
+/** Reconciles are API round trips: milliseconds to a few seconds. */
+export const RECONCILE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Work queue wait: includes backoff, so up to minutes. */
+export const QUEUE_WAIT_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
+
+/** Every metric name registered by createMetrics (besides the default process metrics). */
+export const METRIC_NAMES = [
+  'dbmigration_runs_total',
+  'dbmigration_step_duration_seconds',
+  'dbmigration_migrations_applied_total',
+  'dbmigration_pending_migrations',
+  'dbmigration_backup_size_bytes',
+  'dbmigration_backup_last_completion_timestamp_seconds',
+  'dbmigration_last_success_timestamp_seconds',
+  'dbmigration_phase',
+  'dbmigration_run_start_timestamp_seconds',
+  'dbmigration_restore_workloads_scaled_down',
+  'dbmigration_check_findings',
+  'dbmigration_reconcile_total',
+  'dbmigration_reconcile_errors_total',
+  'dbmigration_reconcile_duration_seconds',
+  'dbmigration_workqueue_depth',
+  'dbmigration_workqueue_wait_seconds',
+  'dbmigration_leader',
+] as const;
+
+type Labels = Record<string, string>;
+interface Removable {
+  remove(labels: Labels): void;
+}
+interface TrackedSeries {
+  metric: Removable;
+  labels: Labels;
+}
+interface ResourceSeries {
+  database: string;
+  series: Map<string, TrackedSeries>;
+}
+
+const RESOURCE_LABELS = ['namespace', 'name', 'database'] as const;
+
+export function createMetrics(registry: Registry): OperatorMetrics {
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const runs = new Counter({
+    name: 'dbmigration_runs_total',
+    help: 'Finished migration runs by result (succeeded, failed, rolled_back, restored, blocked).',
+    labelNames: [...RESOURCE_LABELS, 'result'],
+    registers,
+  });
+  const stepDuration = new Histogram({
+    name: 'dbmigration_step_duration_seconds',
+    help: 'Duration of each step of a run (check, backup, migrate, verify, revert, restore) in seconds.',
+    labelNames: ['namespace', 'name', 'step', 'result'],
+    buckets: STEP_DURATION_BUCKETS,
+    registers,
+  });
+  const applied = new Counter({
+    name: 'dbmigration_migrations_applied_total',
+    help: 'Migrations applied to the database.',
+    labelNames: [...RESOURCE_LABELS],
+    registers,
+  });
+  const pending = new Gauge({
+    name: 'dbmigration_pending_migrations',
+    help: 'Migrations pending (not yet applied) as of the last check.',
+    labelNames: [...RESOURCE_LABELS],
+    registers,
+  });
+  const backupSize = new Gauge({
+    name: 'dbmigration_backup_size_bytes',
+    help: 'Size of the last verified backup in bytes.',
+    labelNames: [...RESOURCE_LABELS],
+    registers,
+  });
+  const backupCompleted = new Gauge({
+    name: 'dbmigration_backup_last_completion_timestamp_seconds',
+    help: 'Unix time the last backup completed (backup age = time() - this).',
+    labelNames: [...RESOURCE_LABELS],
+    registers,
+  });
+  const lastSuccess = new Gauge({
+    name: 'dbmigration_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful run.',
+    labelNames: [...RESOURCE_LABELS],
+    registers,
+  });
+  const phaseGauge = new Gauge({
+    name: 'dbmigration_phase',
+    help: 'Current phase of the resource: one series per phase, 1 for the current phase and 0 for the others.',
+    labelNames: [...RESOURCE_LABELS, 'phase'],
+    registers,
+  });
+  const runStarted = new Gauge({
+    name: 'dbmigration_run_start_timestamp_seconds',
+    help: 'Unix time the active run started; absent when no run is active.',
+    labelNames: [...RESOURCE_LABELS],
+    registers,
+  });
+  const scaledDown = new Gauge({
+    name: 'dbmigration_restore_workloads_scaled_down',
+    help: 'Workloads currently held at zero replicas by a restore.',
+    labelNames: [...RESOURCE_LABELS],
+    registers,
+  });
+  const findings = new Gauge({
+    name: 'dbmigration_check_findings',
+    help: 'Findings of the last pre-deployment check by severity.',
+    labelNames: [...RESOURCE_LABELS, 'severity'],
+    registers,
+  });
+  const reconciles = new Counter({
+    name: 'dbmigration_reconcile_total',
+    help: 'Reconciles by result (success, error).',
+    labelNames: ['result'],
+    registers,
+  });
+  const reconcileErrors = new Counter({
+    name: 'dbmigration_reconcile_errors_total',
+    help: 'Reconciles that returned an error.',
+    registers,
+  });
+  const reconcileDuration = new Histogram({
+    name: 'dbmigration_reconcile_duration_seconds',
+    help: 'Duration of one reconcile in seconds.',
+    labelNames: ['result'],
+    buckets: RECONCILE_DURATION_BUCKETS,
+    registers,
+  });
+  const queueDepth = new Gauge({
+    name: 'dbmigration_workqueue_depth',
+    help: 'Keys waiting in the work queue.',
+    registers,
+  });
+  const queueWait = new Histogram({
+    name: 'dbmigration_workqueue_wait_seconds',
+    help: 'Time a key waited in the work queue before being processed, in seconds.',
+    buckets: QUEUE_WAIT_BUCKETS,
+    registers,
+  });
+  const leader = new Gauge({
+    name: 'dbmigration_leader',
+    help: '1 if this replica holds the leader lease, 0 otherwise.',
+    registers,
+  });
+
+  // Initialise label-less and small-enum series so they are exported from the start.
+  queueDepth.set(0);
+  leader.set(0);
+  reconcileErrors.inc(0);
+  for (const result of ['success', 'error']) reconciles.inc({ result }, 0);
+
+  // Every series carrying a resource's labels is tracked so forget() can remove
+  // exactly those (prom-client only removes by the full label set).
+  const byResource = new Map<string, ResourceSeries>();
+  const resourceKey = (namespace: string, name: string) => `${namespace}/${name}`;
+
+  const removeAll = (entry: ResourceSeries) => {
+    for (const { metric, labels } of entry.series.values()) metric.remove(labels);
+    entry.series.clear();
+  };
+
+  const entryFor = (l: ResourceLabels): ResourceSeries => {
+    const key = resourceKey(l.namespace, l.name);
+    let entry = byResource.get(key);
+    if (entry && entry.database !== l.database) {
+      // The resource now targets another database: drop the series of the old one.
+      removeAll(entry);
+      entry.database = l.database;
+    }
+    if (!entry) {
+      entry = { database: l.database, series: new Map() };
+      byResource.set(key, entry);
+    }
+    if (entry.series.size === 0) initCounters(entry, l);
+    return entry;
+  };
+
+  // Counters of a resource start at 0 as soon as it is seen, so the first
+  // failure is an increase Prometheus can see (a series born at 1 is not).
+  const initCounters = (entry: ResourceSeries, l: ResourceLabels) => {
+    const labels = { namespace: l.namespace, name: l.name, database: l.database };
+    for (const result of RUN_RESULTS) {
+      const withResult = { ...labels, result };
+      entry.series.set(`runs\u0000${JSON.stringify(withResult)}`, { metric: runs, labels: withResult });
+      runs.inc(withResult, 0);
+    }
+    entry.series.set(`applied\u0000${JSON.stringify(labels)}`, { metric: applied, labels });
+    applied.inc(labels, 0);
+  };
+
+  const track = (l: ResourceLabels, metricName: string, metric: Removable, labels: Labels) => {
+    const entry = entryFor(l);
+    const id = `${metricName}\u0000${JSON.stringify(labels)}`;
+    if (!entry.series.has(id)) entry.series.set(id, { metric, labels });
+  };
+
+  const base = (l: ResourceLabels): Labels => ({
+    namespace: l.namespace,
+    name: l.name,
+    database: l.database,
+  });
+
+  const finite = (v: number) => (Number.isFinite(v) ? v : 0);
+
+  const setResourceGauge = (
+    name: string,
+    gauge: Gauge<(typeof RESOURCE_LABELS)[number]>,
+    l: ResourceLabels,
+    value: number,
+  ) => {
+    const labels = base(l);
+    track(l, name, gauge, labels);
+    gauge.set(labels, finite(value));
+  };
+
+  return {
+    runFinished(l, result) {
+      const labels = { ...base(l), result };
+      track(l, 'runs', runs, labels);
+      runs.inc(labels);
+    },
+    stepFinished(l, step, ok, seconds) {
+      const labels = { namespace: l.namespace, name: l.name, step, result: ok ? 'success' : 'failure' };
+      track(l, 'step', stepDuration, labels);
+      stepDuration.observe(labels, Math.max(0, finite(seconds)));
+    },
+    migrationsApplied(l, count) {
+      const labels = base(l);
+      track(l, 'applied', applied, labels);
+      applied.inc(labels, Math.max(0, finite(count)));
+    },
+    setPendingMigrations(l, count) {
+      setResourceGauge('pending', pending, l, count);
+    },
+    setBackup(l, sizeBytes, completedAtSeconds) {
+      setResourceGauge('backupSize', backupSize, l, sizeBytes);
+      setResourceGauge('backupCompleted', backupCompleted, l, completedAtSeconds);
+    },
+    setLastSuccess(l, timestampSeconds) {
+      setResourceGauge('lastSuccess', lastSuccess, l, timestampSeconds);
+    },
+    setPhase(l, phase) {
+      // Unknown phases set every known series to 0 rather than adding an
+      // unbounded label value.
+      for (const p of PHASES) {
+        const labels = { ...base(l), phase: p };
+        track(l, 'phase', phaseGauge, labels);
+        phaseGauge.set(labels, p === phase ? 1 : 0);
+      }
+    },
+    setRunStarted(l, timestampSeconds) {
+      const labels = base(l);
+      if (timestampSeconds === undefined) {
+        entryFor(l);
+        runStarted.remove(labels);
+        return;
+      }
+      setResourceGauge('runStarted', runStarted, l, timestampSeconds);
+    },
+    setWorkloadsScaledDown(l, count) {
+      setResourceGauge('scaledDown', scaledDown, l, count);
+    },
+    setFindings(l, bySeverity) {
+      for (const severity of SEVERITIES) {
+        const labels = { ...base(l), severity };
+        track(l, 'findings', findings, labels);
+        findings.set(labels, finite(bySeverity[severity] ?? 0));
+      }
+    },
+    reconcileDone(seconds, error) {
+      const result = error ? 'error' : 'success';
+      reconciles.inc({ result });
+      if (error) reconcileErrors.inc();
+      reconcileDuration.observe({ result }, Math.max(0, finite(seconds)));
+    },
+    setQueueDepth(depth) {
+      queueDepth.set(Math.max(0, finite(depth)));
+    },
+    observeQueueWait(seconds) {
+      queueWait.observe(Math.max(0, finite(seconds)));
+    },
+    setLeader(isLeader) {
+      leader.set(isLeader ? 1 : 0);
+    },
+    forget(namespace, name) {
+      const key = resourceKey(namespace, name);
+      const entry = byResource.get(key);
+      if (!entry) return;
+      removeAll(entry);
+      byResource.delete(key);
+    },
+  };
+}

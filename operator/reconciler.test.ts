@@ -1,0 +1,250 @@
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { DatabaseMigration, DatabaseMigrationStatus } from '../crds/database-migration.js';
+import type { JobResult, JobStep } from '../crds/job-result.js';
+import { getCondition } from './conditions.js';
+import { jobName } from './job-names.js';
+import { reconcile, type Action, type ReconcileOutput } from './reconciler.js';
+
+const config = { migratorImage: 'migrator:test', imagePullPolicy: 'IfNotPresent' as const };
+const now = new Date('2026-11-24T12:00:00Z');
+
+function resource(overrides: Partial<DatabaseMigration['spec']> = {}, status?: DatabaseMigrationStatus, generation = 1): DatabaseMigration {
+  return {
+    apiVersion: 'dbmigrate.io/v1alpha1',
+    kind: 'DatabaseMigration',
+    metadata: { name: 'shop', namespace: 'apps', uid: 'uid-1', generation, resourceVersion: '10' },
+    spec: {
+      database: { host: 'pg', port: 5432, database: 'shop', user: 'app', sslMode: 'disable', passwordSecretRef: { name: 'db', key: 'password' } },
+      migrations: { image: 'shop:2', path: '/app/dist/migrations', transactionMode: 'all', tableName: 'migrations' },
+      backup: { enabled: true, pvcName: 'backups', format: 'custom', parallelJobs: 1, retention: 5, verify: true },
+      safety: { block: ['destructive', 'dataLoss'] },
+      onFailure: 'none',
+      restoreWorkloads: [],
+      timeouts: { lockTimeoutSeconds: 10, statementTimeoutSeconds: 0, advisoryLockWaitSeconds: 300 },
+      jobTemplate: { activeDeadlineSeconds: 3600, backoffLimit: 0 },
+      ...overrides,
+    } as DatabaseMigration['spec'],
+    ...(status ? { status } : {}),
+  };
+}
+
+const run = (generation = 1, attempt = 1) => ({ uid: 'uid-1', name: 'shop', generation, attempt });
+
+function finishedJob(step: JobStep, ok: boolean, generation = 1, attempt = 1): V1Job {
+  return {
+    metadata: { name: jobName(run(generation, attempt), step), namespace: 'apps' },
+    status: { conditions: [{ type: ok ? 'Complete' : 'Failed', status: 'True' }] },
+  } as V1Job;
+}
+
+function podWithResult(step: JobStep, result: Partial<JobResult>, generation = 1, attempt = 1): V1Pod {
+  const message = JSON.stringify({ step, ok: true, startedAt: '2026-11-24T11:59:00Z', finishedAt: '2026-11-24T11:59:30Z', ...result });
+  return {
+    metadata: { name: `${jobName(run(generation, attempt), step)}-abcde`, labels: { 'batch.kubernetes.io/job-name': jobName(run(generation, attempt), step) } },
+    status: { containerStatuses: [{ name: 'migrator', state: { terminated: { exitCode: result.ok === false ? 1 : 0, message } } }] },
+  } as V1Pod;
+}
+
+const created = (out: ReconcileOutput) => out.actions.filter((a): a is Extract<Action, { kind: 'createJob' }> => a.kind === 'createJob');
+const events = (out: ReconcileOutput) => out.actions.filter((a): a is Extract<Action, { kind: 'event' }> => a.kind === 'event');
+const cond = (out: ReconcileOutput, type: string) => getCondition(out.status.conditions, type)?.status;
+
+/** Drives one step: the step's Job finished with `result`. */
+function step(dm: DatabaseMigration, prev: ReconcileOutput, s: JobStep, result: Partial<JobResult>): ReconcileOutput {
+  const ok = result.ok !== false;
+  return reconcile({ dm: { ...dm, status: prev.status }, jobs: [finishedJob(s, ok)], pods: [podWithResult(s, result)], now, config });
+}
+
+const backupResult = { backup: { path: '/backups/apps/shop/x.dump', format: 'custom' as const, sizeBytes: 2048, sha256: 'ab'.repeat(32), verified: true } };
+const plan = (findings: JobResult['plan'] extends infer P ? (P extends { findings: infer F } ? F : never) : never = []) => ({
+  plan: { pending: ['AddProductAttributes1709123456789'], hash: 'h1', findings, notCaptured: [] },
+});
+
+describe('reconcile: the happy path', () => {
+  it('starts with a check Job and Reconciling=True, observedGeneration set at once', () => {
+    const out = reconcile({ dm: resource(), jobs: [], pods: [], now, config });
+    expect(out.status.phase).toBe('Checking');
+    expect(out.status.observedGeneration).toBe(1);
+    expect(created(out).map((a) => a.step)).toEqual(['check']);
+    expect(cond(out, 'Reconciling')).toBe('True');
+    expect(cond(out, 'Ready')).toBe('False');
+    expect(out.holdsTarget).toBe(true);
+  });
+
+  it('goes check → backup → migrate → Succeeded with Ready=True', () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const b = step(dm, a, 'check', plan());
+    expect(b.status.phase).toBe('BackingUp');
+    expect(created(b)[0]?.step).toBe('backup');
+    const c = step(dm, b, 'backup', backupResult);
+    expect(c.status.phase).toBe('Migrating');
+    expect(c.status.backup?.sha256).toBe('ab'.repeat(32));
+    expect(cond(c, 'BackedUp')).toBe('True');
+    const d = step(dm, c, 'migrate', {
+      migrations: [{ name: 'AddProductAttributes1709123456789', durationMs: 12, outcome: 'applied' }],
+      verify: { pending: [], problems: [] },
+    });
+    expect(d.status.phase).toBe('Succeeded');
+    expect(cond(d, 'Ready')).toBe('True');
+    expect(cond(d, 'Reconciling')).toBe('False');
+    expect(cond(d, 'Stalled')).toBe('False');
+    expect(d.status.appliedCount).toBe(1);
+    expect(d.runFinished).toBe('succeeded');
+    expect(d.holdsTarget).toBe(false);
+    expect(d.status.history?.[0]?.phase).toBe('Succeeded');
+    // Reconciling again changes nothing and creates nothing.
+    const e = reconcile({ dm: { ...dm, status: d.status }, jobs: [], pods: [], now, config });
+    expect(e.actions).toEqual([]);
+    expect(e.status).toEqual(d.status);
+  });
+
+  it('waits while a Job runs and re-creates (adopts) a Job it cannot see', () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const running = { metadata: { name: jobName(run(), 'check') }, status: { active: 1 } } as V1Job;
+    const b = reconcile({ dm: { ...dm, status: a.status }, jobs: [running], pods: [], now, config });
+    expect(b.actions).toEqual([]);
+    const c = reconcile({ dm: { ...dm, status: a.status }, jobs: [], pods: [], now, config });
+    expect(created(c)[0]?.job.metadata?.name).toBe(jobName(run(), 'check'));
+  });
+});
+
+describe('reconcile: failures', () => {
+  it('a failed migrate Job gives Failed, Stalled=True, the PostgreSQL error and a Warning event', () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const b = step(dm, step(dm, a, 'check', plan()), 'backup', backupResult);
+    const c = step(dm, b, 'migrate', {
+      ok: false,
+      error: { message: 'relation "product_variants" does not exist', code: '42P01', migration: 'Broken1709123456790' },
+      migrations: [],
+    });
+    expect(c.status.phase).toBe('Failed');
+    expect(cond(c, 'Stalled')).toBe('True');
+    expect(c.status.lastError).toMatchObject({ step: 'migrate', code: '42P01', migration: 'Broken1709123456790' });
+    const warning = events(c).find((e) => e.type === 'Warning');
+    expect(warning?.message).toContain('relation "product_variants" does not exist');
+  });
+
+  it('a Job that completed without a result is a failure, never a success', () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const b = step(dm, a, 'check', plan());
+    const c = reconcile({ dm: { ...dm, status: b.status }, jobs: [finishedJob('backup', true)], pods: [], now, config });
+    expect(c.status.phase).toBe('Failed');
+    expect(c.status.lastError?.message).toMatch(/no result/);
+  });
+
+  it('an unverified backup fails the run before migrating', () => {
+    const dm = resource();
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan());
+    const c = step(dm, b, 'backup', { backup: { ...backupResult.backup, verified: false } });
+    expect(c.status.phase).toBe('Failed');
+    expect(created(c)).toEqual([]);
+  });
+
+  it('onFailure revert reverts what this run applied', () => {
+    const dm = resource({ onFailure: 'revert', migrations: { image: 'shop:2', path: '/m', transactionMode: 'each', tableName: 'migrations' } });
+    const b = step(dm, step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()), 'backup', backupResult);
+    const c = step(dm, b, 'migrate', {
+      ok: false,
+      error: { message: 'boom', migration: 'B2' },
+      migrations: [
+        { name: 'A1', durationMs: 3, outcome: 'applied' },
+        { name: 'B2', durationMs: 1, outcome: 'failed' },
+      ],
+    });
+    expect(c.status.phase).toBe('RollingBack');
+    const revert = created(c)[0];
+    expect(revert?.step).toBe('revert');
+    expect(revert?.job.spec?.template.spec?.containers[0]?.env).toContainEqual({ name: 'REVERT_STEPS', value: '1' });
+    const d = step(dm, c, 'revert', { migrations: [{ name: 'A1', durationMs: 2, outcome: 'reverted' }] });
+    expect(d.status.phase).toBe('RolledBack');
+    expect(cond(d, 'Stalled')).toBe('True');
+    expect(cond(d, 'Ready')).toBe('False');
+  });
+
+  it('onFailure restore scales workloads down, restores, scales them back', () => {
+    const dm = resource({ onFailure: 'restore', restoreWorkloads: [{ kind: 'Deployment', name: 'shop' }] });
+    const b = step(dm, step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()), 'backup', backupResult);
+    const c = step(dm, b, 'migrate', { ok: false, error: { message: 'boom' } });
+    expect(c.status.phase).toBe('Restoring');
+    expect(c.actions.map((a) => a.kind)).toContain('scaleDown');
+    const env = created(c)[0]?.job.spec?.template.spec?.containers[0]?.env;
+    expect(env).toContainEqual({ name: 'BACKUP_PATH', value: '/backups/apps/shop/x.dump' });
+    const withScaled = { ...c, status: { ...c.status, scaledDown: [{ kind: 'Deployment', name: 'shop', replicas: 3 }] } };
+    const d = step(dm, withScaled, 'restore', {});
+    expect(d.status.phase).toBe('Restored');
+    expect(d.actions).toContainEqual({ kind: 'scaleUp', workloads: [{ kind: 'Deployment', name: 'shop', replicas: 3 }] });
+    expect(cond(d, 'Stalled')).toBe('True');
+  });
+});
+
+describe('reconcile: safety, queueing, validation, retries', () => {
+  const destructive = [{ rule: 'drop-column', category: 'destructive' as const, severity: 'error' as const, migration: 'M1', message: 'drops a column' }];
+
+  it('blocks a plan with blocking findings until the plan hash is approved', () => {
+    const dm = resource();
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan(destructive));
+    expect(b.status.phase).toBe('Blocked');
+    expect(cond(b, 'Stalled')).toBe('True');
+    expect(getCondition(b.status.conditions, 'Stalled')?.message).toContain('spec.safety.approval: "h1"');
+    expect(b.holdsTarget).toBe(false);
+    const approved = resource({ safety: { block: ['destructive', 'dataLoss'], approval: 'h1' } }, undefined, 2);
+    const c = reconcile({ dm: { ...approved, status: b.status }, jobs: [], pods: [], now, config });
+    expect(c.status.phase).toBe('Checking');
+    const d = step(approved, c, 'check', plan(destructive));
+    // The job names differ per generation, so feed the generation-2 Job.
+    const d2 = reconcile({ dm: { ...approved, status: c.status }, jobs: [finishedJob('check', true, 2)], pods: [podWithResult('check', plan(destructive), 2)], now, config });
+    expect(d.status.phase).not.toBe('Blocked');
+    expect(d2.status.phase).toBe('BackingUp');
+  });
+
+  it('queues behind another resource that holds the same database', () => {
+    const out = reconcile({ dm: resource(), jobs: [], pods: [], now, config, targetHolder: 'apps/other' });
+    expect(out.status.phase).toBe('Queued');
+    expect(created(out)).toEqual([]);
+    expect(getCondition(out.status.conditions, 'Reconciling')?.message).toContain('apps/other');
+    expect(out.holdsTarget).toBe(false);
+    const later = reconcile({ dm: { ...resource(), status: out.status }, jobs: [], pods: [], now, config });
+    expect(later.status.phase).toBe('Checking');
+  });
+
+  it('an invalid spec stalls with the field named', () => {
+    const dm = resource({ database: { host: '', port: 5432, database: 'x', user: 'u', sslMode: 'disable', passwordSecretRef: { name: 'db', key: 'p' } } });
+    const out = reconcile({ dm, jobs: [], pods: [], now, config });
+    expect(out.status.phase).toBe('Failed');
+    expect(cond(out, 'Stalled')).toBe('True');
+    expect(getCondition(out.status.conditions, 'Stalled')?.reason).toBe('InvalidSpec');
+    expect(getCondition(out.status.conditions, 'Stalled')?.message).toContain('spec.database.host');
+  });
+
+  it('a failed run is retried with a new attempt when the retry annotation changes', () => {
+    const dm = resource();
+    const failed = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', { ok: false, error: { message: 'down' } });
+    expect(failed.status.phase).toBe('Failed');
+    const same = reconcile({ dm: { ...dm, status: failed.status }, jobs: [], pods: [], now, config });
+    expect(same.actions).toEqual([]);
+    const retried = reconcile({
+      dm: { ...dm, metadata: { ...dm.metadata, annotations: { 'dbmigrate.io/retry': '1' } }, status: failed.status },
+      jobs: [],
+      pods: [],
+      now,
+      config,
+    });
+    expect(retried.status.attempt).toBe(2);
+    expect(created(retried)[0]?.job.metadata?.name).toBe(jobName(run(1, 2), 'check'));
+  });
+
+  it('a spec change during a migration waits for the run to end', () => {
+    const dm = resource();
+    const b = step(dm, step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()), 'backup', backupResult);
+    const changed = resource({}, b.status, 2);
+    const running = { metadata: { name: jobName(run(), 'migrate') }, status: { active: 1 } } as V1Job;
+    const out = reconcile({ dm: changed, jobs: [running], pods: [], now, config });
+    expect(out.actions).toEqual([]);
+    expect(out.status.phase).toBe('Migrating');
+    expect(out.status.observedGeneration).toBe(1);
+  });
+});
