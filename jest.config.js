@@ -26,6 +26,12 @@ export default {
     },
     {
       ...common,
+      displayName: 'static',
+      testMatch: ['<rootDir>/test/{chart,observability}/**/*.test.ts'],
+      testTimeout: 120000,
+    },
+    {
+      ...common,
       displayName: 'migrator',
       testMatch: ['<rootDir>/test/migrator/**/*.test.ts'],
       globalSetup: '<rootDir>/test/setup/postgres-setup.ts',

@@ -124,7 +124,14 @@ export const TimeoutsSpec = z.object({
   advisoryLockWaitSeconds: z.number().int().min(0).max(3600).default(300).describe('How long to wait for the advisory lock.'),
 });
 
-const quantityMap = z.record(z.string(), z.string());
+// Kubernetes resource quantities ("500m", "1Gi", "2"). The CRD schema keeps them
+// plain strings; the operator checks them so a typo stalls the resource with the
+// field named instead of failing later at Job creation.
+const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/;
+const quantityMap = z.record(
+  z.string(),
+  z.string().refine((q) => QUANTITY.test(q), { message: 'is not a Kubernetes quantity (e.g. 500m, 256Mi)' }),
+);
 
 export const JobTemplateSpec = z
   .object({

@@ -53,9 +53,9 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       resyncSeconds: 0,
     });
-    expect(loadConfig({ ...minimal, POD_NAMESPACE: 'ops', LEASE_NAMESPACE: 'leases' }, deps).leaseNamespace).toBe(
-      'leases',
-    );
+    expect(
+      loadConfig({ ...minimal, POD_NAMESPACE: 'ops', LEASE_NAMESPACE: 'leases' }, deps).leaseNamespace,
+    ).toBe('leases');
   });
 
   it('treats empty strings as unset', () => {

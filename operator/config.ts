@@ -81,7 +81,10 @@ const envSchema = z.object({
   POD_NAMESPACE: opt(namespaceName),
   LEASE_NAMESPACE: opt(namespaceName),
   LEASE_NAME: opt(
-    z.string().max(253, 'must be at most 253 characters').regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain'),
+    z
+      .string()
+      .max(253, 'must be at most 253 characters')
+      .regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain'),
   ),
   POD_NAME: opt(z.string().trim()),
   HTTP_PORT: opt(intIn(0, 65535)),

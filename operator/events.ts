@@ -2,7 +2,7 @@
 // Repeats of the same (object, reason, message) bump the count of one Event
 // instead of piling up new ones, as client-go's recorder does.
 import { createHash } from 'node:crypto';
-import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type DatabaseMigration } from '../crds/database-migration.js';
 
@@ -47,7 +47,10 @@ export function createEventRecorder(core: CoreV1Api, instance: string, logger: L
       };
       try {
         if (prior) {
-          await core.replaceNamespacedEvent({ name, namespace: ns, body: await withVersion(core, name, ns, body) });
+          await core.patchNamespacedEvent(
+            { name, namespace: ns, body: { count, lastTimestamp: now } },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          );
         } else {
           await core.createNamespacedEvent({ namespace: ns, body });
         }
@@ -57,9 +60,4 @@ export function createEventRecorder(core: CoreV1Api, instance: string, logger: L
       }
     },
   };
-}
-
-async function withVersion(core: CoreV1Api, name: string, namespace: string, body: CoreV1Event): Promise<CoreV1Event> {
-  const existing = await core.readNamespacedEvent({ name, namespace });
-  return { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } };
 }

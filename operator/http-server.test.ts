@@ -12,7 +12,10 @@ describe('startHttpServer', () => {
     server = undefined;
   });
 
-  async function start(state: { live: boolean; ready: { ok: boolean; reason?: string } }, registry = new Registry()) {
+  async function start(
+    state: { live: boolean; ready: { ok: boolean; reason?: string } },
+    registry = new Registry(),
+  ) {
     server = await startHttpServer({
       host: '127.0.0.1',
       port: 0,
@@ -33,7 +36,10 @@ describe('startHttpServer', () => {
   });
 
   it('answers /readyz from ready(), with the reason when not ready', async () => {
-    const state = { live: true, ready: { ok: false, reason: 'informers not synced' } as { ok: boolean; reason?: string } };
+    const state = {
+      live: true,
+      ready: { ok: false, reason: 'informers not synced' } as { ok: boolean; reason?: string },
+    };
     const base = await start(state);
     const res = await fetch(`${base}/readyz`);
     expect(res.status).toBe(503);
@@ -69,7 +75,14 @@ describe('startHttpServer', () => {
   it('rejects when the port is taken', async () => {
     await start({ live: true, ready: { ok: true } });
     await expect(
-      startHttpServer({ host: '127.0.0.1', port: server!.port, registry: new Registry(), live: () => true, ready: () => ({ ok: true }), logger }),
+      startHttpServer({
+        host: '127.0.0.1',
+        port: server!.port,
+        registry: new Registry(),
+        live: () => true,
+        ready: () => ({ ok: true }),
+        logger,
+      }),
     ).rejects.toThrow(/EADDRINUSE/);
   });
 });

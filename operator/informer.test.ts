@@ -21,15 +21,18 @@ const cm = (name: string, rv: string): Obj => ({
 });
 
 type WatchScript = (res: ServerResponse) => void;
-const status = (code: number): WatchScript => (res) => {
-  res.writeHead(code, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify({ kind: 'Status', code }));
-};
+const status =
+  (code: number): WatchScript =>
+  (res) => {
+    res.writeHead(code, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'Status', code }));
+  };
 /** 200, then the given events, then the stream stays open. */
 const stream =
   (...events: { type: string; object: Obj }[]): WatchScript =>
   (res) => {
     res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
     for (const e of events) res.write(JSON.stringify(e) + '\n');
   };
 
@@ -51,7 +54,8 @@ class FakeApiServer {
     const port = (this.server.address() as AddressInfo).port;
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}` }],
+      // client-node refuses plain HTTP unless TLS verification is explicitly off.
+      clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
       users: [{ name: 'u' }],
       contexts: [{ name: 'fake', cluster: 'fake', user: 'u' }],
       currentContext: 'fake',
@@ -84,7 +88,10 @@ describe('createInformer', () => {
     api = undefined;
   });
 
-  function setup(scripts: WatchScript[], lists: (() => Promise<{ items: Obj[]; metadata: { resourceVersion: string } }>)[]) {
+  function setup(
+    scripts: WatchScript[],
+    lists: (() => Promise<{ items: Obj[]; metadata: { resourceVersion: string } }>)[],
+  ) {
     api = new FakeApiServer(scripts);
     const events: [InformerEvent, string][] = [];
     const listCalls: (string | undefined)[] = [];
@@ -129,7 +136,12 @@ describe('createInformer', () => {
       ['add', 'a'],
       ['add', 'b'],
     ]);
-    expect(inf.list('ns').map((o) => o.metadata.name).sort()).toEqual(['a', 'b']);
+    expect(
+      inf
+        .list('ns')
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['a', 'b']);
     expect(inf.list().length).toBe(2);
   });
 
@@ -176,11 +188,10 @@ describe('createInformer', () => {
   });
 
   it('keeps watching when an event handler throws', async () => {
-    const t = setup(
-      [stream({ type: 'ADDED', object: cm('bad', '2') }, { type: 'ADDED', object: cm('good', '3') })],
-      [async () => ({ items: [], metadata: { resourceVersion: '1' } })],
-    );
-    const kubeConfig = await api!.start();
+    api = new FakeApiServer([
+      stream({ type: 'ADDED', object: cm('bad', '2') }, { type: 'ADDED', object: cm('good', '3') }),
+    ]);
+    const kubeConfig = await api.start();
     const seen: string[] = [];
     informer = createInformer<Obj>({
       kubeConfig,
@@ -192,7 +203,6 @@ describe('createInformer', () => {
       },
       logger,
     });
-    void t;
     await informer.start();
     await waitFor(() => seen.includes('good'));
     expect(informer.get('bad', 'ns')).toBeDefined();

@@ -20,7 +20,12 @@
 //   watch callbacks, or rejects its own start() with them);
 // - an optional periodic resync that replays every cached object as an 'update' (the
 //   library has none; a controller may also re-enqueue from list() itself).
-import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  makeInformer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
@@ -61,7 +66,8 @@ export interface InformerOptions<T extends Named> {
 function describeError(err: unknown): { code?: number; message: string } {
   if (typeof err === 'object' && err !== null) {
     const e = err as { code?: unknown; statusCode?: unknown; message?: unknown; name?: unknown };
-    const code = typeof e.statusCode === 'number' ? e.statusCode : typeof e.code === 'number' ? e.code : undefined;
+    const code =
+      typeof e.statusCode === 'number' ? e.statusCode : typeof e.code === 'number' ? e.code : undefined;
     const message = typeof e.message === 'string' ? e.message : String(err);
     return code === undefined ? { message } : { code, message };
   }
@@ -104,7 +110,10 @@ export function createInformer<T extends Named>(opts: InformerOptions<T>): Resil
     try {
       opts.onEvent(type, obj as unknown as T);
     } catch (err) {
-      log.error({ err, event: type, name: obj.metadata?.name, namespace: obj.metadata?.namespace }, 'event handler threw');
+      log.error(
+        { err, event: type, name: obj.metadata?.name, namespace: obj.metadata?.namespace },
+        'event handler threw',
+      );
     }
   };
   informer.on('add', deliver('add'));
@@ -158,7 +167,9 @@ export function createInformer<T extends Named>(opts: InformerOptions<T>): Resil
   return {
     start(): Promise<void> {
       if (!stopped) {
-        return synced ? Promise.resolve() : new Promise((resolve, reject) => syncWaiters.push({ resolve, reject }));
+        return synced
+          ? Promise.resolve()
+          : new Promise((resolve, reject) => syncWaiters.push({ resolve, reject }));
       }
       stopped = false;
       failures = 0;

@@ -38,7 +38,15 @@ class FakeLeaseStore {
         this.writes++;
         return wire(stored);
       },
-      replaceNamespacedLease: async ({ name, namespace, body }: { name: string; namespace: string; body: V1Lease }) => {
+      replaceNamespacedLease: async ({
+        name,
+        namespace,
+        body,
+      }: {
+        name: string;
+        namespace: string;
+        body: V1Lease;
+      }) => {
         guard();
         const key = `${namespace}/${name}`;
         const cur = this.leases.get(key);

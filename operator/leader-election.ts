@@ -39,7 +39,10 @@ export interface LeaderElectorOptions {
 }
 
 /** The subset of CoordinationV1Api used here, so tests can fake it. */
-type LeaseApi = Pick<CoordinationV1Api, 'readNamespacedLease' | 'createNamespacedLease' | 'replaceNamespacedLease'>;
+type LeaseApi = Pick<
+  CoordinationV1Api,
+  'readNamespacedLease' | 'createNamespacedLease' | 'replaceNamespacedLease'
+>;
 
 function httpStatus(err: unknown): number | undefined {
   if (typeof err === 'object' && err !== null) {
@@ -78,13 +81,21 @@ export class LeaderElector {
 
   constructor(private readonly o: LeaderElectorOptions) {
     this.api = o.coordinationApi;
-    this.log = o.logger.child({ module: 'leader-election', lease: `${o.namespace}/${o.name}`, identity: o.identity });
+    this.log = o.logger.child({
+      module: 'leader-election',
+      lease: `${o.namespace}/${o.name}`,
+      identity: o.identity,
+    });
     this.now = o.now ?? (() => new Date());
     this.leaseDurationMs = (o.leaseDurationSeconds ?? 15) * 1000;
     this.renewDeadlineMs = (o.renewDeadlineSeconds ?? 10) * 1000;
     this.retryPeriodMs = (o.retryPeriodSeconds ?? 2) * 1000;
     // client-go's validation: the leader must give up before others may take over.
-    if (!(this.leaseDurationMs > this.renewDeadlineMs && this.renewDeadlineMs > this.retryPeriodMs && this.retryPeriodMs > 0)) {
+    if (!(
+      this.leaseDurationMs > this.renewDeadlineMs &&
+      this.renewDeadlineMs > this.retryPeriodMs &&
+      this.retryPeriodMs > 0
+    )) {
       throw new Error('LeaderElector: need leaseDuration > renewDeadline > retryPeriod > 0');
     }
   }
@@ -265,7 +276,8 @@ export class LeaderElector {
         holderIdentity: identity,
         leaseDurationSeconds,
         renewTime: toMicroTime(now),
-        acquireTime: takingOver || !spec.acquireTime ? toMicroTime(now) : toMicroTime(new Date(spec.acquireTime)),
+        acquireTime:
+          takingOver || !spec.acquireTime ? toMicroTime(now) : toMicroTime(new Date(spec.acquireTime)),
         leaseTransitions: (spec.leaseTransitions ?? 0) + (takingOver ? 1 : 0),
       },
     };

@@ -41,7 +41,7 @@ function podWithResult(step: JobStep, result: Partial<JobResult>, generation = 1
   const message = JSON.stringify({ step, ok: true, startedAt: '2026-11-24T11:59:00Z', finishedAt: '2026-11-24T11:59:30Z', ...result });
   return {
     metadata: { name: `${jobName(run(generation, attempt), step)}-abcde`, labels: { 'batch.kubernetes.io/job-name': jobName(run(generation, attempt), step) } },
-    status: { containerStatuses: [{ name: 'migrator', state: { terminated: { exitCode: result.ok === false ? 1 : 0, message } } }] },
+    status: { containerStatuses: [{ name: 'migrator', image: 'm', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: result.ok === false ? 1 : 0, message } } }] },
   } as V1Pod;
 }
 

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { buildCrd } from './crd.js';
+import { renderCrdYaml } from './render.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outputs = [
+  'crds/generated/databasemigrations.dbmigrate.io.yaml',
+  'charts/database-migration-operator/crds/databasemigrations.dbmigrate.io.yaml',
+];
+
+describe('generated CRD', () => {
+  it.each(outputs)('%s is up to date with the zod schema (run `npm run crds:generate`)', (file) => {
+    expect(readFileSync(join(root, file), 'utf8')).toBe(renderCrdYaml());
+  });
+
+  it('is structural: no additionalProperties:false, every object typed', () => {
+    const walk = (node: unknown, path: string): void => {
+      if (!node || typeof node !== 'object') return;
+      const n = node as Record<string, unknown>;
+      expect([path, n.additionalProperties]).not.toEqual([path, false]);
+      if (n.properties) expect([path, n.type]).toEqual([path, 'object']);
+      for (const [k, v] of Object.entries(n)) walk(v, `${path}.${k}`);
+    };
+    const crd = parse(renderCrdYaml()) as { spec: { versions: { schema: unknown }[] } };
+    walk(crd.spec.versions[0]!.schema, '');
+  });
+
+  it('has the status subresource, printer columns and short name', () => {
+    const crd = buildCrd() as { spec: { names: { shortNames: string[] }; versions: { subresources: unknown; additionalPrinterColumns: { name: string }[] }[] } };
+    expect(crd.spec.names.shortNames).toEqual(['dbm']);
+    expect(crd.spec.versions[0]!.subresources).toEqual({ status: {} });
+    expect(crd.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual(['Phase', 'Applied', 'Backup', 'Age']);
+  });
+});

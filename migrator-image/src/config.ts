@@ -1,0 +1,102 @@
+// Configuration of the migrator, read from the environment the Job sets and
+// validated with zod. PGPASSWORD comes from a Secret: it is kept here only to
+// connect and to scrub it from anything we print.
+import { z } from 'zod';
+
+const int = (def: number, min = 0, max = 1_000_000) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer between ${min} and ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const bool = (def: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      if (/^(true|1|yes)$/i.test(v)) return true;
+      if (/^(false|0|no)$/i.test(v)) return false;
+      ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+      return z.NEVER;
+    });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain SQL identifier').max(63);
+
+export const Env = z.object({
+  PGHOST: z.string().min(1, 'is required'),
+  PGPORT: int(5432, 1, 65535),
+  PGDATABASE: z.string().min(1, 'is required'),
+  PGUSER: z.string().min(1, 'is required'),
+  PGPASSWORD: z.string().optional(),
+  PGSSLMODE: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']).default('prefer'),
+  PGCONNECT_TIMEOUT: int(10, 1, 3600),
+  MIGRATIONS_DIR: optionalString,
+  MIGRATIONS_TABLE: identifier.default('migrations'),
+  MIGRATIONS_SCHEMA: identifier.optional(),
+  HISTORY_TABLE: identifier.default('dbmigrate_history'),
+  TRANSACTION_MODE: z.enum(['all', 'each', 'none']).default('all'),
+  LOCK_TIMEOUT_SECONDS: int(10, 0, 3600),
+  STATEMENT_TIMEOUT_SECONDS: int(0, 0, 86400),
+  ADVISORY_LOCK_WAIT_SECONDS: int(300, 0, 3600),
+  BACKUP_DIR: optionalString,
+  BACKUP_FORMAT: z.enum(['custom', 'directory']).default('custom'),
+  BACKUP_JOBS: int(1, 1, 64),
+  BACKUP_RETENTION: int(5, 1, 1000),
+  BACKUP_VERIFY: bool(true),
+  BACKUP_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a file name (letters, digits, . _ -)')
+    .max(200)
+    .optional(),
+  BACKUP_PATH: optionalString,
+  REVERT_STEPS: int(0, 0, 100000),
+  REVERT_TO: optionalString,
+  VERIFY_QUERIES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return [] as string[];
+      try {
+        return z.array(z.string().min(1)).parse(JSON.parse(v));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON array of SQL strings' });
+        return z.NEVER;
+      }
+    }),
+  RESULT_PATH: z.string().min(1).default('/dev/termination-log'),
+  MIGRATION_AUTHOR: z.string().max(200).default('dbmigrate'),
+  PG_BIN_DIR: optionalString,
+});
+export type Config = z.output<typeof Env>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    // Never echo the received value: it could be a secret.
+    throw new ConfigError(`invalid environment: ${issue?.path.join('.') || '(root)'} ${issue?.message ?? 'is invalid'}`);
+  }
+  return parsed.data;
+}
+
+export function requireSet<K extends keyof Config>(cfg: Config, key: K, why: string): NonNullable<Config[K]> {
+  const v = cfg[key];
+  if (v === undefined || v === null) throw new ConfigError(`invalid environment: ${String(key)} is required ${why}`);
+  return v as NonNullable<Config[K]>;
+}

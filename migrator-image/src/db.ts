@@ -1,0 +1,144 @@
+// Connections: a probe/lock connection (pg), the TypeORM DataSource, and the
+// session-level advisory lock that serializes migrator runs per database.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions, TlsOptions } from 'node:tls';
+import pg from 'pg';
+import { DataSource, type MigrationInterface } from 'typeorm';
+import type { Config } from './config.js';
+import { log } from './log.js';
+import { MigratorError } from './result.js';
+
+export type SslOption = false | ConnectionOptions;
+
+function sslFor(mode: Config['PGSSLMODE']): SslOption {
+  switch (mode) {
+    case 'disable':
+    case 'allow':
+      return false;
+    case 'prefer':
+    case 'require':
+    case 'no-verify':
+      return { rejectUnauthorized: false };
+    case 'verify-ca':
+    case 'verify-full': {
+      const opts: ConnectionOptions = { rejectUnauthorized: true };
+      const ca = process.env.PGSSLROOTCERT;
+      if (ca) opts.ca = readFileSync(ca, 'utf8');
+      if (mode === 'verify-ca') opts.checkServerIdentity = () => undefined;
+      return opts;
+    }
+  }
+}
+
+function clientConfig(cfg: Config, ssl: SslOption): pg.ClientConfig {
+  return {
+    host: cfg.PGHOST,
+    port: cfg.PGPORT,
+    database: cfg.PGDATABASE,
+    user: cfg.PGUSER,
+    password: cfg.PGPASSWORD ?? '',
+    ssl,
+    connectionTimeoutMillis: cfg.PGCONNECT_TIMEOUT * 1000,
+    application_name: 'dbmigrate-migrator',
+  };
+}
+
+/** Opens a pg connection honouring PGSSLMODE (prefer falls back to plain text like libpq). */
+export async function connect(cfg: Config): Promise<{ client: pg.Client; ssl: SslOption }> {
+  let ssl = sslFor(cfg.PGSSLMODE);
+  let client = new pg.Client(clientConfig(cfg, ssl));
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    if (cfg.PGSSLMODE === 'prefer' && /does not support SSL/i.test(String((err as Error).message))) {
+      ssl = false;
+      client = new pg.Client(clientConfig(cfg, ssl));
+      await client.connect();
+    } else {
+      throw err;
+    }
+  }
+  client.on('error', (e) => log.warn({ err: e.message }, 'lock connection error'));
+  return { client, ssl };
+}
+
+export function quoteIdent(s: string): string {
+  return '"' + s.replace(/"/g, '""') + '"';
+}
+
+export function qualified(cfg: Config, table: string): string {
+  return cfg.MIGRATIONS_SCHEMA ? `${quoteIdent(cfg.MIGRATIONS_SCHEMA)}.${quoteIdent(table)}` : quoteIdent(table);
+}
+
+/** The advisory lock key: 64 bits of sha256 over the migrations table's name. */
+export function lockKey(cfg: Config): string {
+  const h = createHash('sha256').update(`dbmigrate:${cfg.MIGRATIONS_SCHEMA ?? ''}.${cfg.MIGRATIONS_TABLE}`).digest();
+  return h.readBigInt64BE(0).toString();
+}
+
+/** Polls pg_try_advisory_lock (session level) until it is ours or the wait runs out. */
+export async function acquireLock(client: pg.Client, cfg: Config): Promise<() => Promise<void>> {
+  const key = lockKey(cfg);
+  const deadline = Date.now() + cfg.ADVISORY_LOCK_WAIT_SECONDS * 1000;
+  let logged = false;
+  for (;;) {
+    const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
+    if (r.rows[0]?.ok) break;
+    if (Date.now() >= deadline) {
+      const holder = await client
+        .query<{ pid: number }>(
+          `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+             AND ((classid::bigint << 32) | objid::bigint) = ($1::bigint & x'ffffffffffffffff'::bigint) LIMIT 1`,
+          [key],
+        )
+        .then((x) => x.rows[0]?.pid)
+        .catch(() => undefined);
+      throw new MigratorError(
+        `could not take the migration lock within ${cfg.ADVISORY_LOCK_WAIT_SECONDS}s: another migrator run holds it${holder ? ` (backend pid ${holder})` : ''}`,
+      );
+    }
+    if (!logged) {
+      log.info({ key }, 'waiting for the migration advisory lock');
+      logged = true;
+    }
+    await new Promise((r2) => setTimeout(r2, 500));
+  }
+  log.info({ key }, 'migration advisory lock acquired');
+  return async () => {
+    await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
+  };
+}
+
+export function dataSourceFor(
+  cfg: Config,
+  ssl: SslOption,
+  migrations: Array<new () => MigrationInterface>,
+): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    host: cfg.PGHOST,
+    port: cfg.PGPORT,
+    database: cfg.PGDATABASE,
+    username: cfg.PGUSER,
+    password: cfg.PGPASSWORD ?? '',
+    ssl: ssl as boolean | TlsOptions,
+    schema: cfg.MIGRATIONS_SCHEMA,
+    migrations,
+    migrationsTableName: cfg.MIGRATIONS_TABLE,
+    migrationsTransactionMode: cfg.TRANSACTION_MODE,
+    migrationsRun: false,
+    synchronize: false,
+    logging: false,
+    poolSize: 2,
+    applicationName: 'dbmigrate-migrator',
+    connectTimeoutMS: cfg.PGCONNECT_TIMEOUT * 1000,
+  });
+}
+
+/** Session settings of the connection that runs migration SQL. */
+export async function applyTimeouts(run: (sql: string) => Promise<unknown>, cfg: Config): Promise<void> {
+  await run(`SET lock_timeout = '${cfg.LOCK_TIMEOUT_SECONDS}s'`);
+  await run(`SET statement_timeout = '${cfg.STATEMENT_TIMEOUT_SECONDS}s'`);
+}

@@ -1,0 +1,109 @@
+// Loads the compiled TypeORM migrations (.js, ESM or CommonJS) of MIGRATIONS_DIR.
+// Migrations import 'typeorm' (or other packages) at run time; the directory
+// usually has no node_modules, so bare specifiers that do not resolve from the
+// file fall back to the migrator's own node_modules (module.registerHooks runs
+// in-thread and covers both import and require).
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createRequire, registerHooks } from 'node:module';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { MigrationInterface } from 'typeorm';
+import { MigratorError } from './result.js';
+
+export interface LoadedMigration {
+  name: string;
+  timestamp: number;
+  file: string;
+  checksum: string;
+  cls: new () => MigrationInterface;
+}
+
+let hooked = false;
+const isBare = (s: string) => !/^(\.{0,2}\/|[a-zA-Z][a-zA-Z0-9+.-]*:)/.test(s);
+
+export function installResolutionFallback(): void {
+  if (hooked) return;
+  hooked = true;
+  const self = import.meta.url;
+  const req = createRequire(self);
+  registerHooks({
+    resolve(specifier, context, nextResolve) {
+      try {
+        return nextResolve(specifier, context);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (!isBare(specifier) || (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND')) throw err;
+        // Resolve from the migrator itself, with the same flavour (require or import).
+        try {
+          const viaRequire = context.conditions?.includes('require') ?? false;
+          const url = viaRequire ? pathToFileURL(req.resolve(specifier)).href : import.meta.resolve(specifier);
+          return { url, shortCircuit: true };
+        } catch {
+          throw err;
+        }
+      }
+    },
+  });
+}
+
+const MIGRATION_FILE = /\.(c|m)?js$/;
+
+export function migrationFiles(dir: string): string[] {
+  if (!existsSync(dir)) throw new MigratorError(`migrations directory ${dir} does not exist`);
+  if (!statSync(dir).isDirectory()) throw new MigratorError(`migrations directory ${dir} is not a directory`);
+  return readdirSync(dir)
+    .filter((f) => MIGRATION_FILE.test(f) && !f.startsWith('.') && !f.endsWith('.d.js'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+function isMigrationClass(v: unknown): v is new () => MigrationInterface {
+  if (typeof v !== 'function') return false;
+  const proto = (v as { prototype?: Record<string, unknown> }).prototype;
+  return !!proto && typeof proto.up === 'function' && typeof proto.down === 'function';
+}
+
+function firstLine(s: string): string {
+  return s.split(/\r?\n/)[0] ?? s;
+}
+
+export async function loadMigrations(dirIn: string): Promise<LoadedMigration[]> {
+  installResolutionFallback();
+  const dir = resolve(dirIn);
+  const out: LoadedMigration[] = [];
+  const seen = new Map<string, string>();
+  for (const file of migrationFiles(dir)) {
+    const base = file.slice(dir.length + 1);
+    const content = readFileSync(file);
+    const checksum = createHash('sha256').update(content).digest('hex');
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    } catch (err) {
+      throw new MigratorError(`cannot load migration file ${base}: ${firstLine((err as Error)?.message ?? String(err))}`, base);
+    }
+    const candidates = new Set<new () => MigrationInterface>();
+    for (const v of Object.values(mod)) {
+      if (isMigrationClass(v)) candidates.add(v);
+      else if (v && typeof v === 'object') for (const w of Object.values(v)) if (isMigrationClass(w)) candidates.add(w);
+    }
+    for (const cls of candidates) {
+      let name = cls.name;
+      try {
+        const inst = new cls() as MigrationInterface & { name?: string };
+        if (typeof inst.name === 'string' && inst.name) name = inst.name;
+      } catch (err) {
+        throw new MigratorError(`cannot instantiate migration ${cls.name} of ${base}: ${firstLine((err as Error).message)}`, cls.name);
+      }
+      const ts = /(\d{13})$/.exec(name);
+      if (!ts) throw new MigratorError(`migration ${name} in ${base}: the class name must end with a 13-digit timestamp`, name);
+      const dup = seen.get(name);
+      if (dup) throw new MigratorError(`migration ${name} is defined twice (${dup} and ${base})`, name);
+      seen.set(name, base);
+      out.push({ name, timestamp: Number(ts[1]), file: base, checksum, cls });
+    }
+  }
+  out.sort((a, b) => a.timestamp - b.timestamp || a.name.localeCompare(b.name));
+  return out;
+}

@@ -1,0 +1,74 @@
+import type { DatabaseMigration } from '../crds/database-migration.js';
+import { DatabaseMigrationSpec } from '../crds/database-migration.js';
+import { buildJob } from './job-builder.js';
+import { jobName, labelSafe } from './job-names.js';
+
+const spec = DatabaseMigrationSpec.parse({
+  database: { host: 'pg.db', database: 'shop', user: 'app', passwordSecretRef: { name: 'db', key: 'password' } },
+  migrations: { image: 'shop:2' },
+  backup: { pvcName: 'backups' },
+});
+const dm: DatabaseMigration = {
+  apiVersion: 'dbmigrate.io/v1alpha1',
+  kind: 'DatabaseMigration',
+  metadata: { name: 'shop', namespace: 'apps', uid: 'u1', generation: 3 },
+  spec,
+};
+const run = { uid: 'u1', name: 'shop', generation: 3, attempt: 1 };
+const config = { migratorImage: 'migrator:1', imagePullPolicy: 'IfNotPresent' as const };
+
+describe('buildJob', () => {
+  const job = buildJob(dm, run, 'migrate', config);
+  const pod = job.spec!.template.spec!;
+  const container = pod.containers[0]!;
+
+  it('runs under restricted Pod Security with no service-account token', () => {
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+      expect(c.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
+    }
+  });
+
+  it('takes the password only through a secretKeyRef', () => {
+    const pw = container.env!.find((e) => e.name === 'PGPASSWORD');
+    expect(pw).toEqual({ name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } });
+    expect(JSON.stringify(job)).not.toMatch(/"value":"[^"]*secret/i);
+  });
+
+  it('is owned by the resource, labelled for the informer and named deterministically', () => {
+    expect(job.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'DatabaseMigration', uid: 'u1', controller: true });
+    expect(job.metadata?.labels).toMatchObject({
+      'app.kubernetes.io/managed-by': 'database-migration-operator',
+      'dbmigrate.io/step': 'migrate',
+      'dbmigrate.io/generation': '3',
+    });
+    expect(job.metadata?.name).toBe(buildJob(dm, run, 'migrate', config).metadata?.name);
+    expect(job.metadata?.name).not.toBe(buildJob(dm, { ...run, attempt: 2 }, 'migrate', config).metadata?.name);
+    expect(pod.restartPolicy).toBe('Never');
+    expect(job.spec?.backoffLimit).toBe(0);
+  });
+
+  it('copies migrations from the app image with an init container', () => {
+    expect(pod.initContainers?.[0]?.image).toBe('shop:2');
+    expect(container.volumeMounts).toContainEqual({ name: 'migrations', mountPath: '/migrations', readOnly: true });
+  });
+
+  it('mounts the backup volume only for backup and restore', () => {
+    const backup = buildJob(dm, run, 'backup', config).spec!.template.spec!;
+    expect(backup.volumes).toContainEqual({ name: 'backups', persistentVolumeClaim: { claimName: 'backups' } });
+    expect(backup.initContainers).toBeUndefined();
+    expect(pod.volumes?.some((v) => v.name === 'backups')).toBe(false);
+  });
+
+  it('keeps names and labels within Kubernetes limits for long resource names', () => {
+    const long = 'a'.repeat(250);
+    const name = jobName({ ...run, name: long }, 'restore');
+    expect(name.length).toBeLessThanOrEqual(57);
+    expect(labelSafe(long).length).toBeLessThanOrEqual(63);
+  });
+});

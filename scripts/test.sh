@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs (Debian
+# packages, npm packages, the Kubernetes binaries, cached outside the repo),
+# then runs lint, type checks and every jest project against real components.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+bash scripts/install-system-deps.sh
+if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund
+fi
+NODE="$ROOT/node_modules/.bin/node"
+export PATH="$ROOT/node_modules/.bin:$PATH"
+echo "node $("$NODE" --version)"
+
+bash test/cluster/build-binaries.sh
+
+npm run --silent crds:generate >/dev/null
+npx tsc -p tsconfig.json --noEmit
+npx eslint .
+npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }
+npm run --silent build
+
+started_cluster=0
+if [[ ! -f .local-cluster/kubeconfig ]]; then started_cluster=1; fi
+cleanup() {
+  if [[ $started_cluster == 1 && "${KEEP_CLUSTER:-0}" != 1 ]]; then bash test/cluster/down.sh || true; fi
+}
+trap cleanup EXIT
+
+PROJECTS=(unit static migrator integration)
+if [[ -n "${DBM_TEST_PROJECTS:-}" ]]; then read -r -a PROJECTS <<<"$DBM_TEST_PROJECTS"; fi
+mkdir -p .tmp
+set +e
+"$NODE" --experimental-vm-modules node_modules/jest/bin/jest.js --runInBand \
+  --selectProjects "${PROJECTS[@]}" --json --outputFile=.tmp/jest-results.json "$@"
+status=$?
+set -e
+"$NODE" -e '
+  const r = require(process.argv[1]);
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
+  if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1); }
+' "$ROOT/.tmp/jest-results.json"
+exit $status
