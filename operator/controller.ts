@@ -123,10 +123,12 @@ export class Controller {
       this.queue.add(keyOf(dm.metadata.namespace, dm.metadata.name));
     }
     for (let i = 0; i < this.deps.config.maxConcurrentReconciles; i++) void this.worker();
-    this.resync = setInterval(() => {
-      for (const dm of this.allResources()) this.queue.add(keyOf(dm.metadata.namespace, dm.metadata.name));
-    }, this.deps.config.resyncSeconds * 1000);
-    this.resync.unref();
+    if (this.deps.config.resyncSeconds > 0) {
+      this.resync = setInterval(() => {
+        for (const dm of this.allResources()) this.queue.add(keyOf(dm.metadata.namespace, dm.metadata.name));
+      }, this.deps.config.resyncSeconds * 1000);
+      this.resync.unref();
+    }
   }
 
   async stop(): Promise<void> {

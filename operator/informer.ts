@@ -200,7 +200,15 @@ export function createInformer<T extends Named>(opts: InformerOptions<T>): Resil
       for (const w of waiters) w.reject(new Error(`informer for ${opts.path} stopped before it synced`));
       // A start() in flight may still be listing; let it settle so it cannot reopen a watch
       // after we aborted the current one.
-      await running?.catch(() => undefined);
+      // Bounded, so a hung list cannot hold up shutdown.
+      if (running) {
+        let t: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          running.catch(() => undefined),
+          new Promise<void>((resolve) => (t = setTimeout(resolve, 5_000))),
+        ]);
+        clearTimeout(t);
+      }
       await informer.stop();
       log.info('informer stopped');
     },

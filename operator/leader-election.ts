@@ -27,7 +27,10 @@ export interface LeaderElectorOptions {
   /** Interval between attempts to acquire or renew. Default 2 s. */
   retryPeriodSeconds?: number;
   onStartedLeading: () => void;
-  /** Called once per term when leadership is lost or given up. */
+  /**
+   * Called once per term when leadership is lost involuntarily (renewal deadline passed, or
+   * another holder found in the lease). Not called by stop().
+   */
   onStoppedLeading: () => void;
   logger: Logger;
   now?: () => Date;
@@ -108,8 +111,10 @@ export class LeaderElector {
   }
 
   /**
-   * Stops campaigning. If leading, calls onStoppedLeading and then releases the lease; stop
-   * the controller's work before calling this, so the successor never overlaps with us.
+   * Stops campaigning and, if we hold the lease, releases it. Stop the controller's work
+   * before calling this, so the successor never overlaps with us. onStoppedLeading is NOT
+   * called: it reports an involuntary loss (callers typically exit the process there), and
+   * here the caller itself asked to stop.
    */
   async stop(): Promise<void> {
     if (!this.running) return;
@@ -128,7 +133,7 @@ export class LeaderElector {
       ]);
       clearTimeout(t);
     }
-    this.stepDown('stopped');
+    this.stepDown('stopped', false);
     // Also when the last round acquired the lease but was ignored because we were stopping.
     if (this.observedHolder === this.o.identity) await this.release();
   }
@@ -187,13 +192,17 @@ export class LeaderElector {
     }, this.renewDeadlineMs);
   }
 
-  private stepDown(reason: string): void {
+  private stepDown(reason: string, notify = true): void {
     if (!this.leading) return;
     this.leading = false;
     this.epoch++;
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
-    this.log.warn({ reason }, 'stopped leading');
+    if (!notify) {
+      this.log.info({ reason }, 'stopped leading');
+      return;
+    }
+    this.log.warn({ reason }, 'lost leadership');
     this.callSafely(this.o.onStoppedLeading, 'onStoppedLeading');
   }
 

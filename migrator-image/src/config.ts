@@ -34,7 +34,10 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
-const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain SQL identifier').max(63);
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain SQL identifier')
+  .max(63);
 
 export const Env = z.object({
   PGHOST: z.string().min(1, 'is required'),
@@ -42,7 +45,9 @@ export const Env = z.object({
   PGDATABASE: z.string().min(1, 'is required'),
   PGUSER: z.string().min(1, 'is required'),
   PGPASSWORD: z.string().optional(),
-  PGSSLMODE: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']).default('prefer'),
+  PGSSLMODE: z
+    .enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'])
+    .default('prefer'),
   PGCONNECT_TIMEOUT: int(10, 1, 3600),
   MIGRATIONS_DIR: optionalString,
   MIGRATIONS_TABLE: identifier.default('migrations'),
@@ -90,13 +95,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     // Never echo the received value: it could be a secret.
-    throw new ConfigError(`invalid environment: ${issue?.path.join('.') || '(root)'} ${issue?.message ?? 'is invalid'}`);
+    throw new ConfigError(
+      `invalid environment: ${issue?.path.join('.') || '(root)'} ${issue?.message ?? 'is invalid'}`,
+    );
   }
   return parsed.data;
 }
 
 export function requireSet<K extends keyof Config>(cfg: Config, key: K, why: string): NonNullable<Config[K]> {
   const v = cfg[key];
-  if (v === undefined || v === null) throw new ConfigError(`invalid environment: ${String(key)} is required ${why}`);
+  if (v === undefined || v === null)
+    throw new ConfigError(`invalid environment: ${String(key)} is required ${why}`);
   return v as NonNullable<Config[K]>;
 }

@@ -69,12 +69,16 @@ export function quoteIdent(s: string): string {
 }
 
 export function qualified(cfg: Config, table: string): string {
-  return cfg.MIGRATIONS_SCHEMA ? `${quoteIdent(cfg.MIGRATIONS_SCHEMA)}.${quoteIdent(table)}` : quoteIdent(table);
+  return cfg.MIGRATIONS_SCHEMA
+    ? `${quoteIdent(cfg.MIGRATIONS_SCHEMA)}.${quoteIdent(table)}`
+    : quoteIdent(table);
 }
 
 /** The advisory lock key: 64 bits of sha256 over the migrations table's name. */
 export function lockKey(cfg: Config): string {
-  const h = createHash('sha256').update(`dbmigrate:${cfg.MIGRATIONS_SCHEMA ?? ''}.${cfg.MIGRATIONS_TABLE}`).digest();
+  const h = createHash('sha256')
+    .update(`dbmigrate:${cfg.MIGRATIONS_SCHEMA ?? ''}.${cfg.MIGRATIONS_TABLE}`)
+    .digest();
   return h.readBigInt64BE(0).toString();
 }
 

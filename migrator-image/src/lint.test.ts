@@ -1,10 +1,19 @@
 import { lintSql, newLintContext } from './lint.js';
 
-const rules = async (sql: string[], ctx = newLintContext()) => (await lintSql('M1700000000000', sql, ctx)).map((f) => `${f.category}:${f.rule}`);
+const rules = async (sql: string[], ctx = newLintContext()) =>
+  (await lintSql('M1700000000000', sql, ctx)).map((f) => `${f.category}:${f.rule}`);
 
 describe('lintSql', () => {
   it('flags destructive and data-loss statements', async () => {
-    expect(await rules(['DROP TABLE a', 'TRUNCATE b', 'DELETE FROM c', 'UPDATE d SET x = 1', 'DELETE FROM c WHERE id = 1'])).toEqual([
+    expect(
+      await rules([
+        'DROP TABLE a',
+        'TRUNCATE b',
+        'DELETE FROM c',
+        'UPDATE d SET x = 1',
+        'DELETE FROM c WHERE id = 1',
+      ]),
+    ).toEqual([
       'destructive:drop-table',
       'destructive:truncate',
       'dataLoss:delete-without-where',

@@ -37,7 +37,9 @@ export function installResolutionFallback(): void {
         // Resolve from the migrator itself, with the same flavour (require or import).
         try {
           const viaRequire = context.conditions?.includes('require') ?? false;
-          const url = viaRequire ? pathToFileURL(req.resolve(specifier)).href : import.meta.resolve(specifier);
+          const url = viaRequire
+            ? pathToFileURL(req.resolve(specifier)).href
+            : import.meta.resolve(specifier);
           return { url, shortCircuit: true };
         } catch {
           throw err;
@@ -81,12 +83,16 @@ export async function loadMigrations(dirIn: string): Promise<LoadedMigration[]> 
     try {
       mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     } catch (err) {
-      throw new MigratorError(`cannot load migration file ${base}: ${firstLine((err as Error)?.message ?? String(err))}`, base);
+      throw new MigratorError(
+        `cannot load migration file ${base}: ${firstLine((err as Error)?.message ?? String(err))}`,
+        base,
+      );
     }
     const candidates = new Set<new () => MigrationInterface>();
     for (const v of Object.values(mod)) {
       if (isMigrationClass(v)) candidates.add(v);
-      else if (v && typeof v === 'object') for (const w of Object.values(v)) if (isMigrationClass(w)) candidates.add(w);
+      else if (v && typeof v === 'object')
+        for (const w of Object.values(v)) if (isMigrationClass(w)) candidates.add(w);
     }
     for (const cls of candidates) {
       let name = cls.name;
@@ -94,10 +100,17 @@ export async function loadMigrations(dirIn: string): Promise<LoadedMigration[]> 
         const inst = new cls() as MigrationInterface & { name?: string };
         if (typeof inst.name === 'string' && inst.name) name = inst.name;
       } catch (err) {
-        throw new MigratorError(`cannot instantiate migration ${cls.name} of ${base}: ${firstLine((err as Error).message)}`, cls.name);
+        throw new MigratorError(
+          `cannot instantiate migration ${cls.name} of ${base}: ${firstLine((err as Error).message)}`,
+          cls.name,
+        );
       }
       const ts = /(\d{13})$/.exec(name);
-      if (!ts) throw new MigratorError(`migration ${name} in ${base}: the class name must end with a 13-digit timestamp`, name);
+      if (!ts)
+        throw new MigratorError(
+          `migration ${name} in ${base}: the class name must end with a 13-digit timestamp`,
+          name,
+        );
       const dup = seen.get(name);
       if (dup) throw new MigratorError(`migration ${name} is defined twice (${dup} and ${base})`, name);
       seen.set(name, base);

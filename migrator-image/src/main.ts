@@ -35,7 +35,10 @@ export async function main(argv: string[]): Promise<number> {
   let code = 1;
   try {
     const cfg = loadConfig();
-    log.info({ command: name, host: cfg.PGHOST, port: cfg.PGPORT, database: cfg.PGDATABASE, user: cfg.PGUSER }, 'migrator starting');
+    log.info(
+      { command: name, host: cfg.PGHOST, port: cfg.PGPORT, database: cfg.PGDATABASE, user: cfg.PGUSER },
+      'migrator starting',
+    );
     const run = await commands[name]();
     await run(cfg, res);
     res.ok = true;

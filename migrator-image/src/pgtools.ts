@@ -23,7 +23,8 @@ export function childEnv(cfg: Config): NodeJS.ProcessEnv {
     PGAPPNAME: 'dbmigrate-migrator',
   };
   if (cfg.PGPASSWORD) env.PGPASSWORD = cfg.PGPASSWORD;
-  for (const k of ['PGSSLROOTCERT', 'PGSSLCERT', 'PGSSLKEY', 'LANG', 'LC_ALL', 'TZ']) if (process.env[k]) env[k] = process.env[k];
+  for (const k of ['PGSSLROOTCERT', 'PGSSLCERT', 'PGSSLKEY', 'LANG', 'LC_ALL', 'TZ'])
+    if (process.env[k]) env[k] = process.env[k];
   return env;
 }
 
@@ -46,8 +47,12 @@ export function runTool(cfg: Config, tool: string, args: string[]): Promise<Tool
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = scrub(Buffer.concat(err).toString('utf8'));
       if (code === 0) return resolve({ stdout, stderr, ms: performance.now() - t0 });
-      const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-      const errLine = lines.find((l) => /error:/i.test(l)) ?? lines[lines.length - 1] ?? `exit ${code ?? signal}`;
+      const lines = stderr
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+      const errLine =
+        lines.find((l) => /error:/i.test(l)) ?? lines[lines.length - 1] ?? `exit ${code ?? signal}`;
       reject(new MigratorError(`${tool} failed: ${errLine.replace(/^(pg_dump|pg_restore): /, '')}`));
     });
   });

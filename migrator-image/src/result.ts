@@ -23,13 +23,19 @@ function firstLine(s: string): string {
 }
 
 export function toResultError(err: unknown, migration?: string): ResultError {
-  const e = err as { message?: unknown; code?: unknown; migration?: unknown; driverError?: { code?: unknown } } | undefined;
+  const e = err as
+    { message?: unknown; code?: unknown; migration?: unknown; driverError?: { code?: unknown } } | undefined;
   let message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(err);
   if (err instanceof AggregateError && err.errors.length > 0) {
     message = err.errors.map((x: { message?: string }) => x?.message ?? String(x)).join('; ');
   }
   message = scrub(firstLine(message)).slice(0, 1000);
-  const rawCode = typeof e?.code === 'string' ? e.code : typeof e?.driverError?.code === 'string' ? e.driverError.code : undefined;
+  const rawCode =
+    typeof e?.code === 'string'
+      ? e.code
+      : typeof e?.driverError?.code === 'string'
+        ? e.driverError.code
+        : undefined;
   const out: ResultError = { message };
   if (rawCode && SQLSTATE.test(rawCode)) out.code = rawCode;
   const m = migration ?? (typeof e?.migration === 'string' ? e.migration : undefined);
@@ -39,14 +45,19 @@ export function toResultError(err: unknown, migration?: string): ResultError {
 
 export function usage(): NonNullable<JobResult['usage']> {
   const u = process.resourceUsage();
-  return { userCpuMs: Math.round(u.userCPUTime / 1000), systemCpuMs: Math.round(u.systemCPUTime / 1000), maxRssKiB: u.maxRSS };
+  return {
+    userCpuMs: Math.round(u.userCPUTime / 1000),
+    systemCpuMs: Math.round(u.systemCPUTime / 1000),
+    maxRssKiB: u.maxRSS,
+  };
 }
 
 type ListRef = { get: () => unknown[] | undefined; set: (v: unknown[]) => void };
 
 function lists(r: JobResult): ListRef[] {
   const refs: ListRef[] = [];
-  if (r.migrations) refs.push({ get: () => r.migrations, set: (v) => (r.migrations = v as JobResult['migrations']) });
+  if (r.migrations)
+    refs.push({ get: () => r.migrations, set: (v) => (r.migrations = v as JobResult['migrations']) });
   if (r.plan) {
     const p = r.plan;
     refs.push({ get: () => p.findings, set: (v) => (p.findings = v as typeof p.findings) });
@@ -85,7 +96,13 @@ export function serializeResult(result: JobResult, max = RESULT_MAX_BYTES): stri
   }
   if (size(r) > max) {
     // Last resort: keep only the verdict.
-    const minimal: JobResult = { step: r.step, ok: r.ok, startedAt: r.startedAt, finishedAt: r.finishedAt, truncated: true };
+    const minimal: JobResult = {
+      step: r.step,
+      ok: r.ok,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+      truncated: true,
+    };
     if (r.error) minimal.error = { ...r.error, message: r.error.message.slice(0, 500) };
     return scrub(JSON.stringify(minimal));
   }

@@ -4,7 +4,9 @@ let secrets: string[] = [];
 export function registerSecret(secret: string | undefined): void {
   if (!secret) return;
   const forms = new Set([secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)]);
-  secrets = [...new Set([...secrets, ...forms])].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  secrets = [...new Set([...secrets, ...forms])]
+    .filter((s) => s.length > 0)
+    .sort((a, b) => b.length - a.length);
 }
 
 export function scrub(text: string): string {

@@ -92,6 +92,13 @@ export async function recordHistory(
 ): Promise<void> {
   await qr.query(
     `INSERT INTO ${historyTable(cfg)} (name, checksum, direction, applied_by, duration_ms, transaction_mode) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [row.name, row.checksum ?? null, row.direction, cfg.MIGRATION_AUTHOR, Math.round(row.durationMs), cfg.TRANSACTION_MODE],
+    [
+      row.name,
+      row.checksum ?? null,
+      row.direction,
+      cfg.MIGRATION_AUTHOR,
+      Math.round(row.durationMs),
+      cfg.TRANSACTION_MODE,
+    ],
   );
 }

@@ -13,7 +13,7 @@ keep_state=0
 
 # Same lock as up.sh (unless up.sh, holding it, called us).
 if [[ -z "${DBM_CLUSTER_LOCK_HELD:-}" ]]; then
-  exec 9<"$SCRIPT_DIR/up.sh"
+  exec 9<"$SCRIPT_DIR"
   flock 9
 fi
 

@@ -27,6 +27,7 @@ ETCD_PEER_PORT="${DBM_ETCD_PEER_PORT:-23800}"
 APISERVER_PORT="${DBM_APISERVER_PORT:-16443}"
 KCM_PORT="${DBM_KCM_PORT:-16257}"
 SCHEDULER_PORT="${DBM_SCHEDULER_PORT:-16259}"
+ADVERTISE_ADDRESS="${DBM_APISERVER_ADVERTISE_ADDRESS:-127.0.0.1}"
 SERVICE_CIDR="10.0.0.0/24"
 SERVICE_IP="10.0.0.1" # first address of SERVICE_CIDR: the `kubernetes` Service
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler)
@@ -35,8 +36,9 @@ started_at="$(date +%s.%N)"
 elapsed() { awk -v s="$started_at" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 log() { echo "cluster/up: $*" >&2; }
 
-# One up/down at a time (the lock is the script file itself, so it survives down.sh).
-exec 9<"$SCRIPT_DIR/up.sh"
+# One up/down at a time. The lock is the test/cluster directory (it survives
+# down.sh); fd 9 is closed in every process we start, so they do not hold it.
+exec 9<"$SCRIPT_DIR"
 flock 9
 export DBM_CLUSTER_LOCK_HELD=1
 
@@ -113,6 +115,7 @@ cert() {
   rm -f "$PKI/$name.csr" "$PKI/$name.ext"
 }
 LOOPBACK_SAN="IP:127.0.0.1,DNS:localhost"
+[[ "$ADVERTISE_ADDRESS" == 127.* ]] || LOOPBACK_SAN+=",IP:$ADVERTISE_ADDRESS"
 cert apiserver "/CN=kube-apiserver" serverAuth \
   "$LOOPBACK_SAN,IP:$SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
@@ -158,7 +161,7 @@ kubeconfig "$STATE/kubeconfig.tmp" admin # renamed into place once the cluster i
 # ---- processes --------------------------------------------------------------
 start() { # start <name> <binary> <args...>: detached, own session, log + pid in .local-cluster
   local name="$1" bin="$2"; shift 2
-  setsid nohup "$bin" "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  setsid nohup "$bin" "$@" >"$LOGS/$name.log" 2>&1 </dev/null 9<&- &
   echo $! >"$PIDS/$name.pid"
 }
 
@@ -202,11 +205,19 @@ start etcd "$ETCD_BIN/etcd" \
   --log-level=warn
 wait_for "etcd" 30 port_in_use "$ETCD_PORT"
 
+# The apiserver refuses to publish a loopback address in the endpoints of the
+# `kubernetes` Service, so with 127.0.0.1 that Service has no endpoints and its
+# reconciler is switched off (in-cluster clients need an explicit server URL).
+endpoint_flags=()
+case "$ADVERTISE_ADDRESS" in 127.*) endpoint_flags=(--endpoint-reconciler-type=none) ;; esac
+
 log "starting kube-apiserver on 127.0.0.1:$APISERVER_PORT"
 start kube-apiserver "$K8S_BIN/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --bind-address=127.0.0.1 \
-  --advertise-address=127.0.0.1 \
+  --advertise-address="$ADVERTISE_ADDRESS" \
+  "${endpoint_flags[@]}" \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
   --secure-port="$APISERVER_PORT" \
   --tls-cert-file="$PKI/apiserver.crt" \
   --tls-private-key-file="$PKI/apiserver.key" \

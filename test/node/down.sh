@@ -33,6 +33,7 @@ stop() { # stop <name> <binary>
 
 stop kubelet kubelet
 stop kube-proxy kube-proxy
+stop apiserver-relay socat
 
 # Containers: kill every task, then remove the containers (their snapshots go with them).
 if [[ -S "$DBM_CONTAINERD_SOCK" ]] && dbm_ctr version >/dev/null 2>&1; then
@@ -59,6 +60,7 @@ done
 ip link show "$DBM_BRIDGE" >/dev/null 2>&1 && ip link delete "$DBM_BRIDGE"
 while iptables -w -D FORWARD -s "$DBM_POD_CIDR" ! -o "$DBM_BRIDGE" -j DROP -m comment --comment DBM-NODE-ISOLATION 2>/dev/null; do :; done
 [[ -x "$DBM_K8S_BIN/kube-proxy" ]] && "$DBM_K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1
+sed -i "/# added by database-migration-operator test\/node\/up.sh\$/d" /etc/hosts
 rm -rf "$DBM_NODE_ROOT/cni/ipam" "$DBM_KUBELET_ROOT" "$DBM_NODE_RUN"
 
 # The Node object, when the control plane is still there.
@@ -66,7 +68,9 @@ if [[ -f "$REPO/.local-cluster/kubeconfig" ]]; then
   # shellcheck source=../../scripts/tools.sh
   source "$REPO/scripts/tools.sh" 2>/dev/null &&
     "$KUBECTL" --kubeconfig "$REPO/.local-cluster/kubeconfig" --request-timeout=5s \
-      delete node "$DBM_NODE_NAME" --ignore-not-found >/dev/null 2>&1
+      delete node "$DBM_NODE_NAME" --ignore-not-found >/dev/null 2>&1 &&
+    "$KUBECTL" --kubeconfig "$REPO/.local-cluster/kubeconfig" --request-timeout=5s \
+      -n default delete endpointslice "kubernetes-$DBM_NODE_NAME" --ignore-not-found >/dev/null 2>&1
 fi
 rm -rf "$DBM_NODE_STATE"
 if ((PURGE)); then

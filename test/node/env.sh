@@ -34,5 +34,6 @@ DBM_PAUSE_IMAGE="localhost/dbm/pause:3.10"
 DBM_DEBIAN_IMAGE="docker.io/library/debian:bookworm-slim"
 DBM_NODE_IMAGE="docker.io/library/node:24-slim"
 DBM_NODE_VERSION="24.21.0"
+DBM_NPM_VERSION="11.21.2"
 
 dbm_ctr() { ctr --address "$DBM_CONTAINERD_SOCK" -n k8s.io "$@"; }

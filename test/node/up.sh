@@ -46,7 +46,8 @@ pid_alive() { # pid_alive <name> <binary>
 }
 start() { # start <name> <log> <binary> <args...>
   local name="$1" logf="$2" bin="$3"; shift 3
-  setsid nohup "$bin" "$@" >"$logf" 2>&1 </dev/null &
+  # Closes the lock's fd 7 (and the cluster script's 9): a daemon must not hold them.
+  setsid nohup "$bin" "$@" >"$logf" 2>&1 </dev/null 7<&- 9<&- &
   echo $! >"$PIDS/$name.pid"
 }
 stop() { # stop <name> <binary>: TERM, then KILL after 10s
@@ -67,7 +68,7 @@ node_ready() {
   [[ "$(K get node "$DBM_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 healthy() {
-  containerd_alive && pid_alive kubelet kubelet && pid_alive kube-proxy kube-proxy && certs_current && node_ready
+  pid_alive apiserver-relay socat && containerd_alive && pid_alive kubelet kubelet && pid_alive kube-proxy kube-proxy && certs_current && node_ready
 }
 containerd_alive() { pid_alive containerd containerd && dbm_ctr version >/dev/null 2>&1; }
 
@@ -99,6 +100,9 @@ if ! ip link show "$DBM_BRIDGE" >/dev/null 2>&1; then
 fi
 ip addr replace "$DBM_BRIDGE_IP/${DBM_POD_CIDR#*/}" dev "$DBM_BRIDGE"
 ip link set "$DBM_BRIDGE" up
+# The apiserver reaches the kubelet (logs, exec) by the node's Hostname address first.
+grep -qE "^$DBM_BRIDGE_IP[[:space:]]+$DBM_NODE_NAME( |\$)" /etc/hosts \
+  || echo "$DBM_BRIDGE_IP $DBM_NODE_NAME # added by database-migration-operator test/node/up.sh" >>/etc/hosts
 # kube-proxy forwards pod traffic for the `kubernetes` Service to the apiserver
 # on 127.0.0.1; routing to a loopback address from the bridge needs this.
 sysctl -qw "net.ipv4.conf.$DBM_BRIDGE.route_localnet=1"
@@ -316,6 +320,38 @@ if ! pid_alive kube-proxy kube-proxy; then
   log "starting kube-proxy"
   start kube-proxy "$ST/logs/kube-proxy.log" "$DBM_K8S_BIN/kube-proxy" --config="$ST/kube-proxy-config.yaml" --v=1
 fi
+
+# ---- the `kubernetes` Service for Pods ---------------------------------------------
+# The control plane advertises 127.0.0.1, which an Endpoints/EndpointSlice may
+# not hold (loopback is rejected), so the `kubernetes` Service (10.0.0.1:443,
+# what in-cluster clients dial) has no endpoints. We give it one at the node's
+# pod-network address, where a TCP relay passes connections on to the
+# apiserver's loopback port. kube-proxy does the Service NAT as on any cluster;
+# TLS is end to end (the apiserver certificate names 10.0.0.1).
+api_port="${server##*:}"
+if ! pid_alive apiserver-relay socat; then
+  command -v socat >/dev/null || die "socat is missing (scripts/install-system-deps.sh)"
+  start apiserver-relay "$ST/logs/apiserver-relay.log" "$(command -v socat)" \
+    "TCP-LISTEN:$api_port,bind=$DBM_BRIDGE_IP,fork,reuseaddr" "TCP:127.0.0.1:$api_port"
+fi
+K apply -f - >/dev/null <<YAML
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kubernetes-$DBM_NODE_NAME
+  namespace: default
+  labels:
+    kubernetes.io/service-name: kubernetes
+    endpointslice.kubernetes.io/managed-by: $DBM_NODE_NAME.dbmigrate.io
+addressType: IPv4
+endpoints:
+  - addresses: ["$DBM_BRIDGE_IP"]
+    conditions: { ready: true }
+ports:
+  - name: https
+    port: $api_port
+    protocol: TCP
+YAML
 
 # ---- wait for Ready --------------------------------------------------------------
 deadline=$((SECONDS + 120))

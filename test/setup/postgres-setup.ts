@@ -4,21 +4,31 @@
 // Fails loudly when PostgreSQL cannot start: the migrator tests never skip.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-export const STATE_FILE = path.join(tmpdir(), 'dbmigrate-migrator-tests-pg.json');
+export const STATE_FILE = path.join(tmpdir(), `dbmigrate-migrator-tests-pg-${process.pid}.json`);
 
 function pgBinDir(): string {
   const root = '/usr/lib/postgresql';
   if (process.env.PG_BIN_DIR) return process.env.PG_BIN_DIR;
-  if (!existsSync(root)) throw new Error('PostgreSQL is not installed: run `bash scripts/install-system-deps.sh`');
+  if (!existsSync(root))
+    throw new Error('PostgreSQL is not installed: run `bash scripts/install-system-deps.sh`');
   const versions = readdirSync(root)
     .filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')))
     .sort((a, b) => Number(b) - Number(a));
-  if (!versions[0]) throw new Error('no initdb under /usr/lib/postgresql: run `bash scripts/install-system-deps.sh`');
+  if (!versions[0])
+    throw new Error('no initdb under /usr/lib/postgresql: run `bash scripts/install-system-deps.sh`');
   return path.join(root, versions[0], 'bin');
 }
 
@@ -55,12 +65,33 @@ export default async function postgresSetup(): Promise<void> {
   if (asRoot) chownSync(pwfile, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), 0);
 
   const init = run(path.join(bin, 'initdb'), [
-    '-D', data, '-U', user, '--pwfile', pwfile, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync',
+    '-D',
+    data,
+    '-U',
+    user,
+    '--pwfile',
+    pwfile,
+    '--auth=scram-sha-256',
+    '-E',
+    'UTF8',
+    '--locale=C.UTF-8',
+    '--no-sync',
   ]);
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
   const logFile = path.join(dir, 'postgres.log');
   const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
-  const start = run(path.join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', logFile, '-w', '-t', '60', 'start']);
+  const start = run(path.join(bin, 'pg_ctl'), [
+    '-D',
+    data,
+    '-o',
+    opts,
+    '-l',
+    logFile,
+    '-w',
+    '-t',
+    '60',
+    'start',
+  ]);
   if (start.status !== 0) {
     const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';
     throw new Error(`PostgreSQL did not start: ${start.stderr || start.stdout}\n${tail}`);

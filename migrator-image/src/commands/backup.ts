@@ -3,7 +3,16 @@
 // sidecar describe exactly what the archive holds; verified with
 // pg_restore --list; sha256 and size; retention.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { BackupRecord, JobResult } from '../../../crds/job-result.js';
@@ -90,10 +99,15 @@ export async function appliedMigrationNames(q: pg.Client, cfg: Config): Promise<
   return r.rows.map((x) => x.name);
 }
 
-export async function verifyArchive(cfg: Config, path: string, tables: Record<string, number>): Promise<void> {
+export async function verifyArchive(
+  cfg: Config,
+  path: string,
+  tables: Record<string, number>,
+): Promise<void> {
   const { stdout } = await runTool(cfg, 'pg_restore', ['--list', path]);
   const entries = stdout.split('\n').filter((l) => /^\d+;/.test(l));
-  if (entries.length === 0) throw new MigratorError('backup verification failed: the archive lists no entries');
+  if (entries.length === 0)
+    throw new MigratorError('backup verification failed: the archive lists no entries');
   const data = new Set<string>();
   for (const l of entries) {
     const m = / TABLE DATA (\S+) (\S+) /.exec(l);
@@ -101,7 +115,10 @@ export async function verifyArchive(cfg: Config, path: string, tables: Record<st
   }
   const strip = (s: string) => s.replace(/"/g, '');
   const missing = Object.keys(tables).filter((t) => !data.has(strip(t)));
-  if (missing.length > 0) throw new MigratorError(`backup verification failed: no table data for ${missing.slice(0, 5).join(', ')}`);
+  if (missing.length > 0)
+    throw new MigratorError(
+      `backup verification failed: no table data for ${missing.slice(0, 5).join(', ')}`,
+    );
 }
 
 function applyRetention(dir: string, keep: number, cfg: Config, current: string): string[] {
@@ -110,7 +127,13 @@ function applyRetention(dir: string, keep: number, cfg: Config, current: string)
     if (!f.endsWith('.meta.json')) continue;
     try {
       const meta = JSON.parse(readFileSync(join(dir, f), 'utf8')) as BackupSidecar;
-      if (meta.kind !== 'dbmigrate-backup' || meta.database !== cfg.PGDATABASE || meta.host !== cfg.PGHOST || meta.port !== cfg.PGPORT) continue;
+      if (
+        meta.kind !== 'dbmigrate-backup' ||
+        meta.database !== cfg.PGDATABASE ||
+        meta.host !== cfg.PGHOST ||
+        meta.port !== cfg.PGPORT
+      )
+        continue;
       metas.push({ meta, file: join(dir, f) });
     } catch {
       /* not ours */
@@ -141,7 +164,10 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const snap = await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s');
     const snapshot = snap.rows[0]!.s;
-    const serverVersion = (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v.split(' ')[0] ?? '';
+    const serverVersion =
+      (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v.split(
+        ' ',
+      )[0] ?? '';
     const tables = await countRows(client, await userTables(client));
     const migrations = await appliedMigrationNames(client, cfg);
     const args =
@@ -150,7 +176,13 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
         : ['-Fd', '-j', String(cfg.BACKUP_JOBS), '-f', path];
     log.info({ path, format: cfg.BACKUP_FORMAT, tables: Object.keys(tables).length }, 'pg_dump starting');
     try {
-      const run = await runTool(cfg, 'pg_dump', [...args, '-w', `--snapshot=${snapshot}`, '-d', cfg.PGDATABASE]);
+      const run = await runTool(cfg, 'pg_dump', [
+        ...args,
+        '-w',
+        `--snapshot=${snapshot}`,
+        '-d',
+        cfg.PGDATABASE,
+      ]);
       log.info({ ms: Math.round(run.ms) }, 'pg_dump finished');
     } catch (err) {
       rmSync(path, { recursive: true, force: true });

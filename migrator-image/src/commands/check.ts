@@ -19,7 +19,11 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
     const plan: PlanRecord = { pending: pending.map((m) => m.name), hash: '', findings: [], notCaptured: [] };
     res.plan = plan;
     const volatile = new Set(
-      ((await s.qr.query(`SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v'`)) as Array<{ proname: string }>).map((r) => r.proname),
+      (
+        (await s.qr.query(`SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v'`)) as Array<{
+          proname: string;
+        }>
+      ).map((r) => r.proname),
     );
     const captured = new Map<string, string[]>();
     const qr: QueryRunner = s.qr;
@@ -36,7 +40,10 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
         const inst = m.instance;
         if (!inst) continue;
         if (inst.transaction === false) {
-          plan.notCaptured.push({ migration: m.name, reason: 'transaction = false: it cannot run inside the rolled-back capture transaction' });
+          plan.notCaptured.push({
+            migration: m.name,
+            reason: 'transaction = false: it cannot run inside the rolled-back capture transaction',
+          });
           continue;
         }
         sink = [];
@@ -68,7 +75,10 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
       plan.findings.push(...(await lintSql(m.name, sqls, ctx)));
     }
     plan.hash = h.digest('hex');
-    log.info({ pending: plan.pending.length, findings: plan.findings.length, hash: plan.hash }, 'check finished');
+    log.info(
+      { pending: plan.pending.length, findings: plan.findings.length, hash: plan.hash },
+      'check finished',
+    );
     if (failure) throw failure;
   } finally {
     await s.close();

@@ -38,7 +38,12 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
           checksum: s.byName.get(m.name)?.checksum,
           outcome: 'applied',
         };
-        await recordHistory(qr, cfg, { name: m.name, checksum: entry.checksum, direction: 'up', durationMs: entry.durationMs });
+        await recordHistory(qr, cfg, {
+          name: m.name,
+          checksum: entry.checksum,
+          direction: 'up',
+          durationMs: entry.durationMs,
+        });
         // In "all" mode nothing is durable until the final commit.
         if (mode === 'all') pendingCommit.push(entry);
         else committed.push(entry);
@@ -54,7 +59,13 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
     } catch (err) {
       const failed = current && !committed.some((c) => c.name === current) ? current : undefined;
       res.migrations = [...committed];
-      if (failed) res.migrations.push({ name: failed, durationMs: 0, checksum: s.byName.get(failed)?.checksum, outcome: 'failed' });
+      if (failed)
+        res.migrations.push({
+          name: failed,
+          durationMs: 0,
+          checksum: s.byName.get(failed)?.checksum,
+          outcome: 'failed',
+        });
       log.error({ migration: failed, err: (err as Error).message }, 'migration failed');
       if (failed) Object.assign(err as object, { migration: failed });
       throw err;

@@ -10,16 +10,29 @@ import { acquireLock, connect } from '../db.js';
 import { log } from '../log.js';
 import { runTool } from '../pgtools.js';
 import { MigratorError } from '../result.js';
-import { appliedMigrationNames, archiveDigest, countRows, sidecarPath, userTables, type BackupSidecar } from './backup.js';
+import {
+  appliedMigrationNames,
+  archiveDigest,
+  countRows,
+  sidecarPath,
+  userTables,
+  type BackupSidecar,
+} from './backup.js';
 
 export async function restore(cfg: Config, res: JobResult): Promise<void> {
   const path = requireSet(cfg, 'BACKUP_PATH', 'for restore').replace(/\/+$/, '');
   if (!existsSync(path)) throw new MigratorError(`backup ${path} does not exist`);
   const metaPath = sidecarPath(path);
-  if (!existsSync(metaPath)) throw new MigratorError(`backup ${path} has no sidecar record ${metaPath}: refusing to restore unverifiable data`);
+  if (!existsSync(metaPath))
+    throw new MigratorError(
+      `backup ${path} has no sidecar record ${metaPath}: refusing to restore unverifiable data`,
+    );
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as BackupSidecar;
   const digest = await archiveDigest(path);
-  if (digest.sha256 !== meta.sha256) throw new MigratorError(`backup ${path} is corrupt: sha256 ${digest.sha256.slice(0, 12)} differs from the recorded ${meta.sha256.slice(0, 12)}`);
+  if (digest.sha256 !== meta.sha256)
+    throw new MigratorError(
+      `backup ${path} is corrupt: sha256 ${digest.sha256.slice(0, 12)} differs from the recorded ${meta.sha256.slice(0, 12)}`,
+    );
   res.backup = {
     path,
     format: meta.format,
@@ -33,7 +46,10 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
   };
 
   const { client } = await connect(cfg);
-  const unlock = await acquireLock(client, { ...cfg, MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE }).catch(async (e) => {
+  const unlock = await acquireLock(client, {
+    ...cfg,
+    MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE,
+  }).catch(async (e) => {
     await client.end().catch(() => undefined);
     throw e;
   });
@@ -51,11 +67,17 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
       if (now[t] !== n) problems.push(`table ${t} has ${now[t]} rows, the backup ${n}`);
     }
     const extra = (await userTables(client)).filter((t) => !(t in meta.tables));
-    if (extra.length > 0) log.warn({ tables: extra }, 'tables created after the backup remain (pg_restore --clean drops only what the archive holds)');
+    if (extra.length > 0)
+      log.warn(
+        { tables: extra },
+        'tables created after the backup remain (pg_restore --clean drops only what the archive holds)',
+      );
     const cfgMeta = { ...cfg, MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE };
     const migrations = await appliedMigrationNames(client, cfgMeta);
     if (JSON.stringify(migrations ?? []) !== JSON.stringify(meta.migrations ?? [])) {
-      problems.push(`the migrations table differs from the backup (${migrations?.length ?? 0} rows, the backup ${meta.migrations?.length ?? 0})`);
+      problems.push(
+        `the migrations table differs from the backup (${migrations?.length ?? 0} rows, the backup ${meta.migrations?.length ?? 0})`,
+      );
     }
     res.verify = { pending: [], problems };
     if (problems.length > 0) throw new MigratorError(`restore verification failed: ${problems[0]}`);

@@ -11,8 +11,10 @@ import { MigratorError } from '../result.js';
 import { ensureHistoryTable, executorFor, migrationsTable, openSession, recordHistory } from '../session.js';
 
 export async function revert(cfg: Config, res: JobResult): Promise<void> {
-  if (!cfg.REVERT_STEPS && !cfg.REVERT_TO) throw new ConfigError('invalid environment: set REVERT_STEPS or REVERT_TO for revert');
-  if (cfg.REVERT_STEPS && cfg.REVERT_TO) throw new ConfigError('invalid environment: set only one of REVERT_STEPS and REVERT_TO');
+  if (!cfg.REVERT_STEPS && !cfg.REVERT_TO)
+    throw new ConfigError('invalid environment: set REVERT_STEPS or REVERT_TO for revert');
+  if (cfg.REVERT_STEPS && cfg.REVERT_TO)
+    throw new ConfigError('invalid environment: set only one of REVERT_STEPS and REVERT_TO');
   const s = await openSession(cfg, { lock: true });
   const done: AppliedMigration[] = [];
   res.migrations = done;
@@ -22,18 +24,27 @@ export async function revert(cfg: Config, res: JobResult): Promise<void> {
     let targets = executed;
     if (cfg.REVERT_TO) {
       const idx = executed.findIndex((m) => m.name === cfg.REVERT_TO);
-      if (idx < 0) throw new MigratorError(`REVERT_TO ${cfg.REVERT_TO} is not an applied migration`, cfg.REVERT_TO);
+      if (idx < 0)
+        throw new MigratorError(`REVERT_TO ${cfg.REVERT_TO} is not an applied migration`, cfg.REVERT_TO);
       targets = executed.slice(0, idx);
     } else {
       if (cfg.REVERT_STEPS > executed.length) {
-        throw new MigratorError(`REVERT_STEPS=${cfg.REVERT_STEPS} but only ${executed.length} migration(s) are applied`);
+        throw new MigratorError(
+          `REVERT_STEPS=${cfg.REVERT_STEPS} but only ${executed.length} migration(s) are applied`,
+        );
       }
       targets = executed.slice(0, cfg.REVERT_STEPS);
     }
     const plan = targets.map((m) => {
       const loaded = s.byName.get(m.name);
-      const instance = s.ds.migrations.find((i) => ((i as { name?: string }).name ?? i.constructor.name) === m.name);
-      if (!loaded || !instance) throw new MigratorError(`cannot revert ${m.name}: its file is not in the migrations directory`, m.name);
+      const instance = s.ds.migrations.find(
+        (i) => ((i as { name?: string }).name ?? i.constructor.name) === m.name,
+      );
+      if (!loaded || !instance)
+        throw new MigratorError(
+          `cannot revert ${m.name}: its file is not in the migrations directory`,
+          m.name,
+        );
       return { m, loaded, instance };
     });
     const mode = cfg.TRANSACTION_MODE;
@@ -51,7 +62,12 @@ export async function revert(cfg: Config, res: JobResult): Promise<void> {
       await p.instance.down(qr);
       const durationMs = Math.round(performance.now() - t0);
       await qr.query(`DELETE FROM ${migrationsTable(cfg)} WHERE id = $1`, [p.m.id]);
-      await recordHistory(qr, cfg, { name: p.m.name, checksum: p.loaded.checksum, direction: 'down', durationMs });
+      await recordHistory(qr, cfg, {
+        name: p.m.name,
+        checksum: p.loaded.checksum,
+        direction: 'down',
+        durationMs,
+      });
       return { name: p.m.name, durationMs, checksum: p.loaded.checksum, outcome: 'reverted' as const };
     };
     let current: string | undefined;
@@ -87,7 +103,12 @@ export async function revert(cfg: Config, res: JobResult): Promise<void> {
       }
     } catch (err) {
       if (current) {
-        done.push({ name: current, durationMs: 0, checksum: s.byName.get(current)?.checksum, outcome: 'failed' });
+        done.push({
+          name: current,
+          durationMs: 0,
+          checksum: s.byName.get(current)?.checksum,
+          outcome: 'failed',
+        });
         Object.assign(err as object, { migration: current });
       }
       throw err;

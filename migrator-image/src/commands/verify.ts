@@ -13,7 +13,9 @@ export async function verifySession(s: Session): Promise<VerifyRecord> {
   const problems: string[] = [];
 
   const recorded = new Map<string, string | null>();
-  const [{ reg } = { reg: null }] = (await s.qr.query(`SELECT to_regclass($1) AS reg`, [historyTable(s.cfg)])) as Array<{ reg: string | null }>;
+  const [{ reg } = { reg: null }] = (await s.qr.query(`SELECT to_regclass($1) AS reg`, [
+    historyTable(s.cfg),
+  ])) as Array<{ reg: string | null }>;
   if (reg) {
     const rows = (await s.qr.query(
       `SELECT DISTINCT ON (name) name, checksum, direction FROM ${historyTable(s.cfg)} ORDER BY name, id DESC`,
@@ -28,7 +30,9 @@ export async function verifySession(s: Session): Promise<VerifyRecord> {
     else {
       const was = recorded.get(m.name);
       if (was && was !== file.checksum) {
-        problems.push(`migration ${m.name} changed since it was applied (checksum ${was.slice(0, 12)} now ${file.checksum.slice(0, 12)})`);
+        problems.push(
+          `migration ${m.name} changed since it was applied (checksum ${was.slice(0, 12)} now ${file.checksum.slice(0, 12)})`,
+        );
       }
     }
     if (latest && m.timestamp < latest.timestamp) {
@@ -52,7 +56,9 @@ export async function verifySession(s: Session): Promise<VerifyRecord> {
           }
         } catch (err) {
           await s.qr.query('ROLLBACK TO SAVEPOINT dbmigrate_verify');
-          problems.push(`verification query ${i + 1} failed: ${String((err as Error).message).split('\n')[0]}`);
+          problems.push(
+            `verification query ${i + 1} failed: ${String((err as Error).message).split('\n')[0]}`,
+          );
         }
       }
     } finally {
@@ -66,7 +72,9 @@ export async function verifySession(s: Session): Promise<VerifyRecord> {
 export function verifyVerdict(v: VerifyRecord): MigratorError | undefined {
   if (v.pending.length === 0 && v.problems.length === 0) return undefined;
   const first = v.problems[0] ?? `${v.pending.length} migration(s) pending, first ${v.pending[0]}`;
-  return new MigratorError(`verification failed: ${first}${v.problems.length > 1 ? ` (and ${v.problems.length - 1} more)` : ''}`);
+  return new MigratorError(
+    `verification failed: ${first}${v.problems.length > 1 ? ` (and ${v.problems.length - 1} more)` : ''}`,
+  );
 }
 
 export async function verify(cfg: Config, res: JobResult): Promise<void> {
