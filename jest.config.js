@@ -10,6 +10,8 @@ const common = {
   testEnvironment: 'node',
 };
 export default {
+  // Integration suites wait on real components; unit tests finish long before this.
+  testTimeout: 180000,
   projects: [
     {
       ...common,
@@ -22,13 +24,11 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
-      testTimeout: 180000,
     },
     {
       ...common,
       displayName: 'static',
       testMatch: ['<rootDir>/test/{chart,observability}/**/*.test.ts'],
-      testTimeout: 120000,
     },
     {
       ...common,
@@ -36,7 +36,6 @@ export default {
       testMatch: ['<rootDir>/test/migrator/**/*.test.ts'],
       globalSetup: '<rootDir>/test/setup/postgres-setup.ts',
       globalTeardown: '<rootDir>/test/setup/postgres-teardown.ts',
-      testTimeout: 180000,
     },
   ],
 };

@@ -83,7 +83,7 @@ done_step "PostgreSQL"
 # ---- 5: operator --------------------------------------------------------------------------
 step "5/6 operator: helm upgrade --install $RELEASE charts/database-migration-operator"
 "$HELM" upgrade --install "$RELEASE" "$REPO/charts/database-migration-operator" \
-  --namespace "$OPERATOR_NS" --create-namespace \
+  --namespace "$OPERATOR_NS" --create-namespace --force-conflicts \
   --set "image.repository=${DBM_OPERATOR_IMAGE%:*}" --set "image.tag=${DBM_OPERATOR_IMAGE##*:}" \
   --set image.pullPolicy=Never \
   --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \
@@ -97,7 +97,7 @@ done_step "operator (helm --wait)"
 step "6/6 the example: DatabaseMigration $DEMO_NAMESPACE/$DBM_NAME (image $DBM_EXAMPLE_IMAGE)"
 K get ns "$DEMO_NAMESPACE" >/dev/null 2>&1 || K create ns "$DEMO_NAMESPACE" >/dev/null
 K -n "$DEMO_NAMESPACE" delete databasemigration "$DBM_NAME" --ignore-not-found --wait=true >/dev/null
-K -n "$DEMO_NAMESPACE" create secret generic product-db --from-file=password="$DBM_PG_PASSWORD_FILE" \
+K -n "$DEMO_NAMESPACE" create secret generic product-db --from-literal=password="$(cat "$DBM_PG_PASSWORD_FILE")" \
   --dry-run=client -o yaml | K apply -f - >/dev/null
 mkdir -p "$DEMO_BACKUP_DIR" && chmod 1777 "$DEMO_BACKUP_DIR"
 if ! K -n "$DEMO_NAMESPACE" get pvc migration-backups >/dev/null 2>&1; then
@@ -129,9 +129,9 @@ while :; do
       echo "$(ts "$apply_at")   job $jname (step ${step_label:-?}) $state"
       job_seen[$jname]="$state"
     fi
-  done < <(K -n "$DEMO_NAMESPACE" get jobs -l "dbmigrate.io/name=$DBM_NAME" --sort-by=.metadata.creationTimestamp \
-    -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.labels.dbmigrate\.io/step} {.status.succeeded}{" "}{.status.failed}{"\n"}{end}' 2>/dev/null \
-    | awk '{ print $1, $2, ($3 == "" ? 0 : $3), ($4 == "" ? 0 : $4) }')
+  done < <(K -n "$DEMO_NAMESPACE" get jobs -l "dbmigrate.io/name=$DBM_NAME" --sort-by=.metadata.creationTimestamp --no-headers \
+    -o custom-columns='N:.metadata.name,S:.metadata.labels.dbmigrate\.io/step,OK:.status.succeeded,F:.status.failed' 2>/dev/null \
+    | awk '{ print $1, $2, ($3 == "<none>" ? 0 : $3), ($4 == "<none>" ? 0 : $4) }')
   [[ "$phase" =~ $terminal ]] && break
   if ((SECONDS > deadline)); then echo "${R}demo: no final phase after 600s${N}"; break; fi
   sleep 1
@@ -168,7 +168,8 @@ for (const p of pods) {
 echo; echo "${B}operator metrics${N} (dbmigration_* of $DEMO_NAMESPACE/$DBM_NAME)"
 op_ip="$(K -n "$OPERATOR_NS" get pods -l "app.kubernetes.io/instance=$RELEASE" -o jsonpath='{.items[0].status.podIP}' 2>/dev/null || true)"
 if [[ -n "$op_ip" ]]; then
-  curl -s --max-time 5 "http://$op_ip:8080/metrics" | grep '^dbmigration_' | grep -E "name=\"$DBM_NAME\"|^dbmigration_(leader|reconcile_total)" | sed 's/^/  /' || echo "  (no metrics)"
+  curl -s --max-time 5 "http://$op_ip:8080/metrics" | grep '^dbmigration_' | grep -E "name=\"$DBM_NAME\"|^dbmigration_leader" \
+    | grep -v -E '_bucket\{|^dbmigration_(phase|runs_total)\{.*\} 0$' | sed 's/^/  /' || echo "  (no metrics)"
 fi
 
 echo; echo "${B}in PostgreSQL${N} ($DBM_PG_HOST:$DBM_PG_PORT/$DBM_PG_DATABASE)"

@@ -68,6 +68,7 @@ export const Env = z.object({
     .max(200)
     .optional(),
   BACKUP_PATH: optionalString,
+  RESTORE_DROP_NEW_TABLES: bool(true),
   REVERT_STEPS: int(0, 0, 100000),
   REVERT_TO: optionalString,
   VERIFY_QUERIES: z

@@ -57,7 +57,7 @@ source "$REPO/.tmp/images/images.env"
 source "$REPO/scripts/tools.sh"
 log "installing the operator ($DBM_OPERATOR_IMAGE) in $OPERATOR_NS"
 "$HELM" upgrade --install "$RELEASE" "$REPO/charts/database-migration-operator" \
-  --namespace "$OPERATOR_NS" --create-namespace \
+  --namespace "$OPERATOR_NS" --create-namespace --force-conflicts \
   --set "image.repository=${DBM_OPERATOR_IMAGE%:*}" --set "image.tag=${DBM_OPERATOR_IMAGE##*:}" \
   --set image.pullPolicy=IfNotPresent \
   --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \

@@ -70,11 +70,13 @@ export async function apply(c: Clients, obj: k8s.KubernetesObject): Promise<void
   await c.objects.patch(obj, undefined, undefined, 'dbm-tests', true, k8s.PatchStrategy.ServerSideApply);
 }
 
+/**
+ * Applies the generated CRD with kubectl: client-node's object serializer maps
+ * known fields only and would silently drop `x-kubernetes-*` extensions (CEL).
+ */
 export async function ensureCrd(c: Clients): Promise<void> {
-  const docs = parseAllDocuments(
-    (await import('node:fs')).readFileSync(join(ROOT, 'crds/generated/databasemigrations.dbmigrate.io.yaml'), 'utf8'),
-  );
-  for (const d of docs) await apply(c, d.toJSON() as k8s.KubernetesObject);
+  const applied = kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(ROOT, 'crds/generated/databasemigrations.dbmigrate.io.yaml')]);
+  if (applied.status !== 0) throw new Error(`could not apply the CRD: ${applied.stderr}`);
   await waitFor('the CRD to be established', async () => {
     const crd = (await c.objects.read({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: `${PLURAL}.${GROUP}` } })) as {
       status?: { conditions?: { type: string; status: string }[] };

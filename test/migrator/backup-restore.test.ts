@@ -54,7 +54,7 @@ describe('migrator backup and restore', () => {
       expect(sidecar.migrations).toEqual(namesBefore);
 
       // The destructive upgrade: drops a column, deletes rows, renames, retypes.
-      const destructive = migrationsDir('base', 'destructive');
+      const destructive = migrationsDir('base', 'destructive', 'slow'); // slow creates backfill_marker
       expect((await runMigrator('migrate', { ...env, MIGRATIONS_DIR: destructive })).code).toBe(0);
       await withDb(db, (c) =>
         c

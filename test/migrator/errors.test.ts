@@ -1,4 +1,4 @@
-import { createDatabase, migrationsDir, runMigrator, type RunResult } from './helpers.js';
+import { createDatabase, migrationsDir, runMigrator, tempDir, type RunResult } from './helpers.js';
 
 const T = 180_000;
 const SECRET = 'S3cret-pa55word-that-must-not-leak';
@@ -41,7 +41,7 @@ describe('migrator failures', () => {
     async () => {
       const run = await runMigrator('backup', {
         PGDATABASE: 'no_such_database',
-        BACKUP_DIR: '/tmp/dbm-never',
+        BACKUP_DIR: tempDir('never'),
       });
       expectOneLineFailure(run);
       expect(run.result.error?.message).toMatch(/database "no_such_database" does not exist/);

@@ -54,6 +54,14 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
     throw e;
   });
   try {
+    // Tables created after the backup (typically by the migration being undone) would survive
+    // pg_restore --clean, which drops only what the archive holds, and can even block it
+    // (a new foreign key onto a restored table). Restoring the backup's state drops them first.
+    const extra = (await userTables(client)).filter((t) => !(t in meta.tables));
+    if (extra.length > 0 && cfg.RESTORE_DROP_NEW_TABLES) {
+      await client.query(`DROP TABLE IF EXISTS ${extra.join(', ')} CASCADE`);
+      log.warn({ tables: extra }, 'dropped tables created after the backup');
+    }
     const args = ['--clean', '--if-exists', '--exit-on-error', '-w', '-d', cfg.PGDATABASE];
     if (meta.format === 'custom') args.push('--single-transaction');
     else args.push('-j', String(cfg.BACKUP_JOBS));
@@ -66,12 +74,9 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
     for (const [t, n] of Object.entries(meta.tables)) {
       if (now[t] !== n) problems.push(`table ${t} has ${now[t]} rows, the backup ${n}`);
     }
-    const extra = (await userTables(client)).filter((t) => !(t in meta.tables));
-    if (extra.length > 0)
-      log.warn(
-        { tables: extra },
-        'tables created after the backup remain (pg_restore --clean drops only what the archive holds)',
-      );
+    const remaining = (await userTables(client)).filter((t) => !(t in meta.tables));
+    if (remaining.length > 0)
+      problems.push(`tables not in the backup remain: ${remaining.slice(0, 5).join(', ')}`);
     const cfgMeta = { ...cfg, MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE };
     const migrations = await appliedMigrationNames(client, cfgMeta);
     if (JSON.stringify(migrations ?? []) !== JSON.stringify(meta.migrations ?? [])) {
