@@ -29,9 +29,19 @@ describe('generated CRD', () => {
   });
 
   it('has the status subresource, printer columns and short name', () => {
-    const crd = buildCrd() as { spec: { names: { shortNames: string[] }; versions: { subresources: unknown; additionalPrinterColumns: { name: string }[] }[] } };
+    const crd = buildCrd() as {
+      spec: {
+        names: { shortNames: string[] };
+        versions: { subresources: unknown; additionalPrinterColumns: { name: string }[] }[];
+      };
+    };
     expect(crd.spec.names.shortNames).toEqual(['dbm']);
     expect(crd.spec.versions[0]!.subresources).toEqual({ status: {} });
-    expect(crd.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual(['Phase', 'Applied', 'Backup', 'Age']);
+    expect(crd.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual([
+      'Phase',
+      'Applied',
+      'Backup',
+      'Age',
+    ]);
   });
 });

@@ -1,7 +1,14 @@
 // Builds the CustomResourceDefinition object from the zod schemas. Pure: the
 // generator script writes it to disk, the staleness test compares it.
 import { z } from 'zod';
-import { DatabaseMigrationSpec, DatabaseMigrationStatus, GROUP, KIND, PLURAL, VERSION } from './database-migration.js';
+import {
+  DatabaseMigrationSpec,
+  DatabaseMigrationStatus,
+  GROUP,
+  KIND,
+  PLURAL,
+  VERSION,
+} from './database-migration.js';
 
 type JsonSchema = { [key: string]: unknown };
 
@@ -26,7 +33,9 @@ function toStructural(node: unknown): unknown {
 }
 
 function schemaOf(type: z.ZodType): JsonSchema {
-  return toStructural(z.toJSONSchema(type, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' })) as JsonSchema;
+  return toStructural(
+    z.toJSONSchema(type, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }),
+  ) as JsonSchema;
 }
 
 export function buildCrd(): JsonSchema {
@@ -58,7 +67,12 @@ export function buildCrd(): JsonSchema {
           subresources: { status: {} },
           additionalPrinterColumns: [
             { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-            { name: 'Applied', type: 'integer', jsonPath: '.status.appliedCount', description: 'Migrations applied by the last run' },
+            {
+              name: 'Applied',
+              type: 'integer',
+              jsonPath: '.status.appliedCount',
+              description: 'Migrations applied by the last run',
+            },
             { name: 'Backup', type: 'string', jsonPath: '.status.backup.path', priority: 0 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

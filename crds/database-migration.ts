@@ -19,32 +19,52 @@ const dnsName = z
   .max(253)
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
 
-const cel = (rule: string, message: string, fieldPath?: string) => ({ rule, message, ...(fieldPath ? { fieldPath } : {}) });
+const cel = (rule: string, message: string, fieldPath?: string) => ({
+  rule,
+  message,
+  ...(fieldPath ? { fieldPath } : {}),
+});
 
 export const SecretKeyRef = z
   .object({
     name: dnsName.describe('Name of a Secret in the resource namespace.'),
     key: z.string().min(1).max(253).describe('Key within the Secret.'),
   })
-  .describe('A key of a Secret in the same namespace. Only the Job reads it (through secretKeyRef); the operator never does.');
+  .describe(
+    'A key of a Secret in the same namespace. Only the Job reads it (through secretKeyRef); the operator never does.',
+  );
 
 export const DatabaseSpec = z
   .object({
-    host: z.string().min(1).max(253).describe('Host name or address of the PostgreSQL server, as the Job Pods reach it.'),
+    host: z
+      .string()
+      .min(1)
+      .max(253)
+      .describe('Host name or address of the PostgreSQL server, as the Job Pods reach it.'),
     port: z.number().int().min(1).max(65535).default(5432).describe('TCP port of the PostgreSQL server.'),
-    database: z.string().min(1).max(63).describe('Database name. Host, port and database identify the target: one run at a time per target.'),
+    database: z
+      .string()
+      .min(1)
+      .max(63)
+      .describe('Database name. Host, port and database identify the target: one run at a time per target.'),
     user: z.string().min(1).max(63).describe('Role the migrator connects as.'),
     sslMode: z
       .enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'])
       .default('prefer')
       .describe('libpq sslmode.'),
-    passwordSecretRef: SecretKeyRef.describe('Where the password is: a Secret key. Inline passwords are not accepted.'),
+    passwordSecretRef: SecretKeyRef.describe(
+      'Where the password is: a Secret key. Inline passwords are not accepted.',
+    ),
   })
   .describe('The target database.');
 
 export const MigrationsSource = z
   .object({
-    image: z.string().min(1).optional().describe('The application image that contains the compiled TypeORM migrations.'),
+    image: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The application image that contains the compiled TypeORM migrations.'),
     path: z
       .string()
       .regex(/^\//, 'must be an absolute path')
@@ -67,7 +87,10 @@ export const MigrationsSource = z
   })
   .meta({
     'x-kubernetes-validations': [
-      cel('has(self.image) != has(self.configMapRef)', 'set exactly one of migrations.image and migrations.configMapRef'),
+      cel(
+        'has(self.image) != has(self.configMapRef)',
+        'set exactly one of migrations.image and migrations.configMapRef',
+      ),
     ],
   })
   .describe('Where the compiled migrations come from.');
@@ -75,15 +98,41 @@ export const MigrationsSource = z
 export const BackupSpec = z
   .object({
     enabled: z.boolean().default(true).describe('Take a verified pg_dump before migrating.'),
-    pvcName: z.string().max(253).optional().describe('PersistentVolumeClaim the backups are written to. Required when enabled.'),
-    format: z.enum(['custom', 'directory']).default('custom').describe('pg_dump format; directory dumps in parallel.'),
-    parallelJobs: z.number().int().min(1).max(16).default(1).describe('pg_dump/pg_restore -j (directory format dumps in parallel).'),
-    retention: z.number().int().min(1).max(100).default(5).describe('How many backups of this target to keep on the volume.'),
-    verify: z.boolean().default(true).describe('Verify the archive (pg_restore --list, checksum) before migrating.'),
+    pvcName: z
+      .string()
+      .max(253)
+      .optional()
+      .describe('PersistentVolumeClaim the backups are written to. Required when enabled.'),
+    format: z
+      .enum(['custom', 'directory'])
+      .default('custom')
+      .describe('pg_dump format; directory dumps in parallel.'),
+    parallelJobs: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .default(1)
+      .describe('pg_dump/pg_restore -j (directory format dumps in parallel).'),
+    retention: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(5)
+      .describe('How many backups of this target to keep on the volume.'),
+    verify: z
+      .boolean()
+      .default(true)
+      .describe('Verify the archive (pg_restore --list, checksum) before migrating.'),
   })
   .meta({
     'x-kubernetes-validations': [
-      cel('!self.enabled || has(self.pvcName)', 'backup.pvcName is required when backup.enabled is true', '.pvcName'),
+      cel(
+        '!self.enabled || has(self.pvcName)',
+        'backup.pvcName is required when backup.enabled is true',
+        '.pvcName',
+      ),
     ],
   })
   .describe('The backup taken before the migration.');
@@ -114,14 +163,37 @@ export const RollbackSpec = z
     toMigration: z.string().min(1).optional().describe('Revert every migration applied after this one.'),
   })
   .meta({
-    'x-kubernetes-validations': [cel('has(self.steps) != has(self.toMigration)', 'set exactly one of rollback.steps and rollback.toMigration')],
+    'x-kubernetes-validations': [
+      cel(
+        'has(self.steps) != has(self.toMigration)',
+        'set exactly one of rollback.steps and rollback.toMigration',
+      ),
+    ],
   })
   .describe('Set to revert instead of migrate: this run undoes migrations.');
 
 export const TimeoutsSpec = z.object({
-  lockTimeoutSeconds: z.number().int().min(0).max(3600).default(10).describe('PostgreSQL lock_timeout for migration statements.'),
-  statementTimeoutSeconds: z.number().int().min(0).max(86400).default(0).describe('PostgreSQL statement_timeout (0 = none).'),
-  advisoryLockWaitSeconds: z.number().int().min(0).max(3600).default(300).describe('How long to wait for the advisory lock.'),
+  lockTimeoutSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(10)
+    .describe('PostgreSQL lock_timeout for migration statements.'),
+  statementTimeoutSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(86400)
+    .default(0)
+    .describe('PostgreSQL statement_timeout (0 = none).'),
+  advisoryLockWaitSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(300)
+    .describe('How long to wait for the advisory lock.'),
 });
 
 // Kubernetes resource quantities ("500m", "1Gi", "2"). The CRD schema keeps them
@@ -153,8 +225,20 @@ export const JobTemplateSpec = z
       .optional(),
     serviceAccountName: z.string().max(253).optional(),
     imagePullSecrets: z.array(z.object({ name: dnsName })).optional(),
-    activeDeadlineSeconds: z.number().int().min(1).max(604800).default(3600).describe('Deadline of each Job.'),
-    backoffLimit: z.number().int().min(0).max(10).default(0).describe('Pod retries of each Job. Migrations are not retried blindly by default.'),
+    activeDeadlineSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(604800)
+      .default(3600)
+      .describe('Deadline of each Job.'),
+    backoffLimit: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .default(0)
+      .describe('Pod retries of each Job. Migrations are not retried blindly by default.'),
     runAsUser: z.number().int().min(1).optional().describe('UID the Job containers run as (non-root).'),
   })
   .describe('Overrides for the Jobs the operator creates.');
@@ -170,7 +254,9 @@ export const DatabaseMigrationSpec = z
     onFailure: z
       .enum(['none', 'revert', 'restore'])
       .default('none')
-      .describe('On a failed migration: leave it, revert what this run applied, or restore the backup (emergency rollback).'),
+      .describe(
+        'On a failed migration: leave it, revert what this run applied, or restore the backup (emergency rollback).',
+      ),
     restoreWorkloads: z
       .array(WorkloadRef)
       .max(20)
@@ -245,7 +331,12 @@ export const DatabaseMigrationStatus = z
     startedAt: z.string().optional(),
     completedAt: z.string().optional(),
     plan: z
-      .object({ pending: z.array(z.string()), hash: z.string(), findings: z.array(Finding), blocking: z.array(z.string()).optional() })
+      .object({
+        pending: z.array(z.string()),
+        hash: z.string(),
+        findings: z.array(Finding),
+        blocking: z.array(z.string()).optional(),
+      })
       .optional(),
     backup: BackupRecord.extend({ completedAt: z.string().optional() }).optional(),
     applied: z
@@ -254,7 +345,12 @@ export const DatabaseMigrationStatus = z
       .describe('Migrations this run applied (or reverted), with durations.'),
     appliedCount: z.number().int().optional(),
     lastError: z
-      .object({ step: z.string(), message: z.string(), code: z.string().optional(), migration: z.string().optional() })
+      .object({
+        step: z.string(),
+        message: z.string(),
+        code: z.string().optional(),
+        migration: z.string().optional(),
+      })
       .optional(),
     scaledDown: z
       .array(z.object({ kind: z.string(), name: z.string(), replicas: z.number().int() }))
@@ -286,7 +382,9 @@ export interface DatabaseMigration {
 }
 
 /** Validates a spec as it came from the API server; names the field at fault. */
-export function validateSpec(raw: unknown): { ok: true; spec: DatabaseMigrationSpec } | { ok: false; field: string; message: string } {
+export function validateSpec(
+  raw: unknown,
+): { ok: true; spec: DatabaseMigrationSpec } | { ok: false; field: string; message: string } {
   const parsed = DatabaseMigrationSpec.safeParse(raw);
   if (parsed.success) return { ok: true, spec: parsed.data };
   const issue = parsed.error.issues[0];

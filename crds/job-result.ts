@@ -83,14 +83,17 @@ export const JobResult = z.object({
   plan: PlanRecord.optional(),
   verify: VerifyRecord.optional(),
   usage: ResourceUsage.optional(),
-  truncated: z.boolean().optional().describe('Lists were shortened to fit the 4 KiB limit; the verdict never is.'),
+  truncated: z
+    .boolean()
+    .optional()
+    .describe('Lists were shortened to fit the 4 KiB limit; the verdict never is.'),
 });
 export type JobResult = z.infer<typeof JobResult>;
 
 /** Parses a termination message; returns a readable reason when it does not follow the contract. */
-export function parseJobResult(message: string | undefined):
-  | { ok: true; result: JobResult }
-  | { ok: false; reason: string } {
+export function parseJobResult(
+  message: string | undefined,
+): { ok: true; result: JobResult } | { ok: false; reason: string } {
   if (!message || message.trim() === '') return { ok: false, reason: 'the container wrote no result' };
   let json: unknown;
   try {
@@ -101,7 +104,10 @@ export function parseJobResult(message: string | undefined):
   const parsed = JobResult.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, reason: `the container result breaks the contract at ${issue?.path.join('.') || '(root)'}: ${issue?.message}` };
+    return {
+      ok: false,
+      reason: `the container result breaks the contract at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+    };
   }
   return { ok: true, result: parsed.data };
 }

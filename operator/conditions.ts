@@ -23,11 +23,24 @@ export function setCondition(
   return [...others, next].sort((a, b) => conditionOrder(a.type) - conditionOrder(b.type));
 }
 
-export function getCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+export function getCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
 
-const ORDER = ['Ready', 'Reconciling', 'Stalled', 'Checked', 'BackedUp', 'MigrationsApplied', 'Verified', 'RolledBack', 'Restored'];
+const ORDER = [
+  'Ready',
+  'Reconciling',
+  'Stalled',
+  'Checked',
+  'BackedUp',
+  'MigrationsApplied',
+  'Verified',
+  'RolledBack',
+  'Restored',
+];
 function conditionOrder(type: string): number {
   const i = ORDER.indexOf(type);
   return i === -1 ? ORDER.length : i;

@@ -31,7 +31,16 @@ export interface ControllerDeps {
   now?: () => Date;
 }
 
-type Obj = { metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string; ownerReferences?: { kind: string; name: string; uid: string }[]; labels?: Record<string, string> } };
+type Obj = {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    ownerReferences?: { kind: string; name: string; uid: string }[];
+    labels?: Record<string, string>;
+  };
+};
 
 const keyOf = (ns: string, name: string) => `${ns}/${name}`;
 
@@ -62,15 +71,26 @@ export class Controller {
     const { clients, config, logger } = this.deps;
     const namespaces = config.watchNamespaces.length ? config.watchNamespaces : [undefined];
     for (const ns of namespaces) {
-      const dmPath = ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+      const dmPath = ns
+        ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`
+        : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
       this.dmInformers.push(
         createInformer<DatabaseMigration>({
           kubeConfig: clients.kubeConfig,
           path: dmPath,
           list: async () =>
             (ns
-              ? await clients.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
-              : await clients.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as {
+              ? await clients.custom.listNamespacedCustomObject({
+                  group: GROUP,
+                  version: VERSION,
+                  namespace: ns,
+                  plural: PLURAL,
+                })
+              : await clients.custom.listClusterCustomObject({
+                  group: GROUP,
+                  version: VERSION,
+                  plural: PLURAL,
+                })) as {
               items: DatabaseMigration[];
             },
           onEvent: (type, dm) => {
@@ -102,13 +122,17 @@ export class Controller {
           path: podPath,
           labelSelector: MANAGED_SELECTOR,
           list: (labelSelector) =>
-            ns ? clients.core.listNamespacedPod({ namespace: ns, labelSelector }) : clients.core.listPodForAllNamespaces({ labelSelector }),
+            ns
+              ? clients.core.listNamespacedPod({ namespace: ns, labelSelector })
+              : clients.core.listPodForAllNamespaces({ labelSelector }),
           onEvent: (_type, pod) => this.enqueuePodOwner(pod),
           logger: logger.child({ informer: 'pods' }),
         }),
       );
     }
-    await Promise.all([...this.dmInformers, ...this.jobInformers, ...this.podInformers].map((i) => i.start()));
+    await Promise.all(
+      [...this.dmInformers, ...this.jobInformers, ...this.podInformers].map((i) => i.start()),
+    );
     this.synced = true;
   }
 
@@ -227,7 +251,10 @@ export class Controller {
       pods,
       now: this.now(),
       ...(holder && holder !== key ? { targetHolder: holder } : {}),
-      config: { migratorImage: this.deps.config.migratorImage, imagePullPolicy: this.deps.config.migratorImagePullPolicy },
+      config: {
+        migratorImage: this.deps.config.migratorImage,
+        imagePullPolicy: this.deps.config.migratorImagePullPolicy,
+      },
     });
     if (out.holdsTarget && target) this.locks.claim(target, key);
 
@@ -238,16 +265,32 @@ export class Controller {
     return out.requeueAfterMs;
   }
 
-  private async execute(dm: DatabaseMigration, out: ReconcileOutput, logger: Logger): Promise<DatabaseMigrationStatus> {
+  private async execute(
+    dm: DatabaseMigration,
+    out: ReconcileOutput,
+    logger: Logger,
+  ): Promise<DatabaseMigrationStatus> {
     const status = { ...out.status };
     const ns = dm.metadata.namespace;
     for (const action of out.actions) {
-      await this.executeOne(dm, action, status, logger.child(action.kind === 'createJob' ? { step: action.step } : {}), ns);
+      await this.executeOne(
+        dm,
+        action,
+        status,
+        logger.child(action.kind === 'createJob' ? { step: action.step } : {}),
+        ns,
+      );
     }
     return status;
   }
 
-  private async executeOne(dm: DatabaseMigration, action: Action, status: DatabaseMigrationStatus, logger: Logger, ns: string): Promise<void> {
+  private async executeOne(
+    dm: DatabaseMigration,
+    action: Action,
+    status: DatabaseMigrationStatus,
+    logger: Logger,
+    ns: string,
+  ): Promise<void> {
     const { clients } = this.deps;
     switch (action.kind) {
       case 'createJob':
@@ -277,11 +320,17 @@ export class Controller {
     }
   }
 
-  private async writeStatus(key: string, cached: DatabaseMigration, status: DatabaseMigrationStatus): Promise<void> {
+  private async writeStatus(
+    key: string,
+    cached: DatabaseMigration,
+    status: DatabaseMigrationStatus,
+  ): Promise<void> {
     const [namespace, name] = key.split('/') as [string, string];
     const mine = this.written.get(key);
     const resourceVersion =
-      mine && mine.metadata.uid === cached.metadata.uid && Number(mine.metadata.resourceVersion) > Number(cached.metadata.resourceVersion)
+      mine &&
+      mine.metadata.uid === cached.metadata.uid &&
+      Number(mine.metadata.resourceVersion) > Number(cached.metadata.resourceVersion)
         ? mine.metadata.resourceVersion
         : cached.metadata.resourceVersion;
     const body = { ...cached, metadata: { ...cached.metadata, resourceVersion }, status };
@@ -301,17 +350,25 @@ export class Controller {
     if (released.length === 0) return;
     for (const dm of this.allResources()) {
       const t = safeTarget(dm);
-      if (t && released.includes(t) && dm.status?.phase === 'Queued') this.queue.add(keyOf(dm.metadata.namespace, dm.metadata.name));
+      if (t && released.includes(t) && dm.status?.phase === 'Queued')
+        this.queue.add(keyOf(dm.metadata.namespace, dm.metadata.name));
     }
   }
 
   private record(dm: DatabaseMigration, out: ReconcileOutput, status: DatabaseMigrationStatus): void {
     const m = this.deps.metrics;
-    const labels: ResourceLabels = { namespace: dm.metadata.namespace, name: dm.metadata.name, database: status.target ?? safeTarget(dm) ?? '' };
+    const labels: ResourceLabels = {
+      namespace: dm.metadata.namespace,
+      name: dm.metadata.name,
+      database: status.target ?? safeTarget(dm) ?? '',
+    };
     if (status.phase) m.setPhase(labels, status.phase);
     for (const s of out.stepsFinished) m.stepFinished(labels, s.step, s.ok, s.seconds);
     if (out.pendingMigrations !== undefined) m.setPendingMigrations(labels, out.pendingMigrations);
-    m.setRunStarted(labels, isActive(status.phase) && status.startedAt ? Date.parse(status.startedAt) / 1000 : undefined);
+    m.setRunStarted(
+      labels,
+      isActive(status.phase) && status.startedAt ? Date.parse(status.startedAt) / 1000 : undefined,
+    );
     m.setWorkloadsScaledDown(labels, status.scaledDown?.length ?? 0);
     if (out.runFinished) {
       m.runFinished(labels, out.runFinished);
@@ -326,15 +383,24 @@ export class Controller {
       }
     }
     if (status.backup && out.stepsFinished.some((s) => s.step === 'backup' && s.ok)) {
-      m.setBackup(labels, status.backup.sizeBytes, Date.parse(status.backup.completedAt ?? '') / 1000 || this.now().getTime() / 1000);
+      m.setBackup(
+        labels,
+        status.backup.sizeBytes,
+        Date.parse(status.backup.completedAt ?? '') / 1000 || this.now().getTime() / 1000,
+      );
     }
   }
 }
 
 function safeTarget(dm: DatabaseMigration): string | undefined {
-  const db = (dm.spec as { database?: { host?: unknown; port?: unknown; database?: unknown } } | undefined)?.database;
+  const db = (dm.spec as { database?: { host?: unknown; port?: unknown; database?: unknown } } | undefined)
+    ?.database;
   if (!db || typeof db.host !== 'string' || typeof db.database !== 'string') return undefined;
-  return targetKey({ host: db.host, port: typeof db.port === 'number' ? db.port : 5432, database: db.database });
+  return targetKey({
+    host: db.host,
+    port: typeof db.port === 'number' ? db.port : 5432,
+    database: db.database,
+  });
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -17,7 +17,10 @@ export function createEventRecorder(core: CoreV1Api, instance: string, logger: L
   return {
     async emit(dm, type, reason, message) {
       const ns = dm.metadata.namespace;
-      const digest = createHash('sha256').update(`${dm.metadata.uid}/${type}/${reason}/${message}`).digest('hex').slice(0, 16);
+      const digest = createHash('sha256')
+        .update(`${dm.metadata.uid}/${type}/${reason}/${message}`)
+        .digest('hex')
+        .slice(0, 16);
       const name = `${dm.metadata.name.slice(0, 200)}.${digest}`;
       const now = new Date();
       const prior = seen.get(name);

@@ -4,7 +4,12 @@ import { buildJob } from './job-builder.js';
 import { jobName, labelSafe } from './job-names.js';
 
 const spec = DatabaseMigrationSpec.parse({
-  database: { host: 'pg.db', database: 'shop', user: 'app', passwordSecretRef: { name: 'db', key: 'password' } },
+  database: {
+    host: 'pg.db',
+    database: 'shop',
+    user: 'app',
+    passwordSecretRef: { name: 'db', key: 'password' },
+  },
   migrations: { image: 'shop:2' },
   backup: { pvcName: 'backups' },
 });
@@ -24,7 +29,10 @@ describe('buildJob', () => {
 
   it('runs under restricted Pod Security with no service-account token', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
       expect(c.securityContext).toMatchObject({
         allowPrivilegeEscalation: false,
@@ -41,26 +49,39 @@ describe('buildJob', () => {
   });
 
   it('is owned by the resource, labelled for the informer and named deterministically', () => {
-    expect(job.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'DatabaseMigration', uid: 'u1', controller: true });
+    expect(job.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'DatabaseMigration',
+      uid: 'u1',
+      controller: true,
+    });
     expect(job.metadata?.labels).toMatchObject({
       'app.kubernetes.io/managed-by': 'database-migration-operator',
       'dbmigrate.io/step': 'migrate',
       'dbmigrate.io/generation': '3',
     });
     expect(job.metadata?.name).toBe(buildJob(dm, run, 'migrate', config).metadata?.name);
-    expect(job.metadata?.name).not.toBe(buildJob(dm, { ...run, attempt: 2 }, 'migrate', config).metadata?.name);
+    expect(job.metadata?.name).not.toBe(
+      buildJob(dm, { ...run, attempt: 2 }, 'migrate', config).metadata?.name,
+    );
     expect(pod.restartPolicy).toBe('Never');
     expect(job.spec?.backoffLimit).toBe(0);
   });
 
   it('copies migrations from the app image with an init container', () => {
     expect(pod.initContainers?.[0]?.image).toBe('shop:2');
-    expect(container.volumeMounts).toContainEqual({ name: 'migrations', mountPath: '/migrations', readOnly: true });
+    expect(container.volumeMounts).toContainEqual({
+      name: 'migrations',
+      mountPath: '/migrations',
+      readOnly: true,
+    });
   });
 
   it('mounts the backup volume only for backup and restore', () => {
     const backup = buildJob(dm, run, 'backup', config).spec!.template.spec!;
-    expect(backup.volumes).toContainEqual({ name: 'backups', persistentVolumeClaim: { claimName: 'backups' } });
+    expect(backup.volumes).toContainEqual({
+      name: 'backups',
+      persistentVolumeClaim: { claimName: 'backups' },
+    });
     expect(backup.initContainers).toBeUndefined();
     expect(pod.volumes?.some((v) => v.name === 'backups')).toBe(false);
   });

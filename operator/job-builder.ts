@@ -45,7 +45,10 @@ function databaseEnv(spec: DatabaseMigrationSpec): V1EnvVar[] {
     { name: 'PGUSER', value: db.user },
     { name: 'PGSSLMODE', value: db.sslMode },
     // Resolved by the kubelet from the Secret; the operator never reads it.
-    { name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: db.passwordSecretRef.name, key: db.passwordSecretRef.key } } },
+    {
+      name: 'PGPASSWORD',
+      valueFrom: { secretKeyRef: { name: db.passwordSecretRef.name, key: db.passwordSecretRef.key } },
+    },
   ];
 }
 
@@ -55,7 +58,10 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
     { name: 'RESULT_PATH', value: TERMINATION_MESSAGE_PATH },
     { name: 'MIGRATIONS_TABLE', value: spec.migrations.tableName },
     { name: 'ADVISORY_LOCK_WAIT_SECONDS', value: String(spec.timeouts.advisoryLockWaitSeconds) },
-    { name: 'MIGRATION_AUTHOR', value: `${dm.metadata.namespace}/${dm.metadata.name}@${run.generation}.${run.attempt}` },
+    {
+      name: 'MIGRATION_AUTHOR',
+      value: `${dm.metadata.namespace}/${dm.metadata.name}@${run.generation}.${run.attempt}`,
+    },
   ];
   if (needsMigrations(step)) {
     env.push(
@@ -92,7 +98,10 @@ const restrictedContainerSecurity = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-function volumes(spec: DatabaseMigrationSpec, step: JobStep): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+function volumes(
+  spec: DatabaseMigrationSpec,
+  step: JobStep,
+): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const vols: V1Volume[] = [{ name: 'tmp', emptyDir: {} }];
   const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
   if (needsMigrations(step)) {
@@ -111,7 +120,10 @@ function volumes(spec: DatabaseMigrationSpec, step: JobStep): { volumes: V1Volum
 }
 
 /** Copies the compiled migrations out of the application image into a shared emptyDir. */
-function copyMigrationsInit(spec: DatabaseMigrationSpec, resources: V1Container['resources']): V1Container | undefined {
+function copyMigrationsInit(
+  spec: DatabaseMigrationSpec,
+  resources: V1Container['resources'],
+): V1Container | undefined {
   if (!spec.migrations.image) return undefined;
   return {
     name: 'copy-migrations',
@@ -124,7 +136,13 @@ function copyMigrationsInit(spec: DatabaseMigrationSpec, resources: V1Container[
   };
 }
 
-export function buildJob(dm: DatabaseMigration, run: RunId, step: JobStep, config: JobBuildConfig, params: StepParams = {}): V1Job {
+export function buildJob(
+  dm: DatabaseMigration,
+  run: RunId,
+  step: JobStep,
+  config: JobBuildConfig,
+  params: StepParams = {},
+): V1Job {
   const spec = dm.spec;
   const tpl = spec.jobTemplate;
   const labels = jobLabels(run, step);
@@ -139,9 +157,18 @@ export function buildJob(dm: DatabaseMigration, run: RunId, step: JobStep, confi
       name: jobName(run, step),
       namespace: dm.metadata.namespace,
       labels,
-      annotations: { 'dbmigrate.io/target': `${spec.database.host}:${spec.database.port}/${spec.database.database}` },
+      annotations: {
+        'dbmigrate.io/target': `${spec.database.host}:${spec.database.port}/${spec.database.database}`,
+      },
       ownerReferences: [
-        { apiVersion: API_VERSION, kind: KIND, name: dm.metadata.name, uid: dm.metadata.uid, controller: true, blockOwnerDeletion: true },
+        {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name: dm.metadata.name,
+          uid: dm.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
       ],
     },
     spec: {

@@ -9,22 +9,40 @@ export type StepObservation =
   | { state: 'succeeded'; job: V1Job; result: JobResult }
   | { state: 'failed'; job: V1Job; message: string; result?: JobResult };
 
-function jobCondition(job: V1Job, type: string): { status: string; reason?: string; message?: string } | undefined {
+function jobCondition(
+  job: V1Job,
+  type: string,
+): { status: string; reason?: string; message?: string } | undefined {
   return job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
 }
 
 /** The newest terminated message of the Job's Pods (a retried Job may have several). */
-function podResult(job: V1Job, pods: readonly V1Pod[]): { message?: string; reason?: string; exitCode?: number } | undefined {
+function podResult(
+  job: V1Job,
+  pods: readonly V1Pod[],
+): { message?: string; reason?: string; exitCode?: number } | undefined {
   const name = job.metadata?.name;
   const mine = pods
-    .filter((p) => p.metadata?.labels?.['batch.kubernetes.io/job-name'] === name || p.metadata?.labels?.['job-name'] === name)
-    .sort((a, b) => String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')));
+    .filter(
+      (p) =>
+        p.metadata?.labels?.['batch.kubernetes.io/job-name'] === name ||
+        p.metadata?.labels?.['job-name'] === name,
+    )
+    .sort((a, b) =>
+      String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')),
+    );
   for (const pod of mine) {
     const terminated = pod.status?.containerStatuses?.find((c) => c.name === 'migrator')?.state?.terminated;
-    if (terminated) return { message: terminated.message, reason: terminated.reason, exitCode: terminated.exitCode };
-    const waiting = pod.status?.initContainerStatuses?.find((c) => c.state?.waiting || c.state?.terminated?.exitCode)?.state;
+    if (terminated)
+      return { message: terminated.message, reason: terminated.reason, exitCode: terminated.exitCode };
+    const waiting = pod.status?.initContainerStatuses?.find(
+      (c) => c.state?.waiting || c.state?.terminated?.exitCode,
+    )?.state;
     if (waiting?.terminated && waiting.terminated.exitCode !== 0) {
-      return { reason: `init container failed: ${waiting.terminated.reason ?? 'Error'}`, exitCode: waiting.terminated.exitCode };
+      return {
+        reason: `init container failed: ${waiting.terminated.reason ?? 'Error'}`,
+        exitCode: waiting.terminated.exitCode,
+      };
     }
   }
   return undefined;
@@ -35,10 +53,15 @@ function stringTime(t: Date | string | undefined): string | undefined {
   return t instanceof Date ? t.toISOString() : String(t);
 }
 
-export function observeStep(jobName: string, jobs: readonly V1Job[], pods: readonly V1Pod[]): StepObservation {
+export function observeStep(
+  jobName: string,
+  jobs: readonly V1Job[],
+  pods: readonly V1Pod[],
+): StepObservation {
   const job = jobs.find((j) => j.metadata?.name === jobName);
   if (!job) return { state: 'absent' };
-  const complete = jobCondition(job, 'Complete') ?? ((job.status?.succeeded ?? 0) > 0 ? { status: 'True' } : undefined);
+  const complete =
+    jobCondition(job, 'Complete') ?? ((job.status?.succeeded ?? 0) > 0 ? { status: 'True' } : undefined);
   const failed = jobCondition(job, 'Failed');
   if (!complete && !failed) return { state: 'running', job, startedAt: stringTime(job.status?.startTime) };
 
@@ -52,9 +75,16 @@ export function observeStep(jobName: string, jobs: readonly V1Job[], pods: reado
     return { state: 'failed', job, message: reason, ...(parsed.ok ? { result: parsed.result } : {}) };
   }
   if (parsed.ok) {
-    return { state: 'failed', job, message: parsed.result.error?.message ?? 'the step failed', result: parsed.result };
+    return {
+      state: 'failed',
+      job,
+      message: parsed.result.error?.message ?? 'the step failed',
+      result: parsed.result,
+    };
   }
   const jobReason = failed?.reason ? `${failed.reason}: ${failed.message ?? ''}`.trim() : undefined;
-  const podReason = pod?.reason ? `${pod.reason}${pod.exitCode !== undefined ? ` (exit ${pod.exitCode})` : ''}` : undefined;
+  const podReason = pod?.reason
+    ? `${pod.reason}${pod.exitCode !== undefined ? ` (exit ${pod.exitCode})` : ''}`
+    : undefined;
   return { state: 'failed', job, message: [jobReason, podReason, parsed.reason].filter(Boolean).join('; ') };
 }

@@ -23,7 +23,12 @@ export function createKubeClients(kubeConfig: k8s.KubeConfig): KubeClients {
 
 /** HTTP status of an ApiException (or undefined for network errors). */
 export function httpStatus(err: unknown): number | undefined {
-  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'number') {
+  if (
+    err &&
+    typeof err === 'object' &&
+    'code' in err &&
+    typeof (err as { code: unknown }).code === 'number'
+  ) {
     return (err as { code: number }).code;
   }
   return undefined;
@@ -35,7 +40,10 @@ export function describeApiError(err: unknown): string {
   if (err && typeof err === 'object' && 'body' in err) {
     const body = (err as { body: unknown }).body;
     try {
-      const parsed = typeof body === 'string' ? (JSON.parse(body) as { message?: string }) : (body as { message?: string });
+      const parsed =
+        typeof body === 'string'
+          ? (JSON.parse(body) as { message?: string })
+          : (body as { message?: string });
       if (parsed?.message) return `HTTP ${code}: ${parsed.message}`;
     } catch {
       // body was not JSON; fall through

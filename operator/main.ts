@@ -36,7 +36,10 @@ async function main(): Promise<void> {
     ready: () => controller.ready(),
     logger,
   });
-  logger.info({ port: server.port, identity: config.identity, namespaces: config.watchNamespaces }, 'operator starting');
+  logger.info(
+    { port: server.port, identity: config.identity, namespaces: config.watchNamespaces },
+    'operator starting',
+  );
 
   await controller.start();
   logger.info('caches synced');
@@ -79,6 +82,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(JSON.stringify({ level: 60, msg: 'operator crashed', err: err instanceof Error ? err.message : String(err) }));
+  console.error(
+    JSON.stringify({
+      level: 60,
+      msg: 'operator crashed',
+      err: err instanceof Error ? err.message : String(err),
+    }),
+  );
   process.exit(1);
 });

@@ -8,15 +8,38 @@ import { reconcile, type Action, type ReconcileOutput } from './reconciler.js';
 const config = { migratorImage: 'migrator:test', imagePullPolicy: 'IfNotPresent' as const };
 const now = new Date('2026-11-24T12:00:00Z');
 
-function resource(overrides: Partial<DatabaseMigration['spec']> = {}, status?: DatabaseMigrationStatus, generation = 1): DatabaseMigration {
+function resource(
+  overrides: Partial<DatabaseMigration['spec']> = {},
+  status?: DatabaseMigrationStatus,
+  generation = 1,
+): DatabaseMigration {
   return {
     apiVersion: 'dbmigrate.io/v1alpha1',
     kind: 'DatabaseMigration',
     metadata: { name: 'shop', namespace: 'apps', uid: 'uid-1', generation, resourceVersion: '10' },
     spec: {
-      database: { host: 'pg', port: 5432, database: 'shop', user: 'app', sslMode: 'disable', passwordSecretRef: { name: 'db', key: 'password' } },
-      migrations: { image: 'shop:2', path: '/app/dist/migrations', transactionMode: 'all', tableName: 'migrations' },
-      backup: { enabled: true, pvcName: 'backups', format: 'custom', parallelJobs: 1, retention: 5, verify: true },
+      database: {
+        host: 'pg',
+        port: 5432,
+        database: 'shop',
+        user: 'app',
+        sslMode: 'disable',
+        passwordSecretRef: { name: 'db', key: 'password' },
+      },
+      migrations: {
+        image: 'shop:2',
+        path: '/app/dist/migrations',
+        transactionMode: 'all',
+        tableName: 'migrations',
+      },
+      backup: {
+        enabled: true,
+        pvcName: 'backups',
+        format: 'custom',
+        parallelJobs: 1,
+        retention: 5,
+        verify: true,
+      },
       safety: { block: ['destructive', 'dataLoss'] },
       onFailure: 'none',
       restoreWorkloads: [],
@@ -38,25 +61,68 @@ function finishedJob(step: JobStep, ok: boolean, generation = 1, attempt = 1): V
 }
 
 function podWithResult(step: JobStep, result: Partial<JobResult>, generation = 1, attempt = 1): V1Pod {
-  const message = JSON.stringify({ step, ok: true, startedAt: '2026-11-24T11:59:00Z', finishedAt: '2026-11-24T11:59:30Z', ...result });
+  const message = JSON.stringify({
+    step,
+    ok: true,
+    startedAt: '2026-11-24T11:59:00Z',
+    finishedAt: '2026-11-24T11:59:30Z',
+    ...result,
+  });
   return {
-    metadata: { name: `${jobName(run(generation, attempt), step)}-abcde`, labels: { 'batch.kubernetes.io/job-name': jobName(run(generation, attempt), step) } },
-    status: { containerStatuses: [{ name: 'migrator', image: 'm', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: result.ok === false ? 1 : 0, message } } }] },
+    metadata: {
+      name: `${jobName(run(generation, attempt), step)}-abcde`,
+      labels: { 'batch.kubernetes.io/job-name': jobName(run(generation, attempt), step) },
+    },
+    status: {
+      containerStatuses: [
+        {
+          name: 'migrator',
+          image: 'm',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { terminated: { exitCode: result.ok === false ? 1 : 0, message } },
+        },
+      ],
+    },
   } as V1Pod;
 }
 
-const created = (out: ReconcileOutput) => out.actions.filter((a): a is Extract<Action, { kind: 'createJob' }> => a.kind === 'createJob');
-const events = (out: ReconcileOutput) => out.actions.filter((a): a is Extract<Action, { kind: 'event' }> => a.kind === 'event');
+const created = (out: ReconcileOutput) =>
+  out.actions.filter((a): a is Extract<Action, { kind: 'createJob' }> => a.kind === 'createJob');
+const events = (out: ReconcileOutput) =>
+  out.actions.filter((a): a is Extract<Action, { kind: 'event' }> => a.kind === 'event');
 const cond = (out: ReconcileOutput, type: string) => getCondition(out.status.conditions, type)?.status;
 
 /** Drives one step: the step's Job finished with `result`. */
-function step(dm: DatabaseMigration, prev: ReconcileOutput, s: JobStep, result: Partial<JobResult>): ReconcileOutput {
+function step(
+  dm: DatabaseMigration,
+  prev: ReconcileOutput,
+  s: JobStep,
+  result: Partial<JobResult>,
+): ReconcileOutput {
   const ok = result.ok !== false;
-  return reconcile({ dm: { ...dm, status: prev.status }, jobs: [finishedJob(s, ok)], pods: [podWithResult(s, result)], now, config });
+  return reconcile({
+    dm: { ...dm, status: prev.status },
+    jobs: [finishedJob(s, ok)],
+    pods: [podWithResult(s, result)],
+    now,
+    config,
+  });
 }
 
-const backupResult = { backup: { path: '/backups/apps/shop/x.dump', format: 'custom' as const, sizeBytes: 2048, sha256: 'ab'.repeat(32), verified: true } };
-const plan = (findings: JobResult['plan'] extends infer P ? (P extends { findings: infer F } ? F : never) : never = []) => ({
+const backupResult = {
+  backup: {
+    path: '/backups/apps/shop/x.dump',
+    format: 'custom' as const,
+    sizeBytes: 2048,
+    sha256: 'ab'.repeat(32),
+    verified: true,
+  },
+};
+const plan = (
+  findings: JobResult['plan'] extends infer P ? (P extends { findings: infer F } ? F : never) : never = [],
+) => ({
   plan: { pending: ['AddProductAttributes1709123456789'], hash: 'h1', findings, notCaptured: [] },
 });
 
@@ -117,12 +183,20 @@ describe('reconcile: failures', () => {
     const b = step(dm, step(dm, a, 'check', plan()), 'backup', backupResult);
     const c = step(dm, b, 'migrate', {
       ok: false,
-      error: { message: 'relation "product_variants" does not exist', code: '42P01', migration: 'Broken1709123456790' },
+      error: {
+        message: 'relation "product_variants" does not exist',
+        code: '42P01',
+        migration: 'Broken1709123456790',
+      },
       migrations: [],
     });
     expect(c.status.phase).toBe('Failed');
     expect(cond(c, 'Stalled')).toBe('True');
-    expect(c.status.lastError).toMatchObject({ step: 'migrate', code: '42P01', migration: 'Broken1709123456790' });
+    expect(c.status.lastError).toMatchObject({
+      step: 'migrate',
+      code: '42P01',
+      migration: 'Broken1709123456790',
+    });
     const warning = events(c).find((e) => e.type === 'Warning');
     expect(warning?.message).toContain('relation "product_variants" does not exist');
   });
@@ -131,7 +205,13 @@ describe('reconcile: failures', () => {
     const dm = resource();
     const a = reconcile({ dm, jobs: [], pods: [], now, config });
     const b = step(dm, a, 'check', plan());
-    const c = reconcile({ dm: { ...dm, status: b.status }, jobs: [finishedJob('backup', true)], pods: [], now, config });
+    const c = reconcile({
+      dm: { ...dm, status: b.status },
+      jobs: [finishedJob('backup', true)],
+      pods: [],
+      now,
+      config,
+    });
     expect(c.status.phase).toBe('Failed');
     expect(c.status.lastError?.message).toMatch(/no result/);
   });
@@ -145,8 +225,16 @@ describe('reconcile: failures', () => {
   });
 
   it('onFailure revert reverts what this run applied', () => {
-    const dm = resource({ onFailure: 'revert', migrations: { image: 'shop:2', path: '/m', transactionMode: 'each', tableName: 'migrations' } });
-    const b = step(dm, step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()), 'backup', backupResult);
+    const dm = resource({
+      onFailure: 'revert',
+      migrations: { image: 'shop:2', path: '/m', transactionMode: 'each', tableName: 'migrations' },
+    });
+    const b = step(
+      dm,
+      step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()),
+      'backup',
+      backupResult,
+    );
     const c = step(dm, b, 'migrate', {
       ok: false,
       error: { message: 'boom', migration: 'B2' },
@@ -158,7 +246,10 @@ describe('reconcile: failures', () => {
     expect(c.status.phase).toBe('RollingBack');
     const revert = created(c)[0];
     expect(revert?.step).toBe('revert');
-    expect(revert?.job.spec?.template.spec?.containers[0]?.env).toContainEqual({ name: 'REVERT_STEPS', value: '1' });
+    expect(revert?.job.spec?.template.spec?.containers[0]?.env).toContainEqual({
+      name: 'REVERT_STEPS',
+      value: '1',
+    });
     const d = step(dm, c, 'revert', { migrations: [{ name: 'A1', durationMs: 2, outcome: 'reverted' }] });
     expect(d.status.phase).toBe('RolledBack');
     expect(cond(d, 'Stalled')).toBe('True');
@@ -167,22 +258,41 @@ describe('reconcile: failures', () => {
 
   it('onFailure restore scales workloads down, restores, scales them back', () => {
     const dm = resource({ onFailure: 'restore', restoreWorkloads: [{ kind: 'Deployment', name: 'shop' }] });
-    const b = step(dm, step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()), 'backup', backupResult);
+    const b = step(
+      dm,
+      step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()),
+      'backup',
+      backupResult,
+    );
     const c = step(dm, b, 'migrate', { ok: false, error: { message: 'boom' } });
     expect(c.status.phase).toBe('Restoring');
     expect(c.actions.map((a) => a.kind)).toContain('scaleDown');
     const env = created(c)[0]?.job.spec?.template.spec?.containers[0]?.env;
     expect(env).toContainEqual({ name: 'BACKUP_PATH', value: '/backups/apps/shop/x.dump' });
-    const withScaled = { ...c, status: { ...c.status, scaledDown: [{ kind: 'Deployment', name: 'shop', replicas: 3 }] } };
+    const withScaled = {
+      ...c,
+      status: { ...c.status, scaledDown: [{ kind: 'Deployment', name: 'shop', replicas: 3 }] },
+    };
     const d = step(dm, withScaled, 'restore', {});
     expect(d.status.phase).toBe('Restored');
-    expect(d.actions).toContainEqual({ kind: 'scaleUp', workloads: [{ kind: 'Deployment', name: 'shop', replicas: 3 }] });
+    expect(d.actions).toContainEqual({
+      kind: 'scaleUp',
+      workloads: [{ kind: 'Deployment', name: 'shop', replicas: 3 }],
+    });
     expect(cond(d, 'Stalled')).toBe('True');
   });
 });
 
 describe('reconcile: safety, queueing, validation, retries', () => {
-  const destructive = [{ rule: 'drop-column', category: 'destructive' as const, severity: 'error' as const, migration: 'M1', message: 'drops a column' }];
+  const destructive = [
+    {
+      rule: 'drop-column',
+      category: 'destructive' as const,
+      severity: 'error' as const,
+      migration: 'M1',
+      message: 'drops a column',
+    },
+  ];
 
   it('blocks a plan with blocking findings until the plan hash is approved', () => {
     const dm = resource();
@@ -191,12 +301,22 @@ describe('reconcile: safety, queueing, validation, retries', () => {
     expect(cond(b, 'Stalled')).toBe('True');
     expect(getCondition(b.status.conditions, 'Stalled')?.message).toContain('spec.safety.approval: "h1"');
     expect(b.holdsTarget).toBe(false);
-    const approved = resource({ safety: { block: ['destructive', 'dataLoss'], approval: 'h1' } }, undefined, 2);
+    const approved = resource(
+      { safety: { block: ['destructive', 'dataLoss'], approval: 'h1' } },
+      undefined,
+      2,
+    );
     const c = reconcile({ dm: { ...approved, status: b.status }, jobs: [], pods: [], now, config });
     expect(c.status.phase).toBe('Checking');
     const d = step(approved, c, 'check', plan(destructive));
     // The job names differ per generation, so feed the generation-2 Job.
-    const d2 = reconcile({ dm: { ...approved, status: c.status }, jobs: [finishedJob('check', true, 2)], pods: [podWithResult('check', plan(destructive), 2)], now, config });
+    const d2 = reconcile({
+      dm: { ...approved, status: c.status },
+      jobs: [finishedJob('check', true, 2)],
+      pods: [podWithResult('check', plan(destructive), 2)],
+      now,
+      config,
+    });
     expect(d.status.phase).not.toBe('Blocked');
     expect(d2.status.phase).toBe('BackingUp');
   });
@@ -212,7 +332,16 @@ describe('reconcile: safety, queueing, validation, retries', () => {
   });
 
   it('an invalid spec stalls with the field named', () => {
-    const dm = resource({ database: { host: '', port: 5432, database: 'x', user: 'u', sslMode: 'disable', passwordSecretRef: { name: 'db', key: 'p' } } });
+    const dm = resource({
+      database: {
+        host: '',
+        port: 5432,
+        database: 'x',
+        user: 'u',
+        sslMode: 'disable',
+        passwordSecretRef: { name: 'db', key: 'p' },
+      },
+    });
     const out = reconcile({ dm, jobs: [], pods: [], now, config });
     expect(out.status.phase).toBe('Failed');
     expect(cond(out, 'Stalled')).toBe('True');
@@ -222,12 +351,19 @@ describe('reconcile: safety, queueing, validation, retries', () => {
 
   it('a failed run is retried with a new attempt when the retry annotation changes', () => {
     const dm = resource();
-    const failed = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', { ok: false, error: { message: 'down' } });
+    const failed = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', {
+      ok: false,
+      error: { message: 'down' },
+    });
     expect(failed.status.phase).toBe('Failed');
     const same = reconcile({ dm: { ...dm, status: failed.status }, jobs: [], pods: [], now, config });
     expect(same.actions).toEqual([]);
     const retried = reconcile({
-      dm: { ...dm, metadata: { ...dm.metadata, annotations: { 'dbmigrate.io/retry': '1' } }, status: failed.status },
+      dm: {
+        ...dm,
+        metadata: { ...dm.metadata, annotations: { 'dbmigrate.io/retry': '1' } },
+        status: failed.status,
+      },
       jobs: [],
       pods: [],
       now,
@@ -239,7 +375,12 @@ describe('reconcile: safety, queueing, validation, retries', () => {
 
   it('a spec change during a migration waits for the run to end', () => {
     const dm = resource();
-    const b = step(dm, step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()), 'backup', backupResult);
+    const b = step(
+      dm,
+      step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()),
+      'backup',
+      backupResult,
+    );
     const changed = resource({}, b.status, 2);
     const running = { metadata: { name: jobName(run(), 'migrate') }, status: { active: 1 } } as V1Job;
     const out = reconcile({ dm: changed, jobs: [running], pods: [], now, config });

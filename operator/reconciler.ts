@@ -16,7 +16,13 @@ import { setCondition } from './conditions.js';
 import { buildJob, type JobBuildConfig, type StepParams } from './job-builder.js';
 import { jobName, type RunId } from './job-names.js';
 import { observeStep } from './job-observer.js';
-import { isActive, isTerminal, mustFinishBeforeNewGeneration, STEP_OF_PHASE, type ActivePhase } from './phases.js';
+import {
+  isActive,
+  isTerminal,
+  mustFinishBeforeNewGeneration,
+  STEP_OF_PHASE,
+  type ActivePhase,
+} from './phases.js';
 
 export const HISTORY_LIMIT = 10;
 export const QUEUED_RECHECK_MS = 10_000;
@@ -76,7 +82,12 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   // never cancelled halfway). A run that has not touched the schema yet (check,
   // backup) gives way to the new generation once its running Job has finished.
   if (isActive(phase) && prevGen >= 1) {
-    const run: RunId = { uid: dm.metadata.uid, name: dm.metadata.name, generation: prevGen, attempt: prev.attempt ?? 1 };
+    const run: RunId = {
+      uid: dm.metadata.uid,
+      name: dm.metadata.name,
+      generation: prevGen,
+      attempt: prev.attempt ?? 1,
+    };
     const superseded = generation !== prevGen && !mustFinishBeforeNewGeneration(phase);
     if (superseded) {
       const obs = observeStep(jobName(run, STEP_OF_PHASE[phase]), input.jobs, input.pods);
@@ -88,7 +99,15 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     } else {
       const spec = validateSpec(dm.spec);
       if (!spec.ok) return invalidSpec(dm, out, nowIso, spec.field, spec.message);
-      const ctx: Ctx = { dm, spec: spec.spec, run, now: nowIso, config: input.config, status: out.status, out };
+      const ctx: Ctx = {
+        dm,
+        spec: spec.spec,
+        run,
+        now: nowIso,
+        config: input.config,
+        status: out.status,
+        out,
+      };
       out.holdsTarget = true;
       advanceActive(ctx, phase, input);
       return out;
@@ -106,11 +125,17 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   const spec = validateSpec(dm.spec);
   if (!spec.ok) return invalidSpec(dm, out, nowIso, spec.field, spec.message);
 
-  const attempt = sameRun ? (isTerminal(current.phase) ? (current.attempt ?? 1) + 1 : (current.attempt ?? 1)) : 1;
+  const attempt = sameRun
+    ? isTerminal(current.phase)
+      ? (current.attempt ?? 1) + 1
+      : (current.attempt ?? 1)
+    : 1;
   const run: RunId = { uid: dm.metadata.uid, name: dm.metadata.name, generation, attempt };
   const target = targetKey(spec.spec.database);
   const fresh = !(sameRun && current.phase === 'Queued' && current.attempt === attempt);
-  const status: DatabaseMigrationStatus = fresh ? newRunStatus(current, run, target, retryToken) : { ...current };
+  const status: DatabaseMigrationStatus = fresh
+    ? newRunStatus(current, run, target, retryToken)
+    : { ...current };
   out.status = status;
   const ctx: Ctx = { dm, spec: spec.spec, run, now: nowIso, config: input.config, status, out };
 
@@ -149,7 +174,12 @@ function supersede(prev: DatabaseMigrationStatus, run: RunId, now: string): Data
   return { ...prev, phase: 'Failed', history: [entry, ...(prev.history ?? [])].slice(0, HISTORY_LIMIT) };
 }
 
-function newRunStatus(prev: DatabaseMigrationStatus, run: RunId, target: string, retryToken: string | undefined): DatabaseMigrationStatus {
+function newRunStatus(
+  prev: DatabaseMigrationStatus,
+  run: RunId,
+  target: string,
+  retryToken: string | undefined,
+): DatabaseMigrationStatus {
   const keep = (prev.conditions ?? []).filter((c) => ['Ready', 'Reconciling', 'Stalled'].includes(c.type));
   return {
     observedGeneration: run.generation,
@@ -163,18 +193,40 @@ function newRunStatus(prev: DatabaseMigrationStatus, run: RunId, target: string,
   };
 }
 
-function invalidSpec(dm: DatabaseMigration, out: ReconcileOutput, now: string, field: string, message: string): ReconcileOutput {
+function invalidSpec(
+  dm: DatabaseMigration,
+  out: ReconcileOutput,
+  now: string,
+  field: string,
+  message: string,
+): ReconcileOutput {
   const status = out.status;
   const text = `Invalid ${field}: ${message}`;
-  const already = status.phase === 'Failed' && status.lastError?.step === 'validate' && status.lastError.message === text;
+  const already =
+    status.phase === 'Failed' && status.lastError?.step === 'validate' && status.lastError.message === text;
   status.observedGeneration = dm.metadata.generation;
   status.phase = 'Failed';
   status.lastError = { step: 'validate', message: text };
   let conditions = status.conditions ?? [];
   const gen = dm.metadata.generation;
-  conditions = setCondition(conditions, { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: text }, now, gen);
-  conditions = setCondition(conditions, { type: 'Reconciling', status: 'False', reason: 'InvalidSpec', message: text }, now, gen);
-  conditions = setCondition(conditions, { type: 'Stalled', status: 'True', reason: 'InvalidSpec', message: text }, now, gen);
+  conditions = setCondition(
+    conditions,
+    { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: text },
+    now,
+    gen,
+  );
+  conditions = setCondition(
+    conditions,
+    { type: 'Reconciling', status: 'False', reason: 'InvalidSpec', message: text },
+    now,
+    gen,
+  );
+  conditions = setCondition(
+    conditions,
+    { type: 'Stalled', status: 'True', reason: 'InvalidSpec', message: text },
+    now,
+    gen,
+  );
   status.conditions = conditions;
   if (!already) out.actions.push({ kind: 'event', type: 'Warning', reason: 'InvalidSpec', message: text });
   out.holdsTarget = false;
@@ -188,13 +240,23 @@ function startStep(ctx: Ctx, phase: ActivePhase, message: string, params: StepPa
   ctx.status.phase = phase;
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}), [step]: name };
   ctx.out.actions.push({ kind: 'createJob', step, job });
-  ctx.out.actions.push({ kind: 'event', type: 'Normal', reason: `${capitalize(step)}Started`, message: `${message}: Job ${name}` });
+  ctx.out.actions.push({
+    kind: 'event',
+    type: 'Normal',
+    reason: `${capitalize(step)}Started`,
+    message: `${message}: Job ${name}`,
+  });
   setPhaseConditions(ctx, phase, `${message} (Job ${name})`);
 }
 
 function startRevert(ctx: Ctx, message: string): void {
   const rb = ctx.spec.rollback;
-  const params: StepParams = rb ? { ...(rb.steps !== undefined ? { revertSteps: rb.steps } : {}), ...(rb.toMigration ? { revertTo: rb.toMigration } : {}) } : { revertSteps: appliedThisRun(ctx.status).length };
+  const params: StepParams = rb
+    ? {
+        ...(rb.steps !== undefined ? { revertSteps: rb.steps } : {}),
+        ...(rb.toMigration ? { revertTo: rb.toMigration } : {}),
+      }
+    : { revertSteps: appliedThisRun(ctx.status).length };
   startStep(ctx, 'RollingBack', message, params);
 }
 
@@ -228,7 +290,11 @@ function paramsFor(ctx: Ctx, phase: ActivePhase): StepParams {
   if (phase === 'Restoring') return ctx.status.backup?.path ? { backupPath: ctx.status.backup.path } : {};
   if (phase === 'RollingBack') {
     const rb = ctx.spec.rollback;
-    if (rb) return { ...(rb.steps !== undefined ? { revertSteps: rb.steps } : {}), ...(rb.toMigration ? { revertTo: rb.toMigration } : {}) };
+    if (rb)
+      return {
+        ...(rb.steps !== undefined ? { revertSteps: rb.steps } : {}),
+        ...(rb.toMigration ? { revertTo: rb.toMigration } : {}),
+      };
     return { revertSteps: appliedThisRun(ctx.status).length };
   }
   return {};
@@ -270,7 +336,10 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
       const summary = `${plan.pending.length} pending migration(s), ${plan.findings.length} finding(s)`;
       stepCondition(ctx, 'Checked', true, 'PlanChecked', summary);
       if (blocking.length > 0 && spec.safety.approval !== plan.hash) {
-        const list = blocking.slice(0, 5).map((f) => `${f.migration}: ${f.message} [${f.category}]`).join('; ');
+        const list = blocking
+          .slice(0, 5)
+          .map((f) => `${f.migration}: ${f.message} [${f.category}]`)
+          .join('; ');
         const message = `Blocked by spec.safety.block: ${list}. To accept this plan set spec.safety.approval: "${plan.hash}"`;
         finish(ctx, 'Blocked', 'blocked', 'PlanBlocked', message, 'Warning');
         return;
@@ -279,7 +348,14 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
       if (plan.pending.length === 0) {
         status.appliedCount = 0;
         status.applied = [];
-        finish(ctx, 'Succeeded', 'succeeded', 'UpToDate', 'Nothing to migrate: no pending migrations', 'Normal');
+        finish(
+          ctx,
+          'Succeeded',
+          'succeeded',
+          'UpToDate',
+          'Nothing to migrate: no pending migrations',
+          'Normal',
+        );
         return;
       }
       if (spec.backup.enabled) startStep(ctx, 'BackingUp', 'Backing up the database');
@@ -305,9 +381,18 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
       status.applied = applied.slice(0, 50).map((m) => ({ name: m.name, durationMs: m.durationMs }));
       status.appliedCount = applied.length;
       ctx.out.pendingMigrations = result.verify?.pending.length ?? 0;
-      const message = `Applied ${applied.length} migration(s): ${applied.map((m) => `${m.name} (${m.durationMs} ms)`).slice(0, 10).join(', ')}`;
+      const message = `Applied ${applied.length} migration(s): ${applied
+        .map((m) => `${m.name} (${m.durationMs} ms)`)
+        .slice(0, 10)
+        .join(', ')}`;
       stepCondition(ctx, 'MigrationsApplied', true, 'Applied', message);
-      stepCondition(ctx, 'Verified', true, 'Verified', 'No pending migrations; the migrations table matches the files');
+      stepCondition(
+        ctx,
+        'Verified',
+        true,
+        'Verified',
+        'No pending migrations; the migrations table matches the files',
+      );
       ctx.out.actions.push({ kind: 'event', type: 'Normal', reason: 'MigrationsApplied', message });
       finish(ctx, 'Succeeded', 'succeeded', 'Succeeded', message, 'Normal');
       return;
@@ -322,7 +407,14 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
         finish(ctx, 'RolledBack', 'rolled_back', 'RolledBack', message, 'Normal');
       } else {
         const cause = status.lastError ? ` after: ${status.lastError.message}` : '';
-        finish(ctx, 'RolledBack', 'rolled_back', 'MigrationFailedRolledBack', `${message}${cause}`, 'Warning');
+        finish(
+          ctx,
+          'RolledBack',
+          'rolled_back',
+          'MigrationFailedRolledBack',
+          `${message}${cause}`,
+          'Warning',
+        );
       }
       return;
     }
@@ -368,8 +460,21 @@ function onStepFailed(ctx: Ctx, phase: ActivePhase, message: string, result: Job
       ctx.out.actions.push({ kind: 'event', type: 'Warning', reason: 'MigrationFailed', message: text });
       if (spec.onFailure === 'revert' && !spec.rollback) {
         if (applied.length === 0) {
-          stepCondition(ctx, 'RolledBack', true, 'NothingToRevert', 'No migration of this run stayed applied');
-          finish(ctx, 'RolledBack', 'rolled_back', 'MigrationFailedRolledBack', `${text}. No migration of this run stayed applied`, 'Warning');
+          stepCondition(
+            ctx,
+            'RolledBack',
+            true,
+            'NothingToRevert',
+            'No migration of this run stayed applied',
+          );
+          finish(
+            ctx,
+            'RolledBack',
+            'rolled_back',
+            'MigrationFailedRolledBack',
+            `${text}. No migration of this run stayed applied`,
+            'Warning',
+          );
           return;
         }
         startRevert(ctx, `Reverting ${applied.length} migration(s) applied by this run`);
@@ -377,8 +482,11 @@ function onStepFailed(ctx: Ctx, phase: ActivePhase, message: string, result: Job
       }
       if (spec.onFailure === 'restore' && status.backup?.path) {
         status.scaledDown = [];
-        if (spec.restoreWorkloads.length) ctx.out.actions.push({ kind: 'scaleDown', workloads: spec.restoreWorkloads });
-        startStep(ctx, 'Restoring', 'Restoring the backup (emergency rollback)', { backupPath: status.backup.path });
+        if (spec.restoreWorkloads.length)
+          ctx.out.actions.push({ kind: 'scaleDown', workloads: spec.restoreWorkloads });
+        startStep(ctx, 'Restoring', 'Restoring the backup (emergency rollback)', {
+          backupPath: status.backup.path,
+        });
         return;
       }
       finish(ctx, 'Failed', 'failed', 'MigrationFailed', text, 'Warning', false);
@@ -386,7 +494,14 @@ function onStepFailed(ctx: Ctx, phase: ActivePhase, message: string, result: Job
     }
     case 'RollingBack':
       stepCondition(ctx, 'RolledBack', false, 'RollbackFailed', text);
-      finish(ctx, 'Failed', 'failed', 'RollbackFailed', `${text}. Needs a human: the database may be between migrations`, 'Warning');
+      finish(
+        ctx,
+        'Failed',
+        'failed',
+        'RollbackFailed',
+        `${text}. Needs a human: the database may be between migrations`,
+        'Warning',
+      );
       return;
     case 'Restoring': {
       stepCondition(ctx, 'Restored', false, 'RestoreFailed', text);
@@ -398,13 +513,22 @@ function onStepFailed(ctx: Ctx, phase: ActivePhase, message: string, result: Job
   }
 }
 
-function finish(ctx: Ctx, phase: Phase, result: RunResult, reason: string, message: string, eventType: 'Normal' | 'Warning', emit = true): void {
+function finish(
+  ctx: Ctx,
+  phase: Phase,
+  result: RunResult,
+  reason: string,
+  message: string,
+  eventType: 'Normal' | 'Warning',
+  emit = true,
+): void {
   const { status } = ctx;
   status.phase = phase;
   status.completedAt = ctx.now;
   ctx.out.runFinished = result;
   ctx.out.holdsTarget = false;
-  if (emit || eventType === 'Warning') ctx.out.actions.push({ kind: 'event', type: eventType, reason, message });
+  if (emit || eventType === 'Warning')
+    ctx.out.actions.push({ kind: 'event', type: eventType, reason, message });
   setPhaseConditions(ctx, phase, message, reason);
   const entry = {
     generation: ctx.run.generation,
@@ -425,7 +549,12 @@ function setPhaseConditions(ctx: Ctx, phase: Phase, message: string, reason: str
   const gen = ctx.run.generation;
   let c = ctx.status.conditions ?? [];
   c = setCondition(c, { type: 'Ready', status: success ? 'True' : 'False', reason, message }, ctx.now, gen);
-  c = setCondition(c, { type: 'Reconciling', status: reconciling ? 'True' : 'False', reason, message }, ctx.now, gen);
+  c = setCondition(
+    c,
+    { type: 'Reconciling', status: reconciling ? 'True' : 'False', reason, message },
+    ctx.now,
+    gen,
+  );
   c = setCondition(c, { type: 'Stalled', status: stalled ? 'True' : 'False', reason, message }, ctx.now, gen);
   ctx.status.conditions = c;
 }

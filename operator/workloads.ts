@@ -14,7 +14,13 @@ async function readScale(apps: AppsV1Api, kind: string, name: string, namespace:
     : apps.readNamespacedDeploymentScale({ name, namespace });
 }
 
-async function writeScale(apps: AppsV1Api, kind: string, name: string, namespace: string, replicas: number): Promise<void> {
+async function writeScale(
+  apps: AppsV1Api,
+  kind: string,
+  name: string,
+  namespace: string,
+  replicas: number,
+): Promise<void> {
   const current = await readScale(apps, kind, name, namespace);
   const body: V1Scale = { ...current, spec: { replicas } };
   if (kind === 'StatefulSet') await apps.replaceNamespacedStatefulSetScale({ name, namespace, body });
@@ -36,6 +42,10 @@ export async function scaleDown(
   return recorded;
 }
 
-export async function scaleUp(apps: AppsV1Api, namespace: string, workloads: readonly ScaledWorkload[]): Promise<void> {
+export async function scaleUp(
+  apps: AppsV1Api,
+  namespace: string,
+  workloads: readonly ScaledWorkload[],
+): Promise<void> {
   for (const w of workloads) await writeScale(apps, w.kind, w.name, namespace, w.replicas);
 }

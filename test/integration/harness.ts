@@ -17,7 +17,8 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export function adminConfig(): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
-  if (!process.env.KUBECONFIG) throw new Error('KUBECONFIG is not set: the integration global setup did not run');
+  if (!process.env.KUBECONFIG)
+    throw new Error('KUBECONFIG is not set: the integration global setup did not run');
   kc.loadFromFile(process.env.KUBECONFIG);
   return kc;
 }
@@ -46,7 +47,12 @@ export function clients(kc = adminConfig()): Clients {
   };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -56,7 +62,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -75,10 +84,20 @@ export async function apply(c: Clients, obj: k8s.KubernetesObject): Promise<void
  * known fields only and would silently drop `x-kubernetes-*` extensions (CEL).
  */
 export async function ensureCrd(c: Clients): Promise<void> {
-  const applied = kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(ROOT, 'crds/generated/databasemigrations.dbmigrate.io.yaml')]);
+  const applied = kubectl([
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '-f',
+    join(ROOT, 'crds/generated/databasemigrations.dbmigrate.io.yaml'),
+  ]);
   if (applied.status !== 0) throw new Error(`could not apply the CRD: ${applied.stderr}`);
   await waitFor('the CRD to be established', async () => {
-    const crd = (await c.objects.read({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: `${PLURAL}.${GROUP}` } })) as {
+    const crd = (await c.objects.read({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `${PLURAL}.${GROUP}` },
+    })) as {
       status?: { conditions?: { type: string; status: string }[] };
     };
     return crd.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
@@ -90,10 +109,19 @@ export async function createNamespace(c: Clients, name: string): Promise<void> {
 }
 
 export function helmTemplate(release: string, namespace: string, set: string[] = []): k8s.KubernetesObject[] {
-  const helm = spawnSync('bash', ['-c', `source scripts/tools.sh >/dev/null && "$HELM" template "$0" charts/database-migration-operator --namespace "$1" ${set.map((s) => `--set ${s}`).join(' ')}`, release, namespace], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
+  const helm = spawnSync(
+    'bash',
+    [
+      '-c',
+      `source scripts/tools.sh >/dev/null && "$HELM" template "$0" charts/database-migration-operator --namespace "$1" ${set.map((s) => `--set ${s}`).join(' ')}`,
+      release,
+      namespace,
+    ],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
   if (helm.status !== 0) throw new Error(`helm template failed: ${helm.stderr}`);
   return parseAllDocuments(helm.stdout)
     .map((d) => d.toJSON() as k8s.KubernetesObject | null)
@@ -112,7 +140,12 @@ export interface OperatorIdentity {
  * returns a kubeconfig that authenticates as that ServiceAccount, so the
  * operator under test has exactly the permissions a real install gives it.
  */
-export async function operatorIdentity(c: Clients, release: string, namespace: string, watchNamespace: string): Promise<OperatorIdentity> {
+export async function operatorIdentity(
+  c: Clients,
+  release: string,
+  namespace: string,
+  watchNamespace: string,
+): Promise<OperatorIdentity> {
   const objects = helmTemplate(release, namespace);
   const wanted = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
   let serviceAccount = '';
@@ -141,8 +174,7 @@ export async function operatorIdentity(c: Clients, release: string, namespace: s
   const kubeconfigPath = join(dir, `${release}.yaml`);
   writeFileSync(kubeconfigPath, kc.exportConfig(), { mode: 0o600 });
   const leader = objects.find((o) => o.kind === 'Role' && o.metadata?.name?.includes('leader')) as
-    | { rules?: { resourceNames?: string[] }[] }
-    | undefined;
+    { rules?: { resourceNames?: string[] }[] } | undefined;
   const leaseName = leader?.rules?.flatMap((r) => r.resourceNames ?? [])[0] ?? `${release}-leader`;
   void watchNamespace;
   return { kubeconfigPath, serviceAccount, leaseName, namespace };
@@ -165,7 +197,12 @@ export interface RunningOperator {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startOperator(identity: OperatorIdentity, watchNamespace: string, name: string, extraEnv: Record<string, string> = {}): Promise<RunningOperator> {
+export async function startOperator(
+  identity: OperatorIdentity,
+  watchNamespace: string,
+  name: string,
+  extraEnv: Record<string, string> = {},
+): Promise<RunningOperator> {
   const main = join(ROOT, 'dist/operator/main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
   const port = await freePort();
@@ -191,7 +228,8 @@ export async function startOperator(identity: OperatorIdentity, watchNamespace: 
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await waitFor(`operator ${name} to be ready`, async () => {
-    if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}: ${output.slice(-2000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`operator exited with ${child.exitCode}: ${output.slice(-2000)}`);
     const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
     return res?.ok;
   });
@@ -206,13 +244,23 @@ export async function startOperator(identity: OperatorIdentity, watchNamespace: 
   };
 }
 
-export function baseResource(name: string, namespace: string, db = 'shop', overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function baseResource(
+  name: string,
+  namespace: string,
+  db = 'shop',
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     apiVersion: `${GROUP}/${VERSION}`,
     kind: 'DatabaseMigration',
     metadata: { name, namespace },
     spec: {
-      database: { host: 'postgres.db.svc', database: db, user: 'app', passwordSecretRef: { name: 'db-credentials', key: 'password' } },
+      database: {
+        host: 'postgres.db.svc',
+        database: db,
+        user: 'app',
+        passwordSecretRef: { name: 'db-credentials', key: 'password' },
+      },
       migrations: { image: 'example/product-service:2' },
       backup: { pvcName: 'backups' },
       ...overrides,
@@ -222,32 +270,72 @@ export function baseResource(name: string, namespace: string, db = 'shop', overr
 
 export async function createResource(c: Clients, body: Record<string, unknown>): Promise<DatabaseMigration> {
   const ns = (body.metadata as { namespace: string }).namespace;
-  return (await c.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, body })) as DatabaseMigration;
+  return (await c.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: ns,
+    plural: PLURAL,
+    body,
+  })) as DatabaseMigration;
 }
 
 export async function getResource(c: Clients, namespace: string, name: string): Promise<DatabaseMigration> {
-  return (await c.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as DatabaseMigration;
+  return (await c.custom.getNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: PLURAL,
+    name,
+  })) as DatabaseMigration;
 }
 
-export async function waitForPhase(c: Clients, namespace: string, name: string, phase: string, timeoutMs = 60_000): Promise<DatabaseMigration> {
-  return waitFor(`${namespace}/${name} to reach phase ${phase}`, async () => {
-    const dm = await getResource(c, namespace, name);
-    return dm.status?.phase === phase ? dm : undefined;
-  }, timeoutMs);
+export async function waitForPhase(
+  c: Clients,
+  namespace: string,
+  name: string,
+  phase: string,
+  timeoutMs = 60_000,
+): Promise<DatabaseMigration> {
+  return waitFor(
+    `${namespace}/${name} to reach phase ${phase}`,
+    async () => {
+      const dm = await getResource(c, namespace, name);
+      return dm.status?.phase === phase ? dm : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export async function jobsOf(c: Clients, namespace: string, step?: JobStep): Promise<k8s.V1Job[]> {
-  const selector = ['app.kubernetes.io/managed-by=database-migration-operator', ...(step ? [`dbmigrate.io/step=${step}`] : [])].join(',');
+  const selector = [
+    'app.kubernetes.io/managed-by=database-migration-operator',
+    ...(step ? [`dbmigrate.io/step=${step}`] : []),
+  ].join(',');
   return (await c.batch.listNamespacedJob({ namespace, labelSelector: selector })).items;
 }
 
-export async function waitForJob(c: Clients, namespace: string, step: JobStep, timeoutMs = 60_000): Promise<k8s.V1Job> {
-  return waitFor(`a ${step} Job in ${namespace}`, async () => (await jobsOf(c, namespace, step))[0], timeoutMs);
+export async function waitForJob(
+  c: Clients,
+  namespace: string,
+  step: JobStep,
+  timeoutMs = 60_000,
+): Promise<k8s.V1Job> {
+  return waitFor(
+    `a ${step} Job in ${namespace}`,
+    async () => (await jobsOf(c, namespace, step))[0],
+    timeoutMs,
+  );
 }
 
 export function result(step: JobStep, extra: Partial<JobResult> = {}): JobResult {
   const now = new Date();
-  return { step, ok: true, startedAt: new Date(now.getTime() - 1500).toISOString(), finishedAt: now.toISOString(), ...extra };
+  return {
+    step,
+    ok: true,
+    startedAt: new Date(now.getTime() - 1500).toISOString(),
+    finishedAt: now.toISOString(),
+    ...extra,
+  };
 }
 
 /**
@@ -258,7 +346,10 @@ export function result(step: JobStep, extra: Partial<JobResult> = {}): JobResult
 export async function finishJobPod(c: Clients, job: k8s.V1Job, res: JobResult): Promise<void> {
   const namespace = job.metadata!.namespace!;
   const pod = await waitFor(`a Pod of Job ${job.metadata?.name}`, async () => {
-    const pods = await c.core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${job.metadata!.name}` });
+    const pods = await c.core.listNamespacedPod({
+      namespace,
+      labelSelector: `batch.kubernetes.io/job-name=${job.metadata!.name}`,
+    });
     return pods.items[0];
   });
   const exitCode = res.ok ? 0 : 1;
@@ -275,7 +366,15 @@ export async function finishJobPod(c: Clients, job: k8s.V1Job, res: JobResult): 
           imageID: '',
           ready: false,
           restartCount: 0,
-          state: { terminated: { exitCode, reason: res.ok ? 'Completed' : 'Error', message: JSON.stringify(res), startedAt: now, finishedAt: now } },
+          state: {
+            terminated: {
+              exitCode,
+              reason: res.ok ? 'Completed' : 'Error',
+              message: JSON.stringify(res),
+              startedAt: now,
+              finishedAt: now,
+            },
+          },
         },
       ],
     },
@@ -285,15 +384,30 @@ export async function finishJobPod(c: Clients, job: k8s.V1Job, res: JobResult): 
 
 export async function waitForJobDone(c: Clients, job: k8s.V1Job): Promise<void> {
   await waitFor(`Job ${job.metadata?.name} to finish`, async () => {
-    const j = await c.batch.readNamespacedJob({ name: job.metadata!.name!, namespace: job.metadata!.namespace! });
-    return j.status?.conditions?.some((x) => (x.type === 'Complete' || x.type === 'Failed') && x.status === 'True');
+    const j = await c.batch.readNamespacedJob({
+      name: job.metadata!.name!,
+      namespace: job.metadata!.namespace!,
+    });
+    return j.status?.conditions?.some(
+      (x) => (x.type === 'Complete' || x.type === 'Failed') && x.status === 'True',
+    );
   });
 }
 
-export const planResult = (pending = ['AddProductAttributes1709123456789', 'SeedProductCategories1709123456790']) =>
-  result('check', { plan: { pending, hash: 'a'.repeat(64), findings: [], notCaptured: [] } });
+export const planResult = (
+  pending = ['AddProductAttributes1709123456789', 'SeedProductCategories1709123456790'],
+) => result('check', { plan: { pending, hash: 'a'.repeat(64), findings: [], notCaptured: [] } });
 export const backupResult = () =>
-  result('backup', { backup: { path: '/backups/x.dump', format: 'custom', sizeBytes: 123456, sha256: 'b'.repeat(64), verified: true, serverVersion: '15.18' } });
+  result('backup', {
+    backup: {
+      path: '/backups/x.dump',
+      format: 'custom',
+      sizeBytes: 123456,
+      sha256: 'b'.repeat(64),
+      verified: true,
+      serverVersion: '15.18',
+    },
+  });
 export const migrateResult = () =>
   result('migrate', {
     migrations: [
@@ -315,13 +429,20 @@ export async function driveToSuccess(c: Clients, namespace: string): Promise<voi
   }
 }
 
-export function kubectl(args: string[], timeoutMs = 60_000): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('bash', ['-c', 'source scripts/tools.sh >/dev/null && "$KUBECTL" "$@"', 'kubectl', ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    env: { ...process.env },
-  });
+export function kubectl(
+  args: string[],
+  timeoutMs = 60_000,
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(
+    'bash',
+    ['-c', 'source scripts/tools.sh >/dev/null && "$KUBECTL" "$@"', 'kubectl', ...args],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: timeoutMs,
+      env: { ...process.env },
+    },
+  );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -104,7 +104,8 @@ describe('operator behaviour across resources and processes', () => {
     await finishJobPod(c, migrate, migrateResult());
     const done = await waitForPhase(c, ns, 'shop', 'Succeeded');
     expect(getCondition(done.status?.conditions, 'Ready')?.status).toBe('True');
-    for (const step of ['check', 'backup', 'migrate'] as const) expect(await ownedBy(ns, 'shop', step)).toHaveLength(1);
+    for (const step of ['check', 'backup', 'migrate'] as const)
+      expect(await ownedBy(ns, 'shop', step)).toHaveLength(1);
     expect(third.logs()).not.toMatch(/created Job/);
     await deleteNamespace(c, ns);
     await deleteNamespace(c, system);

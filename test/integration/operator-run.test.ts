@@ -43,7 +43,6 @@ afterAll(async () => {
   await deleteNamespace(c, system);
 });
 
-
 describe('a DatabaseMigration run against a real API server', () => {
   it('creates check, backup and migrate Jobs in order and ends Ready=True; kubectl wait returns', async () => {
     await createResource(c, baseResource('shop', ns));
@@ -54,7 +53,10 @@ describe('a DatabaseMigration run against a real API server', () => {
     const check = await waitForJob(c, ns, 'check');
     expect((await jobsOf(c, ns)).map((j) => j.metadata?.labels?.['dbmigrate.io/step'])).toEqual(['check']);
     const checking = await getResource(c, ns, 'shop');
-    expect([checking.status?.phase, getCondition(checking.status?.conditions, 'Reconciling')?.message]).toEqual(['Checking', expect.any(String)]);
+    expect([
+      checking.status?.phase,
+      getCondition(checking.status?.conditions, 'Reconciling')?.message,
+    ]).toEqual(['Checking', expect.any(String)]);
     expect(getCondition(checking.status?.conditions, 'Reconciling')?.status).toBe('True');
     expect(checking.status?.observedGeneration).toBe(1);
     expect(check.metadata?.ownerReferences?.[0]?.name).toBe('shop');
@@ -68,7 +70,10 @@ describe('a DatabaseMigration run against a real API server', () => {
     expect(getCondition(done.status?.conditions, 'Stalled')?.status).toBe('False');
     expect(done.status?.appliedCount).toBe(2);
     expect(done.status?.backup?.sha256).toBe('b'.repeat(64));
-    expect(done.status?.applied?.map((m) => m.name)).toEqual(['AddProductAttributes1709123456789', 'SeedProductCategories1709123456790']);
+    expect(done.status?.applied?.map((m) => m.name)).toEqual([
+      'AddProductAttributes1709123456789',
+      'SeedProductCategories1709123456790',
+    ]);
     expect(done.status?.history?.[0]?.phase).toBe('Succeeded');
 
     const wait = kubectl(['wait', '--for=condition=Ready', `dbm/shop`, '-n', ns, '--timeout=30s']);
@@ -78,21 +83,42 @@ describe('a DatabaseMigration run against a real API server', () => {
     expect(printed.stdout).toMatch(/PHASE\s+APPLIED\s+BACKUP\s+AGE/);
     expect(printed.stdout).toMatch(/Succeeded\s+2/);
 
-    const events = await c.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=shop' });
+    const events = await c.core.listNamespacedEvent({
+      namespace: ns,
+      fieldSelector: 'involvedObject.name=shop',
+    });
     const reasons = events.items.map((e) => e.reason);
-    expect(reasons).toEqual(expect.arrayContaining(['CheckStarted', 'Checked', 'BackupStarted', 'BackedUp', 'MigrateStarted', 'MigrationsApplied', 'Succeeded']));
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        'CheckStarted',
+        'Checked',
+        'BackupStarted',
+        'BackedUp',
+        'MigrateStarted',
+        'MigrationsApplied',
+        'Succeeded',
+      ]),
+    );
   });
 
   it('a failed Job gives phase Failed with its error in status and a Warning Event', async () => {
     await createResource(c, baseResource('broken', ns, 'broken'));
     const check = await waitForJob(c, ns, 'check');
     void check;
-    const checkJob = (await jobsOf(c, ns, 'check')).find((j) => j.metadata?.ownerReferences?.[0]?.name === 'broken')!;
+    const checkJob = (await jobsOf(c, ns, 'check')).find(
+      (j) => j.metadata?.ownerReferences?.[0]?.name === 'broken',
+    )!;
     await finishJobPod(c, checkJob, planResult());
     const backup = await waitFor('backup job of broken', async () =>
       (await jobsOf(c, ns, 'backup')).find((j) => j.metadata?.ownerReferences?.[0]?.name === 'broken'),
     );
-    await finishJobPod(c, backup, result('backup', { backup: { path: '/b', format: 'custom', sizeBytes: 1, sha256: 'c'.repeat(64), verified: true } }));
+    await finishJobPod(
+      c,
+      backup,
+      result('backup', {
+        backup: { path: '/b', format: 'custom', sizeBytes: 1, sha256: 'c'.repeat(64), verified: true },
+      }),
+    );
     const migrate = await waitFor('migrate job of broken', async () =>
       (await jobsOf(c, ns, 'migrate')).find((j) => j.metadata?.ownerReferences?.[0]?.name === 'broken'),
     );
@@ -101,17 +127,28 @@ describe('a DatabaseMigration run against a real API server', () => {
       migrate,
       result('migrate', {
         ok: false,
-        error: { message: 'column "attributes" of relation "product_variants" already exists', code: '42701', migration: 'AddProductAttributes1709123456789' },
+        error: {
+          message: 'column "attributes" of relation "product_variants" already exists',
+          code: '42701',
+          migration: 'AddProductAttributes1709123456789',
+        },
         migrations: [],
       }),
     );
     const failed = await waitForPhase(c, ns, 'broken', 'Failed');
-    expect(failed.status?.lastError).toMatchObject({ step: 'migrate', code: '42701', migration: 'AddProductAttributes1709123456789' });
+    expect(failed.status?.lastError).toMatchObject({
+      step: 'migrate',
+      code: '42701',
+      migration: 'AddProductAttributes1709123456789',
+    });
     const stalled = getCondition(failed.status?.conditions, 'Stalled');
     expect(stalled?.status).toBe('True');
     expect(stalled?.message).toContain('already exists');
     const warning = await waitFor('a Warning event', async () => {
-      const events = await c.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=broken,type=Warning' });
+      const events = await c.core.listNamespacedEvent({
+        namespace: ns,
+        fieldSelector: 'involvedObject.name=broken,type=Warning',
+      });
       return events.items.find((e) => e.message?.includes('already exists'));
     });
     expect(warning.reason).toBe('MigrationFailed');
@@ -129,43 +166,87 @@ describe('a DatabaseMigration run against a real API server', () => {
       return dm.status?.attempt === 2 && dm.status.phase === 'Checking' ? dm : undefined;
     });
     expect(retried.status?.observedGeneration).toBe(1);
-    const checks = (await jobsOf(c, ns, 'check')).filter((j) => j.metadata?.ownerReferences?.[0]?.name === 'broken');
+    const checks = (await jobsOf(c, ns, 'check')).filter(
+      (j) => j.metadata?.ownerReferences?.[0]?.name === 'broken',
+    );
     expect(checks).toHaveLength(2);
   });
 
   it('rejects invalid resources at the API server (schema and CEL)', async () => {
     const both = baseResource('both', ns, 'x', { migrations: { image: 'a:1', configMapRef: { name: 'm' } } });
-    await expect(createResource(c, both)).rejects.toMatchObject({ body: expect.stringContaining('set exactly one of migrations.image and migrations.configMapRef') });
+    await expect(createResource(c, both)).rejects.toMatchObject({
+      body: expect.stringContaining('set exactly one of migrations.image and migrations.configMapRef'),
+    });
     const inlinePassword = baseResource('pw', ns, 'x');
-    (inlinePassword.spec as { database: Record<string, unknown> }).database = { host: 'h', database: 'd', user: 'u', password: 'hunter2' };
-    await expect(createResource(c, inlinePassword)).rejects.toMatchObject({ body: expect.stringContaining('passwordSecretRef') });
-    const restoreNoBackup = baseResource('rnb', ns, 'x', { onFailure: 'restore', backup: { enabled: false } });
-    await expect(createResource(c, restoreNoBackup)).rejects.toMatchObject({ body: expect.stringContaining('onFailure: restore needs backup.enabled') });
+    (inlinePassword.spec as { database: Record<string, unknown> }).database = {
+      host: 'h',
+      database: 'd',
+      user: 'u',
+      password: 'hunter2',
+    };
+    await expect(createResource(c, inlinePassword)).rejects.toMatchObject({
+      body: expect.stringContaining('passwordSecretRef'),
+    });
+    const restoreNoBackup = baseResource('rnb', ns, 'x', {
+      onFailure: 'restore',
+      backup: { enabled: false },
+    });
+    await expect(createResource(c, restoreNoBackup)).rejects.toMatchObject({
+      body: expect.stringContaining('onFailure: restore needs backup.enabled'),
+    });
   });
 
   it('stalls a resource only the operator can reject, naming the field', async () => {
-    await createResource(c, baseResource('badqty', ns, 'q', { jobTemplate: { resources: { limits: { memory: 'lots' } } } }));
+    await createResource(
+      c,
+      baseResource('badqty', ns, 'q', { jobTemplate: { resources: { limits: { memory: 'lots' } } } }),
+    );
     const failed = await waitForPhase(c, ns, 'badqty', 'Failed');
     const stalled = getCondition(failed.status?.conditions, 'Stalled');
     expect(stalled?.status).toBe('True');
     expect(stalled?.reason).toBe('InvalidSpec');
     expect(stalled?.message).toContain('spec.jobTemplate.resources.limits.memory');
-    expect((await jobsOf(c, ns)).filter((j) => j.metadata?.ownerReferences?.[0]?.name === 'badqty')).toHaveLength(0);
+    expect(
+      (await jobsOf(c, ns)).filter((j) => j.metadata?.ownerReferences?.[0]?.name === 'badqty'),
+    ).toHaveLength(0);
   });
 
   it('deleting the resource garbage-collects its Jobs', async () => {
     await createResource(c, baseResource('doomed', ns, 'doomed'));
-    await waitFor('doomed check job', async () => (await jobsOf(c, ns, 'check')).find((j) => j.metadata?.ownerReferences?.[0]?.name === 'doomed'));
-    await c.custom.deleteNamespacedCustomObject({ group: 'dbmigrate.io', version: 'v1alpha1', namespace: ns, plural: 'databasemigrations', name: 'doomed' });
+    await waitFor('doomed check job', async () =>
+      (await jobsOf(c, ns, 'check')).find((j) => j.metadata?.ownerReferences?.[0]?.name === 'doomed'),
+    );
+    await c.custom.deleteNamespacedCustomObject({
+      group: 'dbmigrate.io',
+      version: 'v1alpha1',
+      namespace: ns,
+      plural: 'databasemigrations',
+      name: 'doomed',
+    });
     await waitFor('doomed jobs to be collected', async () =>
       (await jobsOf(c, ns)).every((j) => j.metadata?.ownerReferences?.[0]?.name !== 'doomed'),
     );
   });
 
   it('never needs Secret access: the operator runs with the chart RBAC, which has none', async () => {
-    const review = kubectl(['auth', 'can-i', 'get', 'secrets', '-n', ns, `--as=system:serviceaccount:${system}:${system}-database-migration-operator`]);
+    const review = kubectl([
+      'auth',
+      'can-i',
+      'get',
+      'secrets',
+      '-n',
+      ns,
+      `--as=system:serviceaccount:${system}:${system}-database-migration-operator`,
+    ]);
     expect(review.stdout.trim()).toBe('no');
-    const list = kubectl(['auth', 'can-i', 'list', 'secrets', '--all-namespaces', `--as=system:serviceaccount:${system}:${system}-database-migration-operator`]);
+    const list = kubectl([
+      'auth',
+      'can-i',
+      'list',
+      'secrets',
+      '--all-namespaces',
+      `--as=system:serviceaccount:${system}:${system}-database-migration-operator`,
+    ]);
     expect(list.stdout.trim()).toBe('no');
     expect(operator.logs()).not.toMatch(/forbidden/i);
   });
