@@ -6,6 +6,8 @@ PACKAGES=(
   postgresql postgresql-client   # migrator tests and the demo database
   openssl                        # certificates of the local control plane
   unzip                          # kubectl/helm come zipped inside an npm package
+  prometheus                     # promtool and a real Prometheus for the alert/dashboard tests
+  lua5.1                         # runs the Argo CD health check script in tests
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

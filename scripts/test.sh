@@ -16,10 +16,11 @@ echo "node $("$NODE" --version)"
 
 bash test/cluster/build-binaries.sh
 
-npm run --silent crds:generate >/dev/null
-npx tsc -p tsconfig.json --noEmit
-npx eslint .
-npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }
+# Static checks first; their failures are reported but the test projects still run.
+static_failed=()
+npx tsc -p tsconfig.json --noEmit || static_failed+=(typecheck)
+npx eslint . || static_failed+=(eslint)
+npx prettier --check . >/dev/null 2>&1 || { npx prettier --check . || true; static_failed+=(prettier); }
 npm run --silent build
 
 started_cluster=0
@@ -42,4 +43,8 @@ set -e
   console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
   if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1); }
 ' "$ROOT/.tmp/jest-results.json"
+if ((${#static_failed[@]})); then
+  echo "static checks failed: ${static_failed[*]}" >&2
+  exit 1
+fi
 exit $status

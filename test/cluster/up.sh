@@ -211,6 +211,18 @@ wait_for "etcd" 30 port_in_use "$ETCD_PORT"
 endpoint_flags=()
 case "$ADVERTISE_ADDRESS" in 127.*) endpoint_flags=(--endpoint-reconciler-type=none) ;; esac
 
+# Requests made by service accounts (the operator under test among them) are
+# audited at Metadata level, so tests can count what one run costs.
+cat >"$STATE/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+POLICY
+
 log "starting kube-apiserver on 127.0.0.1:$APISERVER_PORT"
 start kube-apiserver "$K8S_BIN/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
@@ -233,6 +245,9 @@ start kube-apiserver "$K8S_BIN/kube-apiserver" \
   --allow-privileged=true \
   --cert-dir="$STATE/certs-apiserver" \
   --profiling=false \
+  --audit-policy-file="$STATE/audit-policy.yaml" \
+  --audit-log-path="$LOGS/audit.log" \
+  --audit-log-maxsize=200 \
   --v=1
 ADMIN_KCFG="$STATE/kubeconfig.tmp"
 wait_for "kube-apiserver /readyz" 120 kube_ok "$APISERVER_PORT" /readyz

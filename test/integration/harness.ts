@@ -4,7 +4,7 @@
 // envtest-style completion of Job Pods (there is no node in this suite).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -263,6 +263,8 @@ export function baseResource(
       },
       migrations: { image: 'example/product-service:2' },
       backup: { pvcName: 'backups' },
+      // The test plays the kubelet: if the cluster has a node, keep the Pods off it.
+      jobTemplate: { nodeSelector: { 'dbmigrate.io/integration-test': 'no-node-matches' } },
       ...overrides,
     },
   };
@@ -448,4 +450,34 @@ export function kubectl(
 
 export async function deleteNamespace(c: Clients, name: string): Promise<void> {
   await c.core.deleteNamespace({ name }).catch(() => undefined);
+}
+
+/**
+ * Counts the API requests a user made in a time window, from the local
+ * cluster's audit log (test/cluster/up.sh audits service accounts).
+ */
+export function auditedRequests(
+  username: string,
+  from: Date,
+  to: Date,
+): { total: number; byVerb: Record<string, number> } | undefined {
+  const path = join(ROOT, '.local-cluster/logs/audit.log');
+  if (!existsSync(path)) return undefined;
+  const ids = new Map<string, string>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.includes(username)) continue;
+    const e = JSON.parse(line) as {
+      auditID: string;
+      verb: string;
+      user: { username: string };
+      requestReceivedTimestamp: string;
+      objectRef?: { resource?: string };
+    };
+    const t = Date.parse(e.requestReceivedTimestamp);
+    if (e.user.username !== username || t < from.getTime() || t > to.getTime()) continue;
+    ids.set(e.auditID, `${e.verb} ${e.objectRef?.resource ?? ''}`.trim());
+  }
+  const byVerb: Record<string, number> = {};
+  for (const v of ids.values()) byVerb[v] = (byVerb[v] ?? 0) + 1;
+  return { total: ids.size, byVerb };
 }

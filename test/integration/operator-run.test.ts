@@ -2,6 +2,7 @@
 // kubectl wait, failures, garbage collection, invalid input.
 import { getCondition } from '../../operator/conditions.js';
 import {
+  auditedRequests,
   baseResource,
   clients,
   createNamespace,
@@ -28,12 +29,14 @@ const c = clients();
 const ns = uniqueName('it-run');
 const system = uniqueName('it-sys');
 let operator: RunningOperator;
+let operatorUser = '';
 
 beforeAll(async () => {
   await ensureCrd(c);
   await createNamespace(c, ns);
   await createNamespace(c, system);
   const identity = await operatorIdentity(c, system, system, ns);
+  operatorUser = `system:serviceaccount:${system}:${identity.serviceAccount}`;
   operator = await startOperator(identity, ns, 'op-run');
 });
 
@@ -45,6 +48,7 @@ afterAll(async () => {
 
 describe('a DatabaseMigration run against a real API server', () => {
   it('creates check, backup and migrate Jobs in order and ends Ready=True; kubectl wait returns', async () => {
+    const runStart = new Date(Date.now() - 1000);
     await createResource(c, baseResource('shop', ns));
     const fresh = await getResource(c, ns, 'shop');
     // Before the operator writes anything kstatus must read "in progress".
@@ -75,6 +79,15 @@ describe('a DatabaseMigration run against a real API server', () => {
       'SeedProductCategories1709123456790',
     ]);
     expect(done.status?.history?.[0]?.phase).toBe('Succeeded');
+
+    const cost = auditedRequests(operatorUser, runStart, new Date(Date.now() + 1000));
+    if (cost) {
+      // Figures, not a timing target: the closing note reports them.
+      console.log(JSON.stringify({ metric: 'api_requests_per_run', ...cost }));
+      expect(cost.total).toBeGreaterThan(0);
+    } else if (process.env.DBM_USE_EXISTING_CLUSTER !== '1') {
+      throw new Error('the local cluster has no audit log; restart it with test/cluster/up.sh');
+    }
 
     const wait = kubectl(['wait', '--for=condition=Ready', `dbm/shop`, '-n', ns, '--timeout=30s']);
     expect(wait.stderr).toBe('');
