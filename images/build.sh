@@ -52,7 +52,10 @@ fi
 
 # ---- production node_modules, per lockfile ---------------------------------------
 lock_hash="$(dbm_hash "$REPO/package-lock.json" "$REPO/package.json")"
-PROD="$WORK/prod-deps"
+# Staged contexts live outside the repository (jest's haste map scans it).
+STAGE="$DBM_CACHE_ROOT/image-build"
+mkdir -p "$STAGE"
+PROD="$STAGE/prod-deps"
 if ((need_dist)) && [[ "$(cat "$PROD/.hash" 2>/dev/null)" != "$lock_hash" ]]; then
   ilog "npm ci --omit=dev (production node_modules for the images)"
   rm -rf "$PROD" && mkdir -p "$PROD"
@@ -110,9 +113,9 @@ build() {
 for w in "${WANT[@]}"; do
   case "$w" in
     operator)
-      stage "$WORK/ctx-operator"
-      h="$(dbm_hash "$REPO/Dockerfile" "$WORK/ctx-operator/dist" "$lock_hash" "$BASE_ID")"
-      build operator localhost/dbm/database-migration-operator "$REPO/Dockerfile" "$WORK/ctx-operator" "$h"
+      stage "$STAGE/ctx-operator"
+      h="$(dbm_hash "$REPO/Dockerfile" "$STAGE/ctx-operator/dist" "$lock_hash" "$BASE_ID")"
+      build operator localhost/dbm/database-migration-operator "$REPO/Dockerfile" "$STAGE/ctx-operator" "$h"
       ;;
     migrator)
       [[ -f "$REPO/migrator-image/Dockerfile" ]] || { ilog "migrator-image/Dockerfile is missing"; exit 1; }

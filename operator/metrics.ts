@@ -9,6 +9,7 @@
 // Label values are bounded: namespace/name/database of existing resources
 // (removed by `forget` when a resource is deleted), and small fixed enums for
 // result, step, phase and severity.
+import { phases } from '../crds/database-migration.js';
 import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from 'prom-client';
 
@@ -56,20 +57,8 @@ export interface OperatorMetrics {
   forget(namespace: string, name: string): void;
 }
 
-export const PHASES = [
-  'Pending',
-  'Queued',
-  'Checking',
-  'Blocked',
-  'BackingUp',
-  'Migrating',
-  'Succeeded',
-  'Failed',
-  'RollingBack',
-  'RolledBack',
-  'Restoring',
-  'Restored',
-] as const;
+/** One series per phase of the API, as kube-state-metrics does for Pod phases. */
+export const PHASES = phases;
 
 export const SEVERITIES: readonly Severity[] = ['info', 'warning', 'error'];
 export const RUN_RESULTS: readonly RunResult[] = [

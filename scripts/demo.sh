@@ -78,16 +78,22 @@ step "4/6 PostgreSQL on the node (the app's external database)"
 bash "$REPO/scripts/demo/postgres.sh" down >/dev/null 2>&1 || true # a fresh database every run
 eval "$(bash "$REPO/scripts/demo/postgres.sh" up)"
 export DBM_PG_HOST DBM_PG_PORT DBM_PG_DATABASE DBM_PG_USER
+# The app's database is not empty: it already holds the app's settings.
+bash "$REPO/scripts/demo/postgres.sh" psql -q -c "CREATE TABLE app_settings (key text PRIMARY KEY, value text NOT NULL);
+  INSERT INTO app_settings VALUES ('currency', 'EUR'), ('page_size', '20');"
 done_step "PostgreSQL"
 
 # ---- 5: operator --------------------------------------------------------------------------
 step "5/6 operator: helm upgrade --install $RELEASE charts/database-migration-operator"
+# The operator watches the demo namespace only (it gets a Role there).
+K get ns "$DEMO_NAMESPACE" >/dev/null 2>&1 || K create ns "$DEMO_NAMESPACE" >/dev/null
 "$HELM" upgrade --install "$RELEASE" "$REPO/charts/database-migration-operator" \
   --namespace "$OPERATOR_NS" --create-namespace --force-conflicts \
   --set "image.repository=${DBM_OPERATOR_IMAGE%:*}" --set "image.tag=${DBM_OPERATOR_IMAGE##*:}" \
   --set image.pullPolicy=Never \
   --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \
   --set migratorImage.pullPolicy=Never \
+  --set "watchNamespaces={$DEMO_NAMESPACE}" \
   --wait --timeout 180s >/dev/null \
   || { K -n "$OPERATOR_NS" get pods -o wide; K -n "$OPERATOR_NS" logs -l app.kubernetes.io/instance="$RELEASE" --tail=30 || true; exit 1; }
 K -n "$OPERATOR_NS" get deploy,pods -o wide
@@ -99,7 +105,8 @@ K get ns "$DEMO_NAMESPACE" >/dev/null 2>&1 || K create ns "$DEMO_NAMESPACE" >/de
 K -n "$DEMO_NAMESPACE" delete databasemigration "$DBM_NAME" --ignore-not-found --wait=true >/dev/null
 K -n "$DEMO_NAMESPACE" create secret generic product-db --from-literal=password="$(cat "$DBM_PG_PASSWORD_FILE")" \
   --dry-run=client -o yaml | K apply -f - >/dev/null
-mkdir -p "$DEMO_BACKUP_DIR" && chmod 1777 "$DEMO_BACKUP_DIR"
+# A fresh database each run, so fresh backups too (the Jobs run as a non-root uid).
+rm -rf "$DEMO_BACKUP_DIR" && mkdir -p "$DEMO_BACKUP_DIR" && chmod 1777 "$DEMO_BACKUP_DIR"
 if ! K -n "$DEMO_NAMESPACE" get pvc migration-backups >/dev/null 2>&1; then
   K delete pv "$DEMO_NAMESPACE-migration-backups" --ignore-not-found >/dev/null
   envsubst <"$REPO/examples/product-service/backup-volume.yaml" | K apply -f - >/dev/null
@@ -114,7 +121,7 @@ step_t=$SECONDS
 json() { K -n "$DEMO_NAMESPACE" get databasemigration "$DBM_NAME" -o json 2>/dev/null; }
 last_phase="" ; declare -A job_seen=()
 terminal='^(Succeeded|Failed|Blocked|RolledBack|Restored)$'
-deadline=$((SECONDS + 600))
+deadline=$((SECONDS + 300))
 while :; do
   phase="$(K -n "$DEMO_NAMESPACE" get databasemigration "$DBM_NAME" -o jsonpath='{.status.phase}' 2>/dev/null || true)"
   if [[ -n "$phase" && "$phase" != "$last_phase" ]]; then
@@ -133,7 +140,7 @@ while :; do
     -o custom-columns='N:.metadata.name,S:.metadata.labels.dbmigrate\.io/step,OK:.status.succeeded,F:.status.failed' 2>/dev/null \
     | awk '{ print $1, $2, ($3 == "<none>" ? 0 : $3), ($4 == "<none>" ? 0 : $4) }')
   [[ "$phase" =~ $terminal ]] && break
-  if ((SECONDS > deadline)); then echo "${R}demo: no final phase after 600s${N}"; break; fi
+  if ((SECONDS > deadline)); then echo "${R}demo: no final phase after 300s${N}"; break; fi
   sleep 1
 done
 ready_s="$(awk -v s="$apply_at" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')"

@@ -26,9 +26,11 @@ function isStep(s: string | undefined): s is JobStep {
 export async function main(argv: string[]): Promise<number> {
   registerSecret(process.env.PGPASSWORD);
   const name = argv[0];
+  // `wait` (the Helm hook waiter) is not an operator Job step: no JobResult.
+  if (name === 'wait') return (await import('./commands/wait.js')).wait();
   const resultPath = process.env.RESULT_PATH || '/dev/termination-log';
   if (!isStep(name)) {
-    process.stderr.write(`usage: migrator <${Object.keys(commands).join('|')}>\n`);
+    process.stderr.write(`usage: migrator <${[...Object.keys(commands), 'wait'].join('|')}>\n`);
     return 2;
   }
   const res: JobResult = { step: name, ok: false, startedAt: new Date().toISOString(), finishedAt: '' };

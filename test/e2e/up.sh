@@ -55,6 +55,8 @@ fi
 source "$REPO/.tmp/images/images.env"
 # shellcheck source=../../scripts/tools.sh
 source "$REPO/scripts/tools.sh"
+E2E_NS="${DBM_E2E_NAMESPACE:-dbm-e2e}"
+"$KUBECTL" get ns "$E2E_NS" >/dev/null 2>&1 || "$KUBECTL" create ns "$E2E_NS" >/dev/null
 log "installing the operator ($DBM_OPERATOR_IMAGE) in $OPERATOR_NS"
 "$HELM" upgrade --install "$RELEASE" "$REPO/charts/database-migration-operator" \
   --namespace "$OPERATOR_NS" --create-namespace --force-conflicts \
@@ -62,11 +64,13 @@ log "installing the operator ($DBM_OPERATOR_IMAGE) in $OPERATOR_NS"
   --set image.pullPolicy=IfNotPresent \
   --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \
   --set migratorImage.pullPolicy=IfNotPresent \
+  --set "watchNamespaces={$E2E_NS}" \
   --wait --timeout 180s >/dev/null
 cat >"$OUT/env.sh" <<ENV
 export KUBECONFIG='$KUBECONFIG'
 export KUBECTL='$KUBECTL'
 export DBM_E2E_CLUSTER='$CLUSTER'
+export DBM_E2E_NAMESPACE='$E2E_NS'
 export DBM_E2E_OPERATOR_NAMESPACE='$OPERATOR_NS'
 export DBM_E2E_RELEASE='$RELEASE'
 export DBM_MIGRATOR_IMAGE='$DBM_MIGRATOR_IMAGE'

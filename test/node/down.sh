@@ -48,9 +48,11 @@ if [[ -S "$DBM_CONTAINERD_SOCK" ]] && dbm_ctr version >/dev/null 2>&1; then
 fi
 stop containerd containerd
 
-# Mounts left by the Pods (secret/projected tmpfs, sandbox shm), deepest first.
+# Mounts left by the Pods (secret/projected tmpfs, sandbox shm) and the kubelet's
+# own shared bind mount of its root, deepest first.
 for root in "$DBM_KUBELET_ROOT" "$DBM_NODE_RUN"; do
-  findmnt -rn -o TARGET | grep -F "$root/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  findmnt -rn -o TARGET | awk -v r="$root" '$0 == r || index($0, r "/") == 1' | sort -r \
+    | while read -r m; do umount -l "$m" 2>/dev/null; done
 done
 # Network namespaces of our Pods: those holding an address of the pod network.
 prefix="${DBM_POD_CIDR%.*}."

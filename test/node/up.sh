@@ -171,12 +171,19 @@ state = "$DBM_CONTAINERD_STATE"
     conf_dir = "$DBM_CNI_CONF_DIR"
     max_conf_num = 1
 TOML
+# A running containerd keeps its containers and images; it is restarted (the
+# containers' shims live on) only when its configuration changed.
+if containerd_alive && ! cmp -s "$ST/containerd.toml" "$ST/containerd.toml.running"; then
+  log "containerd configuration changed: restarting containerd"
+  stop containerd containerd
+fi
 if ! containerd_alive; then
   stop containerd containerd
   log "starting containerd ($DBM_CONTAINERD_SOCK)"
   start containerd "$ST/logs/containerd.log" "$(command -v containerd)" --config "$ST/containerd.toml"
   for _ in $(seq 1 100); do dbm_ctr version >/dev/null 2>&1 && break; sleep 0.2; done
   containerd_alive || { tail -n 20 "$ST/logs/containerd.log" >&2; die "containerd did not start"; }
+  cp "$ST/containerd.toml" "$ST/containerd.toml.running"
 fi
 
 # ---- images: pause, debian, node (made locally) -------------------------------
@@ -248,8 +255,8 @@ cgroupDriver: cgroupfs
 # deprecated upstream); we accept v1 because that is what this kernel offers.
 failCgroupV1: false
 # The kubelet refuses to start when swap is on unless told otherwise. This
-# machine has no swap today, but a machine of this kind may; with swap the
-# default LimitedSwap-free behaviour (NoSwap) applies to the Pods.
+# machine has no swap today, but a machine of this kind may have some; with
+# swap on, memorySwap.swapBehavior's default (NoSwap) still keeps Pods off it.
 failSwapOn: false
 containerRuntimeEndpoint: unix://$DBM_CONTAINERD_SOCK
 # Serving (logs, exec, metrics for the apiserver) on the pod network's node address only.
