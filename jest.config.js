@@ -11,7 +11,7 @@ const common = {
 };
 export default {
   // Integration suites wait on real components; unit tests finish long before this.
-  testTimeout: 180000,
+  testTimeout: 600000,
   projects: [
     {
       ...common,
@@ -29,6 +29,12 @@ export default {
       ...common,
       displayName: 'static',
       testMatch: ['<rootDir>/test/{chart,observability}/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/e2e/global-setup.ts',
     },
     {
       ...common,

@@ -46,7 +46,11 @@ export function jobLabels(run: RunId, step: JobStep): Record<string, string> {
   };
 }
 
-/** The backup's file name: deterministic per run so a retried backup Job overwrites its own partial file. */
+/**
+ * The backup's file name: deterministic per run, so a retried backup Job finds
+ * its own file, and carrying the resource's uid, so a deleted and recreated
+ * resource of the same name never collides with an older backup.
+ */
 export function backupId(namespace: string, run: RunId): string {
-  return `${namespace}-${run.name}-g${run.generation}-a${run.attempt}`;
+  return `${namespace}-${run.name}-${run.uid.slice(0, 8)}-g${run.generation}-a${run.attempt}`;
 }

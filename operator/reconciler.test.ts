@@ -176,6 +176,22 @@ describe('reconcile: the happy path', () => {
   });
 });
 
+describe('reconcile: defaults', () => {
+  it('builds Jobs from the parsed spec, so defaults the API server did not fill are there', () => {
+    const dm = resource();
+    const raw = { ...dm, spec: { ...dm.spec } } as DatabaseMigration;
+    delete (raw.spec as Partial<DatabaseMigration['spec']>).timeouts;
+    delete (raw.spec as Partial<DatabaseMigration['spec']>).jobTemplate;
+    const out = reconcile({ dm: raw, jobs: [], pods: [], now, config });
+    const job = created(out)[0]?.job;
+    expect(job?.spec?.template.spec?.containers[0]?.env).toContainEqual({
+      name: 'ADVISORY_LOCK_WAIT_SECONDS',
+      value: '300',
+    });
+    expect(job?.spec?.activeDeadlineSeconds).toBe(3600);
+  });
+});
+
 describe('reconcile: failures', () => {
   it('a failed migrate Job gives Failed, Stalled=True, the PostgreSQL error and a Warning event', () => {
     const dm = resource();

@@ -100,7 +100,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       const spec = validateSpec(dm.spec);
       if (!spec.ok) return invalidSpec(dm, out, nowIso, spec.field, spec.message);
       const ctx: Ctx = {
-        dm,
+        dm: { ...dm, spec: spec.spec },
         spec: spec.spec,
         run,
         now: nowIso,
@@ -137,7 +137,17 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     ? newRunStatus(current, run, target, retryToken)
     : { ...current };
   out.status = status;
-  const ctx: Ctx = { dm, spec: spec.spec, run, now: nowIso, config: input.config, status, out };
+  // Jobs are built from the parsed spec: the API server fills only the defaults
+  // of fields that are present, zod fills the rest.
+  const ctx: Ctx = {
+    dm: { ...dm, spec: spec.spec },
+    spec: spec.spec,
+    run,
+    now: nowIso,
+    config: input.config,
+    status,
+    out,
+  };
 
   if (input.targetHolder) {
     const message = `Waiting for ${input.targetHolder}, which is running migrations on ${target}`;

@@ -8,6 +8,9 @@ PACKAGES=(
   unzip                          # kubectl/helm come zipped inside an npm package
   prometheus                     # promtool and a real Prometheus for the alert/dashboard tests
   lua5.1                         # runs the Argo CD health check script in tests
+  containerd runc containernetworking-plugins iptables socat   # the real node (test/node/up.sh)
+  buildah debootstrap            # images from our Dockerfiles, base images from Debian packages
+  gettext-base curl              # envsubst for manifests; the demo reads /metrics
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -26,11 +26,15 @@ npm run --silent build
 started_cluster=0
 if [[ ! -f .local-cluster/kubeconfig ]]; then started_cluster=1; fi
 cleanup() {
-  if [[ $started_cluster == 1 && "${KEEP_CLUSTER:-0}" != 1 ]]; then bash test/cluster/down.sh || true; fi
+  if [[ $started_cluster == 1 && "${KEEP_CLUSTER:-0}" != 1 ]]; then
+    # The e2e setup may have brought up the node, PostgreSQL and an operator release.
+    bash test/e2e/up.sh --down >/dev/null 2>&1 || true
+    bash test/cluster/down.sh || true
+  fi
 }
 trap cleanup EXIT
 
-PROJECTS=(unit static migrator integration)
+PROJECTS=(unit static migrator integration e2e)
 if [[ -n "${DBM_TEST_PROJECTS:-}" ]]; then read -r -a PROJECTS <<<"$DBM_TEST_PROJECTS"; fi
 mkdir -p .tmp
 set +e
