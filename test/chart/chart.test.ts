@@ -408,7 +408,17 @@ describe('server-side dry run on the local cluster', () => {
     run(helmTools().kubectl, ['--kubeconfig', KUBECONFIG, '--request-timeout=30s', ...args], input);
   const dryRun = (docs: K8sObject[]) =>
     k(
-      ['apply', '--dry-run=server', '--server-side', '--force-conflicts', '--field-manager=chart-test', '-o', 'name', '-f', '-'],
+      [
+        'apply',
+        '--dry-run=server',
+        '--server-side',
+        '--force-conflicts',
+        '--field-manager=chart-test',
+        '-o',
+        'name',
+        '-f',
+        '-',
+      ],
       docs.map((d) => JSON.stringify(d)).join('\n'),
     );
   const hasCrd = (name: string) => k(['get', 'crd', name, '-o', 'name']).status === 0;
