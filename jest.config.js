@@ -29,6 +29,7 @@ export default {
       ...common,
       displayName: 'static',
       testMatch: ['<rootDir>/test/{chart,observability}/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/setup/cluster-with-crd-setup.ts',
     },
     {
       ...common,
