@@ -4,39 +4,16 @@
 // valid, every selector in it must match series that exist, every label it
 // groups by must exist on them, and every dashboard query must return data.
 // (The e2e suite repeats this against a real operator on the local cluster.)
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { parse } from 'yaml';
 import { createMetrics } from '../../operator/metrics.js';
 import type { OperatorMetrics, ResourceLabels } from '../../operator/metrics.js';
-import { DASHBOARD_FILE, RULES_FILE } from '../chart/tools.js';
+import { RULES_FILE } from '../chart/tools.js';
+import { checkExpression, JOB, panelExprs, ruleExprs, rules } from './expressions.js';
 import { startPrometheus } from './prometheus.js';
 import type { RunningPrometheus } from './prometheus.js';
-import { analyse, expandGrafanaVariables } from './promql.js';
-
-const JOB = 'database-migration-operator';
-/** Grafana's template variables, as "All" would set them. */
-const substitute = (expr: string) =>
-  expandGrafanaVariables(expr.replace(/\$__rate_interval/g, '1m').replace(/\$__range/g, '10m'))
-    .replace(/\$namespace\b|\$\{namespace\}/g, '.*')
-    .replace(/\$job\b|\$\{job\}/g, `.*${JOB}.*`);
-
-type Panel = { title?: string; type: string; targets?: { expr?: string; refId: string }[] };
-const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as { panels: Panel[] };
-const rules = (
-  parse(readFileSync(RULES_FILE, 'utf8')) as {
-    groups: { rules: { alert?: string; record?: string; expr: string }[] }[];
-  }
-).groups.flatMap((g) => g.rules);
-const panelExprs = dashboard.panels.flatMap((p) =>
-  (p.targets ?? [])
-    .filter((t) => t.expr)
-    .map((t) => ({ where: `panel "${p.title}" ${t.refId}`, expr: t.expr! })),
-);
-const ruleExprs = rules.map((r) => ({ where: `rule ${r.alert ?? r.record}`, expr: r.expr }));
 
 let server: Server;
 let prom: RunningPrometheus;
@@ -120,29 +97,11 @@ afterAll(async () => {
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
 });
 
-async function check(expr: string) {
-  const e = substitute(expr);
-  const problems: string[] = [];
-  const r = await prom.query(e);
-  if (r.status !== 'success') problems.push(`query failed: ${r.errorType}: ${r.error}`);
-  const refs = analyse(e);
-  const seen = new Set<string>();
-  for (const sel of refs.selectors) {
-    const matchers = sel.matchers.map((m) => `${m.label}${m.op}${JSON.stringify(m.value)}`);
-    const text = `${sel.metric}{${matchers.join(',')}}`;
-    const series = await prom.series(text);
-    if (series.length === 0) problems.push(`no series match ${text}`);
-    for (const s of series) Object.keys(s).forEach((k) => seen.add(k));
-  }
-  for (const l of refs.groupingLabels) if (!seen.has(l)) problems.push(`no series has the label ${l}`);
-  return { problems, result: r.data?.result ?? [] };
-}
-
 describe('PromQL against a real Prometheus', () => {
   it.each(panelExprs.map((e) => [e.where, e.expr] as const))(
     '%s is valid, names existing series and returns data',
     async (_, expr) => {
-      const { problems, result } = await check(expr);
+      const { problems, result } = await checkExpression(prom, expr);
       expect(problems).toEqual([]);
       expect(result.length).toBeGreaterThan(0);
     },
@@ -151,7 +110,7 @@ describe('PromQL against a real Prometheus', () => {
   it.each(ruleExprs.map((e) => [e.where, e.expr] as const))(
     '%s is valid and names existing series',
     async (_, expr) => {
-      const { problems } = await check(expr);
+      const { problems } = await checkExpression(prom, expr);
       expect(problems).toEqual([]);
     },
   );
