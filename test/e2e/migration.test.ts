@@ -1,38 +1,9 @@
 // End to end on a real node: the operator runs as a Pod from its image, the
 // backup and migrate Jobs run the migrator image against the PostgreSQL of
 // test/e2e/up.sh, and the test checks the result in PostgreSQL itself.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import pg from 'pg';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const envFile = path.join(root, '.tmp/e2e/env.sh');
-
-function loadEnv(): void {
-  if (!process.env.DBM_PG_PASSWORD_FILE || !existsSync(envFile)) {
-    const r = spawnSync('bash', [path.join(root, 'test/e2e/up.sh')], {
-      cwd: root,
-      stdio: 'inherit',
-      env: process.env,
-    });
-    if (r.status !== 0) throw new Error(`test/e2e/up.sh failed (exit ${r.status ?? r.signal})`);
-  }
-  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
-    const m = /^export (\w+)='(.*)'$/.exec(line);
-    if (m?.[1] && m[2] !== undefined) process.env[m[1]] = m[2];
-  }
-}
-
-const env = (k: string): string => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set (test/e2e/up.sh writes it)`);
-  return v;
-};
-const kubectl = (args: string[], input?: string): string =>
-  execFileSync(env('KUBECTL'), args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-const apply = (obj: unknown): string => kubectl(['apply', '-f', '-'], JSON.stringify(obj));
+import { apply, env, kubectl, loadEnv } from './env.js';
 
 interface Condition {
   type: string;
