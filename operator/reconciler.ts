@@ -260,14 +260,7 @@ function startStep(ctx: Ctx, phase: ActivePhase, message: string, params: StepPa
 }
 
 function startRevert(ctx: Ctx, message: string): void {
-  const rb = ctx.spec.rollback;
-  const params: StepParams = rb
-    ? {
-        ...(rb.steps !== undefined ? { revertSteps: rb.steps } : {}),
-        ...(rb.toMigration ? { revertTo: rb.toMigration } : {}),
-      }
-    : { revertSteps: appliedThisRun(ctx.status).length };
-  startStep(ctx, 'RollingBack', message, params);
+  startStep(ctx, 'RollingBack', message, paramsFor(ctx, 'RollingBack'));
 }
 
 function appliedThisRun(status: DatabaseMigrationStatus): string[] {
@@ -290,7 +283,7 @@ function advanceActive(ctx: Ctx, phase: ActivePhase, input: ReconcileInput): voi
   }
   if (obs.state === 'running') return;
 
-  const seconds = stepSeconds(obs.job, obs.state === 'succeeded' ? obs.result : obs.result);
+  const seconds = stepSeconds(obs.job, obs.result);
   ctx.out.stepsFinished.push({ step, ok: obs.state === 'succeeded', seconds });
   if (obs.state === 'succeeded') onStepSucceeded(ctx, phase, obs.result);
   else onStepFailed(ctx, phase, obs.message, obs.result);

@@ -14,6 +14,7 @@ import {
   KUBECONFIG,
   RULES_FILE,
   clusterReachable,
+  clusterTest,
   ensureChartCrd,
   helm,
   helmTools,
@@ -396,16 +397,7 @@ describe('helm template (watchNamespaces)', () => {
 
 // Server-side dry run against the local control plane (bash test/cluster/up.sh).
 const cluster = clusterReachable();
-// The project's global setup brings the cluster up and applies the CRD; without
-// them these tests fail instead of skipping.
-const clusterIt = (name: string, fn: () => void | Promise<void>) =>
-  it(name, async () => {
-    if (!cluster)
-      throw new Error(
-        `no local cluster with the CRD at ${KUBECONFIG} (run via npm test or bash test/cluster/up.sh)`,
-      );
-    await fn();
-  });
+const clusterIt = clusterTest(cluster);
 
 describe('server-side dry run on the local cluster', () => {
   const ns = `dbm-chart-dryrun-${process.pid}`;

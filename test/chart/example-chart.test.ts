@@ -7,6 +7,7 @@ import {
   KUBECONFIG,
   REPO_ROOT,
   clusterReachable,
+  clusterTest,
   helm,
   helmTools,
   parseYamlDocs,
@@ -217,16 +218,7 @@ const k = (args: string[], input?: string) =>
   run(helmTools().kubectl, ['--kubeconfig', KUBECONFIG, '--request-timeout=30s', ...args], input);
 const cluster =
   clusterReachable() && k(['get', 'crd', 'databasemigrations.dbmigrate.io', '-o', 'name']).status === 0;
-// The project's global setup brings the cluster up and applies the CRD; without
-// them these tests fail instead of skipping.
-const clusterIt = (name: string, fn: () => void | Promise<void>) =>
-  it(name, async () => {
-    if (!cluster)
-      throw new Error(
-        `no local cluster with the CRD at ${KUBECONFIG} (run via npm test or bash test/cluster/up.sh)`,
-      );
-    await fn();
-  });
+const clusterIt = clusterTest(cluster);
 
 describe('example chart: server-side dry run on the local cluster', () => {
   const ns = `dbm-example-dryrun-${process.pid}`;

@@ -129,3 +129,18 @@ export function clusterReachable(): boolean {
     return false;
   }
 }
+
+/**
+ * A test that needs the local cluster (the `static` project's global setup
+ * brings it up with the CRD): without it, it fails instead of skipping.
+ */
+export function clusterTest(available: boolean): (name: string, fn: () => void | Promise<void>) => void {
+  return (name, fn) =>
+    it(name, async () => {
+      if (!available)
+        throw new Error(
+          `no local cluster with the CRD at ${KUBECONFIG} (run via npm test or bash test/cluster/up.sh)`,
+        );
+      await fn();
+    });
+}

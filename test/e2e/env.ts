@@ -2,6 +2,7 @@
 // demand when a test file runs alone), and kubectl against that cluster.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import pg from 'pg';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,3 +32,22 @@ export const env = (k: string): string => {
 export const kubectl = (args: string[], input?: string): string =>
   execFileSync(env('KUBECTL'), args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 export const apply = (obj: unknown): string => kubectl(['apply', '-f', '-'], JSON.stringify(obj));
+
+export const password = (): string => readFileSync(env('DBM_PG_PASSWORD_FILE'), 'utf8').trim();
+
+/** A connection to the e2e PostgreSQL, as the test (not the Pods) reaches it. */
+export async function withDb<T>(database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({
+    host: env('DBM_PG_TEST_HOST'),
+    port: Number(env('DBM_PG_PORT')),
+    user: env('DBM_PG_USER'),
+    password: password(),
+    database,
+  });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}

@@ -10,11 +10,10 @@
 // v2 and v3 are app images built FROM the example image of test/e2e/up.sh with
 // one more migration each (images/lib.sh's buildah, imported into the node).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { apply, env, kubectl, loadEnv, root } from './env.js';
+import { apply, env, kubectl, loadEnv, password, root, withDb } from './env.js';
 
 /** The real Helm 4 binary of scripts/tools.sh. */
 function helmBinary(): string {
@@ -31,23 +30,6 @@ interface Run {
 function helm(args: string[]): Run {
   const r = spawnSync(HELM, args, { cwd: root, encoding: 'utf8', env: process.env, timeout: 900_000 });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
-
-const password = (): string => readFileSync(env('DBM_PG_PASSWORD_FILE'), 'utf8').trim();
-async function withDb<T>(database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({
-    host: env('DBM_PG_TEST_HOST'),
-    port: Number(env('DBM_PG_PORT')),
-    user: env('DBM_PG_USER'),
-    password: password(),
-    database,
-  });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
 }
 
 // ---- app image variants -----------------------------------------------------------

@@ -1,9 +1,8 @@
 // End to end on a real node: the operator runs as a Pod from its image, the
 // backup and migrate Jobs run the migrator image against the PostgreSQL of
 // test/e2e/up.sh, and the test checks the result in PostgreSQL itself.
-import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import pg from 'pg';
-import { apply, env, kubectl, loadEnv } from './env.js';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { apply, env, kubectl, loadEnv, password, withDb } from './env.js';
 
 interface Condition {
   type: string;
@@ -36,22 +35,6 @@ async function waitForPhase(ns: string, name: string, phases: string[], timeoutM
   );
 }
 
-const password = (): string => readFileSync(env('DBM_PG_PASSWORD_FILE'), 'utf8').trim();
-async function withDb<T>(database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({
-    host: env('DBM_PG_TEST_HOST'),
-    port: Number(env('DBM_PG_PORT')),
-    user: env('DBM_PG_USER'),
-    password: password(),
-    database,
-  });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 const freshDatabase = async (name: string): Promise<void> =>
   withDb('postgres', async (c) => {
     await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

@@ -144,7 +144,6 @@ export async function operatorIdentity(
   c: Clients,
   release: string,
   namespace: string,
-  watchNamespace: string,
 ): Promise<OperatorIdentity> {
   const objects = helmTemplate(release, namespace);
   const wanted = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
@@ -176,7 +175,6 @@ export async function operatorIdentity(
   const leader = objects.find((o) => o.kind === 'Role' && o.metadata?.name?.includes('leader')) as
     { rules?: { resourceNames?: string[] }[] } | undefined;
   const leaseName = leader?.rules?.flatMap((r) => r.resourceNames ?? [])[0] ?? `${release}-leader`;
-  void watchNamespace;
   return { kubeconfigPath, serviceAccount, leaseName, namespace };
 }
 

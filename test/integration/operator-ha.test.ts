@@ -32,7 +32,7 @@ async function setup(prefix: string): Promise<{ ns: string; system: string; iden
   const system = uniqueName(`${prefix}-sys`);
   await createNamespace(c, ns);
   await createNamespace(c, system);
-  const identity = await operatorIdentity(c, system, system, ns);
+  const identity = await operatorIdentity(c, system, system);
   return { ns, system, identity };
 }
 

@@ -35,7 +35,7 @@ beforeAll(async () => {
   await ensureCrd(c);
   await createNamespace(c, ns);
   await createNamespace(c, system);
-  const identity = await operatorIdentity(c, system, system, ns);
+  const identity = await operatorIdentity(c, system, system);
   operatorUser = `system:serviceaccount:${system}:${identity.serviceAccount}`;
   operator = await startOperator(identity, ns, 'op-run');
 });
@@ -116,8 +116,7 @@ describe('a DatabaseMigration run against a real API server', () => {
 
   it('a failed Job gives phase Failed with its error in status and a Warning Event', async () => {
     await createResource(c, baseResource('broken', ns, 'broken'));
-    const check = await waitForJob(c, ns, 'check');
-    void check;
+    await waitForJob(c, ns, 'check');
     const checkJob = (await jobsOf(c, ns, 'check')).find(
       (j) => j.metadata?.ownerReferences?.[0]?.name === 'broken',
     )!;

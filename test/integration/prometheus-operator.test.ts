@@ -41,7 +41,7 @@ beforeAll(async () => {
   await ensureCrd(c);
   await createNamespace(c, ns);
   await createNamespace(c, system);
-  const identity = await operatorIdentity(c, system, system, ns);
+  const identity = await operatorIdentity(c, system, system);
   operator = await startOperator(identity, ns, 'op-prom');
   prom = await startPrometheus({
     targets: [`127.0.0.1:${operator.port}`],

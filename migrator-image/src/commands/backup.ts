@@ -99,6 +99,25 @@ export async function appliedMigrationNames(q: pg.Client, cfg: Config): Promise<
   return r.rows.map((x) => x.name);
 }
 
+/** The result's view of a backup: its sidecar's record with the archive's digest (verified later). */
+export function backupRecord(
+  path: string,
+  meta: BackupSidecar,
+  digest: { sizeBytes: number; sha256: string },
+): BackupRecord {
+  return {
+    path,
+    format: meta.format,
+    sizeBytes: digest.sizeBytes,
+    sha256: digest.sha256,
+    verified: false,
+    serverVersion: meta.serverVersion,
+    tables: Object.keys(meta.tables).length,
+    rows: Object.values(meta.tables).reduce((a, b) => a + b, 0),
+    appliedMigrations: meta.migrations?.length ?? 0,
+  };
+}
+
 export async function verifyArchive(
   cfg: Config,
   path: string,
@@ -211,17 +230,7 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
   } finally {
     await client.end().catch(() => undefined);
   }
-  const record: BackupRecord = {
-    path,
-    format: sidecar.format,
-    sizeBytes: sidecar.sizeBytes,
-    sha256: sidecar.sha256,
-    verified: false,
-    serverVersion: sidecar.serverVersion,
-    tables: Object.keys(sidecar.tables).length,
-    rows: Object.values(sidecar.tables).reduce((a, b) => a + b, 0),
-    appliedMigrations: sidecar.migrations?.length ?? 0,
-  };
+  const record = backupRecord(path, sidecar, sidecar);
   res.backup = record;
   if (cfg.BACKUP_VERIFY) {
     try {

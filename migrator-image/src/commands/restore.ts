@@ -11,6 +11,7 @@ import { log } from '../log.js';
 import { runTool } from '../pgtools.js';
 import { MigratorError } from '../result.js';
 import {
+  backupRecord,
   appliedMigrationNames,
   archiveDigest,
   countRows,
@@ -33,17 +34,7 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
     throw new MigratorError(
       `backup ${path} is corrupt: sha256 ${digest.sha256.slice(0, 12)} differs from the recorded ${meta.sha256.slice(0, 12)}`,
     );
-  res.backup = {
-    path,
-    format: meta.format,
-    sizeBytes: digest.sizeBytes,
-    sha256: digest.sha256,
-    verified: false,
-    serverVersion: meta.serverVersion,
-    tables: Object.keys(meta.tables).length,
-    rows: Object.values(meta.tables).reduce((a, b) => a + b, 0),
-    appliedMigrations: meta.migrations?.length ?? 0,
-  };
+  res.backup = backupRecord(path, meta, digest);
 
   const { client } = await connect(cfg);
   const unlock = await acquireLock(client, {
