@@ -35,6 +35,12 @@ done_step() { TIMINGS+=("$(printf '%-34s %4ss' "$1" "$((SECONDS - step_t))")"); 
 ts() { printf '%s[%5.1fs]%s' "$D" "$(awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { print e - s }')" "$N"; }
 
 [[ $(id -u) -eq 0 ]] || { echo "demo: needs root (the node runs containerd, the kubelet and a bridge)" >&2; exit 1; }
+if [[ "${1:-}" != --down ]]; then
+  # Like `npm test`, the demo installs what it needs: it may be the first command on a new machine.
+  step "0/6 what the demo needs (scripts/bootstrap.sh: Debian packages, npm ci, Kubernetes binaries)"
+  bash "$REPO/scripts/bootstrap.sh"
+  done_step "bootstrap"
+fi
 
 # ---- --down ---------------------------------------------------------------------------
 if [[ "${1:-}" == --down ]]; then

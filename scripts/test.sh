@@ -6,15 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
-bash scripts/install-system-deps.sh
-if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  npm ci --no-audit --no-fund
-fi
+bash scripts/bootstrap.sh
 NODE="$ROOT/node_modules/.bin/node"
 export PATH="$ROOT/node_modules/.bin:$PATH"
 echo "node $("$NODE" --version)"
 
-bash test/cluster/build-binaries.sh
 
 # Static checks first; their failures are reported but the test projects still run.
 static_failed=()

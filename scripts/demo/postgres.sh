@@ -12,6 +12,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../test/node/env.sh
 source "$HERE/../../test/node/env.sh"
+# shellcheck source=../lib/daemon.sh
+source "$HERE/../lib/daemon.sh"
 PGBIN="${DBM_PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}"
 DATA="$DBM_NODE_ROOT/demo-postgres"
 PORT="${DBM_DEMO_PG_PORT:-55432}"
@@ -48,6 +50,7 @@ HBA
       fresh=1
     fi
     if ! running; then
+      dbm_port_free "$PORT" DBM_DEMO_PG_PORT "demo PostgreSQL port" || exit 1
       as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 start >/dev/null
     fi
     if [[ "${fresh:-0}" == 1 ]]; then

@@ -6,7 +6,7 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-STATE="$REPO_ROOT/.local-cluster"
+STATE="${DBM_CLUSTER_STATE:-$REPO_ROOT/.local-cluster}"
 PIDS="$STATE/pids"
 keep_state=0
 [[ "${1:-}" == "--keep-state" ]] && keep_state=1
@@ -29,21 +29,18 @@ if [[ -d "$PIDS" ]]; then
 fi
 ordered+=(kube-scheduler kube-controller-manager kube-apiserver etcd)
 
-ours() { # ours <pid> <name>: the pid still runs the program we recorded
-  kill -0 "$1" 2>/dev/null && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "$2"
-}
-
+# shellcheck source=../../scripts/lib/daemon.sh
+source "$REPO_ROOT/scripts/lib/daemon.sh"
 for name in "${ordered[@]}"; do
   f="$PIDS/$name.pid"
   [[ -f "$f" ]] || continue
-  pid="$(cat "$f")"
-  if [[ -n "$pid" ]] && ours "$pid" "$name"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do ours "$pid" "$name" || break; sleep 0.1; done
-    if ours "$pid" "$name"; then kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
+  # up.sh records the binary beside the pid; only a pid still running it is ours to stop.
+  if [[ -f "$PIDS/$name.bin" ]] && dbm_daemon_alive "$f" "$(cat "$PIDS/$name.bin")"; then
+    pid="$(cat "$f")"
+    dbm_daemon_stop "$f" "$(cat "$PIDS/$name.bin")"
     echo "cluster/down: stopped $name (pid $pid)" >&2
   fi
-  rm -f "$f"
+  rm -f "$f" "$PIDS/$name.bin"
 done
 
 if ((keep_state == 0)); then

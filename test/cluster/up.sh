@@ -17,7 +17,7 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-STATE="$REPO_ROOT/.local-cluster"
+STATE="${DBM_CLUSTER_STATE:-$REPO_ROOT/.local-cluster}" # another state dir (with other ports) runs a second cluster
 PKI="$STATE/pki"
 LOGS="$STATE/logs"
 PIDS="$STATE/pids"
@@ -45,11 +45,10 @@ export DBM_CLUSTER_LOCK_HELD=1
 # shellcheck source=../../scripts/tools.sh
 source "$REPO_ROOT/scripts/tools.sh"
 
-pid_alive() { # name -> 0 when the process recorded for it runs that binary
-  local name="$1" pid
-  [[ -f "$PIDS/$name.pid" ]] || return 1
-  pid="$(cat "$PIDS/$name.pid")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
+# shellcheck source=../../scripts/lib/daemon.sh
+source "$REPO_ROOT/scripts/lib/daemon.sh"
+pid_alive() { # name -> 0 when the pid recorded for it runs the binary recorded for it
+  [[ -f "$PIDS/$1.bin" ]] && dbm_daemon_alive "$PIDS/$1.pid" "$(cat "$PIDS/$1.bin")"
 }
 
 ADMIN_KCFG="$STATE/kubeconfig"
@@ -77,13 +76,14 @@ if [[ -d "$STATE" ]]; then
   bash "$SCRIPT_DIR/down.sh"
 fi
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHEDULER_PORT"; do
-  if port_in_use "$p"; then
-    log "port 127.0.0.1:$p is already in use by another process; free it or override the DBM_*_PORT variables"
-    exit 1
-  fi
-done
+port_in_use() { dbm_port_in_use "$1"; }
+ports_ok=1
+dbm_port_free "$ETCD_PORT" DBM_ETCD_PORT "etcd client port" || ports_ok=0
+dbm_port_free "$ETCD_PEER_PORT" DBM_ETCD_PEER_PORT "etcd peer port" || ports_ok=0
+dbm_port_free "$APISERVER_PORT" DBM_APISERVER_PORT "kube-apiserver port" || ports_ok=0
+dbm_port_free "$KCM_PORT" DBM_KCM_PORT "kube-controller-manager port" || ports_ok=0
+dbm_port_free "$SCHEDULER_PORT" DBM_SCHEDULER_PORT "kube-scheduler port" || ports_ok=0
+((ports_ok)) || { log "cannot start: a port is taken (see above)"; exit 1; }
 
 # ---- binaries ---------------------------------------------------------------
 build_out="$(bash "$SCRIPT_DIR/build-binaries.sh")"
@@ -161,8 +161,8 @@ kubeconfig "$STATE/kubeconfig.tmp" admin # renamed into place once the cluster i
 # ---- processes --------------------------------------------------------------
 start() { # start <name> <binary> <args...>: detached, own session, log + pid in .local-cluster
   local name="$1" bin="$2"; shift 2
-  setsid nohup "$bin" "$@" >"$LOGS/$name.log" 2>&1 </dev/null 9<&- &
-  echo $! >"$PIDS/$name.pid"
+  readlink -f "$bin" >"$PIDS/$name.bin"
+  dbm_daemon_start "$PIDS/$name.pid" "$LOGS/$name.log" "$bin" "$@" || fail "$name exited at start"
 }
 
 fail() {

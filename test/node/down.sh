@@ -18,17 +18,16 @@ log() { echo "node/down: $*" >&2; }
 exec 7<"$HERE/up.sh"
 flock 7
 
-stop() { # stop <name> <binary>
-  local f="$PIDS/$1.pid" pid
-  [[ -f "$f" ]] || return 0
-  pid="$(cat "$f")"
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"; then
-    kill "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
+# shellcheck source=../../scripts/lib/daemon.sh
+source "$REPO/scripts/lib/daemon.sh"
+stop() { # stop <name> <binary name>: only a pid that still runs the binary up.sh recorded
+  local f="$PIDS/$1.pid"
+  if [[ -f "$PIDS/$1.bin" ]] && dbm_daemon_alive "$f" "$(cat "$PIDS/$1.bin")"; then
+    local pid; pid="$(cat "$f")"
+    dbm_daemon_stop "$f" "$(cat "$PIDS/$1.bin")"
     log "stopped $1 ($pid)"
   fi
-  rm -f "$f"
+  rm -f "$f" "$PIDS/$1.bin"
 }
 
 stop kubelet kubelet

@@ -38,26 +38,21 @@ for b in containerd runc ctr iptables "$DBM_CNI_BIN_DIR/bridge" "$DBM_CNI_BIN_DI
   command -v "$b" >/dev/null || [[ -x "$b" ]] || die "$b is missing (scripts/install-system-deps.sh installs containerd, runc, containernetworking-plugins, iptables)"
 done
 
-pid_alive() { # pid_alive <name> <binary>
-  local f="$PIDS/$1.pid" pid
-  [[ -f "$f" ]] || return 1
-  pid="$(cat "$f")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+# shellcheck source=../../scripts/lib/daemon.sh
+source "$REPO/scripts/lib/daemon.sh"
+# Each daemon's pid file has its binary beside it (<name>.bin); the second
+# argument of pid_alive/stop is kept for readability of the call sites.
+pid_alive() { # pid_alive <name> <binary name>
+  [[ -f "$PIDS/$1.bin" ]] && dbm_daemon_alive "$PIDS/$1.pid" "$(cat "$PIDS/$1.bin")"
 }
-start() { # start <name> <log> <binary> <args...>
+start() { # start <name> <log> <binary> <args...>: returns once the binary runs, or dies with its log
   local name="$1" logf="$2" bin="$3"; shift 3
-  # Closes the lock's fd 7 (and the cluster script's 9): a daemon must not hold them.
-  setsid nohup "$bin" "$@" >"$logf" 2>&1 </dev/null 7<&- 9<&- &
-  echo $! >"$PIDS/$name.pid"
+  readlink -f "$bin" >"$PIDS/$name.bin"
+  dbm_daemon_start "$PIDS/$name.pid" "$logf" "$bin" "$@" || die "$name exited at start"
 }
-stop() { # stop <name> <binary>: TERM, then KILL after 10s
-  local name="$1" pid
-  pid_alive "$name" "$2" || { rm -f "$PIDS/$name.pid"; return 0; }
-  pid="$(cat "$PIDS/$name.pid")"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$PIDS/$name.pid"
+stop() { # stop <name> <binary name>: TERM, then KILL after 10s
+  if [[ -f "$PIDS/$1.bin" ]]; then dbm_daemon_stop "$PIDS/$1.pid" "$(cat "$PIDS/$1.bin")"; fi
+  rm -f "$PIDS/$1.pid" "$PIDS/$1.bin"
 }
 # The node's certificates must be signed by the control plane's current CA.
 certs_current() {
@@ -292,6 +287,7 @@ podCIDR: $DBM_POD_CIDR
 maxPods: 110
 YAML
 if ! pid_alive kubelet kubelet; then
+  dbm_port_free "$DBM_KUBELET_PORT" DBM_KUBELET_PORT "kubelet port" || die "cannot start the kubelet"
   log "starting the kubelet as node $DBM_NODE_NAME ($DBM_BRIDGE_IP:$DBM_KUBELET_PORT)"
   start kubelet "$ST/logs/kubelet.log" "$DBM_K8S_BIN/kubelet" \
     --config="$ST/kubelet-config.yaml" \
