@@ -26,7 +26,11 @@ function toStructural(node: unknown): unknown {
     if (key === 'additionalProperties' && value === false) continue;
     out[key] = toStructural(value);
   }
-  if (out.type === 'object' && !out.properties && !out.additionalProperties) {
+  const isEmpty = (v: unknown) => !v || (typeof v === 'object' && Object.keys(v).length === 0);
+  // An object with no declared fields (e.g. z.looseObject({})) keeps whatever it is given.
+  if (out.type === 'object' && isEmpty(out.properties) && isEmpty(out.additionalProperties)) {
+    delete out.properties;
+    delete out.additionalProperties;
     out['x-kubernetes-preserve-unknown-fields'] = true;
   }
   return out;

@@ -28,7 +28,12 @@ const cel = (rule: string, message: string, fieldPath?: string) => ({
 export const SecretKeyRef = z
   .object({
     name: dnsName.describe('Name of a Secret in the resource namespace.'),
-    key: z.string().min(1).max(253).describe('Key within the Secret.'),
+    key: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key: letters, digits, "-", "_" and "."')
+      .describe('Key within the Secret.'),
   })
   .describe(
     'A key of a Secret in the same namespace. Only the Job reads it (through secretKeyRef); the operator never does.',
@@ -98,9 +103,7 @@ export const MigrationsSource = z
 export const BackupSpec = z
   .object({
     enabled: z.boolean().default(true).describe('Take a verified pg_dump before migrating.'),
-    pvcName: z
-      .string()
-      .max(253)
+    pvcName: dnsName
       .optional()
       .describe('PersistentVolumeClaim the backups are written to. Required when enabled.'),
     format: z
@@ -223,7 +226,9 @@ export const JobTemplateSpec = z
         }),
       )
       .optional(),
-    serviceAccountName: z.string().max(253).optional(),
+    serviceAccountName: dnsName
+      .optional()
+      .describe('A ServiceAccount of the namespace (a DNS subdomain name).'),
     imagePullSecrets: z.array(z.object({ name: dnsName })).optional(),
     activeDeadlineSeconds: z
       .number()
@@ -239,7 +244,13 @@ export const JobTemplateSpec = z
       .max(10)
       .default(0)
       .describe('Pod retries of each Job. Migrations are not retried blindly by default.'),
-    runAsUser: z.number().int().min(1).optional().describe('UID the Job containers run as (non-root).'),
+    runAsUser: z
+      .number()
+      .int()
+      .min(1)
+      .max(2147483647)
+      .optional()
+      .describe('UID the Job containers run as (non-root).'),
   })
   .describe('Overrides for the Jobs the operator creates.');
 
@@ -319,8 +330,27 @@ export const RunHistoryEntry = z.object({
 });
 export type RunHistoryEntry = z.infer<typeof RunHistoryEntry>;
 
+export const FrozenRun = z
+  .object({
+    generation: z.number().int(),
+    attempt: z.number().int(),
+    startedAt: z.string(),
+    spec: z
+      .looseObject({})
+      .describe(
+        'The spec this run uses, as parsed when it started (defaults filled). Every Job of the run is built from it; edits of the live spec start the next run.',
+      ),
+    migrationsImageDigest: z
+      .string()
+      .optional()
+      .describe('The migrations image as the first Pod resolved it (image@sha256:...); later Jobs use it.'),
+  })
+  .describe('The frozen plan of the current run.');
+export type FrozenRun = z.infer<typeof FrozenRun>;
+
 export const DatabaseMigrationStatus = z
   .object({
+    run: FrozenRun.optional(),
     observedGeneration: z.number().int().optional().describe('The generation the status describes.'),
     phase: Phase.optional(),
     conditions: z.array(Condition).optional(),
@@ -336,8 +366,34 @@ export const DatabaseMigrationStatus = z
         hash: z.string(),
         findings: z.array(Finding),
         blocking: z.array(z.string()).optional(),
+        pendingCount: z
+          .number()
+          .int()
+          .optional()
+          .describe('All pending migrations (pending may be shortened).'),
+        findingsCount: z.number().int().optional(),
+        blockingCount: z.number().int().optional(),
       })
       .optional(),
+    revert: z
+      .object({
+        migrations: z.array(z.string()).describe('Exactly the migrations the revert undoes, newest first.'),
+        reason: z.string(),
+      })
+      .optional()
+      .describe('Recorded before the revert Job starts, so a repeated reconcile reverts nothing more.'),
+    inspection: z
+      .object({
+        after: z.string().describe('The step whose result could not be read.'),
+        reason: z.string(),
+        startedAt: z.string(),
+      })
+      .optional()
+      .describe('Unknown is not failed: the database is asked what happened before any way back.'),
+    rollbackDone: z
+      .object({ hash: z.string(), generation: z.number().int() })
+      .optional()
+      .describe('The spec.rollback last carried out: it runs once, not again on unrelated edits.'),
     backup: BackupRecord.extend({ completedAt: z.string().optional() }).optional(),
     applied: z
       .array(z.object({ name: z.string(), durationMs: z.number() }))

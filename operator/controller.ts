@@ -18,10 +18,13 @@ import { MANAGED_SELECTOR } from './job-names.js';
 import { describeApiError, httpStatus, type KubeClients } from './kube-clients.js';
 import type { OperatorMetrics, ResourceLabels } from './metrics.js';
 import { isActive } from './phases.js';
-import { reconcile, type Action, type ReconcileOutput } from './reconciler.js';
+import { failpoint } from './failpoints.js';
+import type { JobBuildConfig } from './job-builder.js';
+import { jobRefused, reconcile, type Action, type ReconcileOutput } from './reconciler.js';
+import { jobForStep } from './step-jobs.js';
 import { TargetLocks } from './target-locks.js';
 import { WorkQueue } from './workqueue.js';
-import { scaleDown, scaleUp } from './workloads.js';
+import { recordReplicas, runningPods, scaleToZero, scaleUp } from './workloads.js';
 
 export interface ControllerDeps {
   clients: KubeClients;
@@ -241,6 +244,7 @@ export class Controller {
       .flatMap((i) => i.list(namespace))
       .filter((p) => p.metadata?.ownerReferences?.some((r) => r.kind === 'Job' && jobNames.has(r.name)));
 
+    const workloadPodsRunning = await this.workloadPods(dm, logger);
     // Holder lookup, reconcile and claim run without an await between them, so
     // two workers can never both take the same target.
     const target = safeTarget(dm);
@@ -251,73 +255,139 @@ export class Controller {
       pods,
       now: this.now(),
       ...(holder && holder !== key ? { targetHolder: holder } : {}),
-      config: {
-        migratorImage: this.deps.config.migratorImage,
-        imagePullPolicy: this.deps.config.migratorImagePullPolicy,
-      },
+      config: this.jobConfig(),
+      ...(workloadPodsRunning !== undefined ? { workloadPodsRunning } : {}),
     });
     if (out.holdsTarget && target) this.locks.claim(target, key);
 
-    const status = await this.execute(dm, out, logger);
-    if (!sameJson(status, dm.status)) await this.writeStatus(key, cached, status);
-    if (!out.holdsTarget) this.release(key);
+    const status = await this.execute(key, cached, dm, out, logger);
+    if (!out.holdsTarget || status.phase === 'Failed') this.release(key);
     this.record(dm, out, status);
     return out.requeueAfterMs;
   }
 
+  private jobConfig(): JobBuildConfig {
+    return {
+      migratorImage: this.deps.config.migratorImage,
+      imagePullPolicy: this.deps.config.migratorImagePullPolicy,
+    };
+  }
+
+  /** During a restore: Pods of the scaled-down workloads that are still there (the restore waits for 0). */
+  private async workloadPods(dm: DatabaseMigration, logger: Logger): Promise<number | undefined> {
+    const recorded = dm.status?.scaledDown ?? [];
+    if (dm.status?.phase !== 'Restoring' || recorded.length === 0) return undefined;
+    try {
+      return await runningPods(
+        this.deps.clients.apps,
+        this.deps.clients.core,
+        dm.metadata.namespace,
+        recorded,
+      );
+    } catch (err) {
+      logger.warn({ err: describeApiError(err) }, "could not count the workloads' Pods; waiting");
+      return 1;
+    }
+  }
+
+  /**
+   * Intent before action: the status the reconciler returned (with every intent
+   * in it) is written first; only then are Jobs created and workloads scaled.
+   * A crash or a 409 in between resumes from the written intent, never repeats.
+   */
   private async execute(
+    key: string,
+    cached: DatabaseMigration,
     dm: DatabaseMigration,
     out: ReconcileOutput,
     logger: Logger,
   ): Promise<DatabaseMigrationStatus> {
-    const status = { ...out.status };
+    const { clients } = this.deps;
     const ns = dm.metadata.namespace;
+    let status: DatabaseMigrationStatus = { ...out.status };
+    const write = async (next: DatabaseMigrationStatus) => {
+      if (!sameJson(next, this.current(key, cached).status)) await this.writeStatus(key, cached, next);
+      status = next;
+    };
+
+    // Replicas are recorded (and written) before anything is scaled.
     for (const action of out.actions) {
-      await this.executeOne(
-        dm,
-        action,
-        status,
-        logger.child(action.kind === 'createJob' ? { step: action.step } : {}),
-        ns,
-      );
+      if (action.kind !== 'scaleDown') continue;
+      try {
+        status = {
+          ...status,
+          scaledDown: await recordReplicas(clients.apps, ns, action.workloads, status.scaledDown ?? []),
+        };
+      } catch (err) {
+        if (httpStatus(err) !== 404) throw err;
+        const refused = jobRefused(
+          dm,
+          status,
+          'restore',
+          `spec.restoreWorkloads: ${describeApiError(err)}`,
+          this.now(),
+        );
+        await write(refused.status);
+        await this.emit(dm, refused.event, logger);
+        return status;
+      }
+    }
+    await write(status);
+    failpoint('after-status-write');
+
+    for (const action of out.actions) {
+      switch (action.kind) {
+        case 'startStep': {
+          const job = jobForStep(dm, status, action, this.jobConfig());
+          const jobLogger = logger.child({ step: action.step, job: job.metadata?.name });
+          try {
+            await clients.batch.createNamespacedJob({ namespace: ns, body: job });
+            jobLogger.info('created Job');
+          } catch (err) {
+            const code = httpStatus(err);
+            // Deterministic names: AlreadyExists means this step's Job is there; adopt it.
+            if (code === 409) {
+              jobLogger.info('adopted existing Job');
+            } else if (code !== undefined && code >= 400 && code < 500 && code !== 429) {
+              // Refused for good (invalid field, admission, quota): say so, and free the database.
+              const refused = jobRefused(dm, status, action.step, describeApiError(err), this.now());
+              jobLogger.warn({ err: describeApiError(err) }, 'the API server refused the Job');
+              this.deps.metrics.stepFinished(this.labels(dm, status), action.step, false, 0);
+              await write(refused.status);
+              await this.emit(dm, refused.event, logger);
+              return status;
+            } else throw err;
+          }
+          failpoint(`after-create-job:${action.step}`);
+          break;
+        }
+        case 'event':
+          await this.emit(dm, action, logger);
+          break;
+        case 'scaleDown':
+          await scaleToZero(clients.apps, ns, action.workloads);
+          logger.warn({ workloads: status.scaledDown }, 'scaled workloads to zero for the restore');
+          failpoint('after-scale-down');
+          break;
+        case 'scaleUp':
+          await scaleUp(clients.apps, ns, action.workloads);
+          logger.info({ workloads: action.workloads }, 'scaled workloads back');
+          failpoint('after-scale-up');
+          // The record goes only once the workloads are back at their size.
+          await write({ ...status, scaledDown: [] });
+          break;
+      }
     }
     return status;
   }
 
-  private async executeOne(
+  private async emit(
     dm: DatabaseMigration,
-    action: Action,
-    status: DatabaseMigrationStatus,
+    action: Extract<Action, { kind: 'event' }>,
     logger: Logger,
-    ns: string,
   ): Promise<void> {
-    const { clients } = this.deps;
-    switch (action.kind) {
-      case 'createJob':
-        try {
-          await clients.batch.createNamespacedJob({ namespace: ns, body: action.job });
-          logger.info({ job: action.job.metadata?.name }, 'created Job');
-        } catch (err) {
-          // Deterministic names: AlreadyExists means this step's Job is there; adopt it.
-          if (httpStatus(err) !== 409) throw err;
-          logger.info({ job: action.job.metadata?.name }, 'adopted existing Job');
-        }
-        return;
-      case 'event':
-        logger[action.type === 'Warning' ? 'warn' : 'info']({ reason: action.reason }, action.message);
-        await this.events.emit(dm, action.type, action.reason, action.message);
-        return;
-      case 'scaleDown': {
-        const recorded = await scaleDown(clients.apps, ns, action.workloads);
-        status.scaledDown = recorded;
-        logger.warn({ workloads: recorded }, 'scaled workloads to zero for the restore');
-        return;
-      }
-      case 'scaleUp':
-        await scaleUp(clients.apps, ns, action.workloads);
-        logger.info({ workloads: action.workloads }, 'scaled workloads back');
-        return;
-    }
+    logger[action.type === 'Warning' ? 'warn' : 'info']({ reason: action.reason }, action.message);
+    await this.events.emit(dm, action.type, action.reason, action.message);
   }
 
   private async writeStatus(
@@ -355,13 +425,17 @@ export class Controller {
     }
   }
 
-  private record(dm: DatabaseMigration, out: ReconcileOutput, status: DatabaseMigrationStatus): void {
-    const m = this.deps.metrics;
-    const labels: ResourceLabels = {
+  private labels(dm: DatabaseMigration, status: DatabaseMigrationStatus): ResourceLabels {
+    return {
       namespace: dm.metadata.namespace,
       name: dm.metadata.name,
       database: status.target ?? safeTarget(dm) ?? '',
     };
+  }
+
+  private record(dm: DatabaseMigration, out: ReconcileOutput, status: DatabaseMigrationStatus): void {
+    const m = this.deps.metrics;
+    const labels = this.labels(dm, status);
     if (status.phase) m.setPhase(labels, status.phase);
     for (const s of out.stepsFinished) m.stepFinished(labels, s.step, s.ok, s.seconds);
     if (out.pendingMigrations !== undefined) m.setPendingMigrations(labels, out.pendingMigrations);

@@ -18,7 +18,12 @@ export interface StepParams {
   backupPath?: string;
   revertSteps?: number;
   revertTo?: string;
+  /** Exactly the migrations to undo, newest first (a failed run's own). */
+  revertMigrations?: string[];
 }
+
+/** Steps that change the database: the operator decides every retry of these, never the Job controller. */
+const MUTATING_STEPS: ReadonlySet<JobStep> = new Set<JobStep>(['migrate', 'revert', 'restore']);
 
 const MIGRATIONS_MOUNT = '/migrations';
 const BACKUPS_MOUNT = '/backups';
@@ -87,6 +92,8 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
   if (params.backupPath) env.push({ name: 'BACKUP_PATH', value: params.backupPath });
   if (params.revertSteps !== undefined) env.push({ name: 'REVERT_STEPS', value: String(params.revertSteps) });
   if (params.revertTo !== undefined) env.push({ name: 'REVERT_TO', value: params.revertTo });
+  if (params.revertMigrations !== undefined)
+    env.push({ name: 'REVERT_MIGRATIONS', value: params.revertMigrations.join(',') });
   return env;
 }
 
@@ -172,7 +179,7 @@ export function buildJob(
       ],
     },
     spec: {
-      backoffLimit: tpl.backoffLimit,
+      backoffLimit: MUTATING_STEPS.has(step) ? 0 : tpl.backoffLimit,
       activeDeadlineSeconds: tpl.activeDeadlineSeconds,
       template: {
         metadata: { labels },

@@ -7,7 +7,14 @@ export type StepObservation =
   | { state: 'absent' }
   | { state: 'running'; job: V1Job; startedAt?: string }
   | { state: 'succeeded'; job: V1Job; result: JobResult }
-  | { state: 'failed'; job: V1Job; message: string; result?: JobResult };
+  | {
+      state: 'failed';
+      job: V1Job;
+      message: string;
+      result?: JobResult;
+      /** No readable result (Pod gone, container killed): what the step did is unknown. */
+      unreadable?: boolean;
+    };
 
 function jobCondition(
   job: V1Job,
@@ -72,7 +79,12 @@ export function observeStep(
     // A Job that exited 0 without a valid, successful result is a failure: we
     // never report a step good that did not say so itself.
     const reason = parsed.ok ? (parsed.result.error?.message ?? 'the step reported failure') : parsed.reason;
-    return { state: 'failed', job, message: reason, ...(parsed.ok ? { result: parsed.result } : {}) };
+    return {
+      state: 'failed',
+      job,
+      message: reason,
+      ...(parsed.ok ? { result: parsed.result } : { unreadable: true }),
+    };
   }
   if (parsed.ok) {
     return {
@@ -86,5 +98,10 @@ export function observeStep(
   const podReason = pod?.reason
     ? `${pod.reason}${pod.exitCode !== undefined ? ` (exit ${pod.exitCode})` : ''}`
     : undefined;
-  return { state: 'failed', job, message: [jobReason, podReason, parsed.reason].filter(Boolean).join('; ') };
+  return {
+    state: 'failed',
+    job,
+    message: [jobReason, podReason, parsed.reason].filter(Boolean).join('; '),
+    unreadable: true,
+  };
 }

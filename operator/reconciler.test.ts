@@ -3,7 +3,8 @@ import type { DatabaseMigration, DatabaseMigrationStatus } from '../crds/databas
 import type { JobResult, JobStep } from '../crds/job-result.js';
 import { getCondition } from './conditions.js';
 import { jobName } from './job-names.js';
-import { reconcile, type Action, type ReconcileOutput } from './reconciler.js';
+import { jobRefused, reconcile, type Action, type ReconcileOutput } from './reconciler.js';
+import { jobForStep } from './step-jobs.js';
 
 const config = { migratorImage: 'migrator:test', imagePullPolicy: 'IfNotPresent' as const };
 const now = new Date('2026-11-24T12:00:00Z');
@@ -88,8 +89,11 @@ function podWithResult(step: JobStep, result: Partial<JobResult>, generation = 1
   } as V1Pod;
 }
 
-const created = (out: ReconcileOutput) =>
-  out.actions.filter((a): a is Extract<Action, { kind: 'createJob' }> => a.kind === 'createJob');
+/** The Jobs the edge would build for the run's startStep intents (from the frozen plan in out.status). */
+const created = (out: ReconcileOutput, dm: DatabaseMigration = resource()) =>
+  out.actions
+    .filter((a): a is Extract<Action, { kind: 'startStep' }> => a.kind === 'startStep')
+    .map((a) => ({ step: a.step, params: a.params, job: jobForStep(dm, out.status, a, config) }));
 const events = (out: ReconcileOutput) =>
   out.actions.filter((a): a is Extract<Action, { kind: 'event' }> => a.kind === 'event');
 const cond = (out: ReconcileOutput, type: string) => getCondition(out.status.conditions, type)?.status;
@@ -262,40 +266,221 @@ describe('reconcile: failures', () => {
     expect(c.status.phase).toBe('RollingBack');
     const revert = created(c)[0];
     expect(revert?.step).toBe('revert');
+    // By name, recorded before the Job: a re-created revert Job cannot undo more.
+    expect(c.status.revert?.migrations).toEqual(['A1']);
     expect(revert?.job.spec?.template.spec?.containers[0]?.env).toContainEqual({
-      name: 'REVERT_STEPS',
-      value: '1',
+      name: 'REVERT_MIGRATIONS',
+      value: 'A1',
     });
+    expect(revert?.job.spec?.backoffLimit).toBe(0);
     const d = step(dm, c, 'revert', { migrations: [{ name: 'A1', durationMs: 2, outcome: 'reverted' }] });
     expect(d.status.phase).toBe('RolledBack');
     expect(cond(d, 'Stalled')).toBe('True');
     expect(cond(d, 'Ready')).toBe('False');
   });
 
-  it('onFailure restore scales workloads down, restores, scales them back', () => {
-    const dm = resource({ onFailure: 'restore', restoreWorkloads: [{ kind: 'Deployment', name: 'shop' }] });
-    const b = step(
+  const eachMode = { image: 'shop:2', path: '/m', transactionMode: 'each' as const, tableName: 'migrations' };
+  const partlyApplied = {
+    ok: false,
+    error: { message: 'boom', migration: 'B2' },
+    migrations: [
+      { name: 'A1', durationMs: 3, outcome: 'applied' as const },
+      { name: 'B2', durationMs: 1, outcome: 'failed' as const },
+    ],
+  };
+  const toMigrating = (dm: DatabaseMigration) =>
+    step(
       dm,
       step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()),
       'backup',
       backupResult,
     );
-    const c = step(dm, b, 'migrate', { ok: false, error: { message: 'boom' } });
+
+  it('onFailure restore scales down (recorded first), waits for the Pods, restores, scales back', () => {
+    const dm = resource({
+      onFailure: 'restore',
+      migrations: eachMode,
+      restoreWorkloads: [{ kind: 'Deployment', name: 'shop' }],
+    });
+    const c = step(dm, toMigrating(dm), 'migrate', partlyApplied);
     expect(c.status.phase).toBe('Restoring');
+    // First the scale-down intent, no Job yet: the app's Pods must be gone first.
     expect(c.actions.map((a) => a.kind)).toContain('scaleDown');
-    const env = created(c)[0]?.job.spec?.template.spec?.containers[0]?.env;
+    expect(created(c)).toEqual([]);
+    const recorded = { ...c.status, scaledDown: [{ kind: 'Deployment', name: 'shop', replicas: 3 }] };
+    const stillRunning = reconcile({
+      dm: { ...dm, status: recorded },
+      jobs: [],
+      pods: [],
+      now,
+      config,
+      workloadPodsRunning: 2,
+    });
+    expect(created(stillRunning)).toEqual([]);
+    expect(stillRunning.requeueAfterMs).toBeGreaterThan(0);
+    const gone = reconcile({
+      dm: { ...dm, status: recorded },
+      jobs: [],
+      pods: [],
+      now,
+      config,
+      workloadPodsRunning: 0,
+    });
+    const env = created(gone)[0]?.job.spec?.template.spec?.containers[0]?.env;
+    expect(created(gone)[0]?.step).toBe('restore');
     expect(env).toContainEqual({ name: 'BACKUP_PATH', value: '/backups/apps/shop/x.dump' });
-    const withScaled = {
-      ...c,
-      status: { ...c.status, scaledDown: [{ kind: 'Deployment', name: 'shop', replicas: 3 }] },
-    };
-    const d = step(dm, withScaled, 'restore', {});
+    const d = step(dm, { ...gone, status: recorded }, 'restore', {});
     expect(d.status.phase).toBe('Restored');
     expect(d.actions).toContainEqual({
       kind: 'scaleUp',
       workloads: [{ kind: 'Deployment', name: 'shop', replicas: 3 }],
     });
+    // The record stays until the edge has scaled back; a later reconcile asks again.
+    expect(d.status.scaledDown).toEqual([{ kind: 'Deployment', name: 'shop', replicas: 3 }]);
+    const again = reconcile({ dm: { ...dm, status: d.status }, jobs: [], pods: [], now, config });
+    expect(again.actions).toContainEqual({
+      kind: 'scaleUp',
+      workloads: [{ kind: 'Deployment', name: 'shop', replicas: 3 }],
+    });
     expect(cond(d, 'Stalled')).toBe('True');
+  });
+
+  it('onFailure restore does not restore when the failed migration changed nothing', () => {
+    for (const transactionMode of ['all', 'each'] as const) {
+      const dm = resource({
+        onFailure: 'restore',
+        migrations: { ...eachMode, transactionMode },
+        restoreWorkloads: [{ kind: 'Deployment', name: 'shop' }],
+      });
+      const c = step(dm, toMigrating(dm), 'migrate', {
+        ok: false,
+        error: { message: 'boom', migration: 'A1' },
+        migrations: [{ name: 'A1', durationMs: 1, outcome: 'failed' }],
+      });
+      expect(c.status.phase).toBe('Failed');
+      expect(c.actions.map((a) => a.kind)).not.toContain('scaleDown');
+      expect(created(c)).toEqual([]);
+      expect(getCondition(c.status.conditions, 'Restored')?.reason).toBe('RestoreNotNeeded');
+    }
+  });
+
+  it('in transactionMode none a failed migration may have left changes: restore', () => {
+    const dm = resource({ onFailure: 'restore', migrations: { ...eachMode, transactionMode: 'none' } });
+    const c = step(dm, toMigrating(dm), 'migrate', {
+      ok: false,
+      error: { message: 'boom', migration: 'A1' },
+      migrations: [{ name: 'A1', durationMs: 1, outcome: 'failed' }],
+    });
+    expect(c.status.phase).toBe('Restoring');
+    expect(created(c)[0]?.step).toBe('restore');
+  });
+
+  it('builds every Job of a run from the frozen plan, not from a spec edited mid-run', () => {
+    const dm = resource({ onFailure: 'restore', migrations: eachMode });
+    const b = toMigrating(dm);
+    expect(b.status.run?.spec).toMatchObject({ database: { host: 'pg' } });
+    // The user points the resource at another database and another image during the migrate.
+    const edited = resource(
+      {
+        onFailure: 'none',
+        database: { ...dm.spec.database, host: 'other-db' },
+        migrations: { ...eachMode, image: 'shop:3' },
+      },
+      b.status,
+      2,
+    );
+    const c = reconcile({
+      dm: edited,
+      jobs: [finishedJob('migrate', false)],
+      pods: [podWithResult('migrate', partlyApplied)],
+      now,
+      config,
+    });
+    expect(c.status.phase).toBe('Restoring'); // the frozen onFailure, not the edited one
+    const job = created(c, edited)[0]?.job;
+    const env = job?.spec?.template.spec?.containers[0]?.env;
+    expect(env).toContainEqual({ name: 'PGHOST', value: 'pg' });
+  });
+
+  it('a spec that only our validation rejects does not abandon a running migrate', () => {
+    const dm = resource();
+    const b = toMigrating(dm);
+    const broken = {
+      ...resource({}, b.status, 2),
+      spec: { nonsense: true } as unknown as DatabaseMigration['spec'],
+    };
+    const c = reconcile({
+      dm: broken,
+      jobs: [finishedJob('migrate', true)],
+      pods: [podWithResult('migrate', { migrations: [] })],
+      now,
+      config,
+    });
+    expect(c.status.phase).toBe('Succeeded');
+    expect(c.holdsTarget).toBe(false);
+  });
+
+  it('unknown is not failed: a migrate Job without a readable result is inspected first', () => {
+    const dm = resource({ onFailure: 'revert', migrations: eachMode });
+    const b = toMigrating(dm);
+    const lost = { metadata: { name: 'x' }, status: {} } as V1Pod; // its Pod is gone: no termination message
+    const c = reconcile({
+      dm: { ...dm, status: b.status },
+      jobs: [finishedJob('migrate', false)],
+      pods: [lost],
+      now,
+      config,
+    });
+    expect(c.status.phase).toBe('Migrating');
+    expect(c.status.inspection?.after).toBe('migrate');
+    expect(created(c)[0]?.step).toBe('verify');
+    // The database shows the plan applied but for B2: revert exactly those, by name.
+    const d = reconcile({
+      dm: { ...dm, status: c.status },
+      jobs: [finishedJob('migrate', false), finishedJob('verify', false)],
+      pods: [podWithResult('verify', { ok: false, verify: { pending: ['B2'], problems: [] } })],
+      now,
+      config,
+    });
+    expect(d.status.phase).toBe('RollingBack');
+    expect(d.status.revert?.migrations).toEqual([...(b.status.plan?.pending ?? [])].reverse());
+    expect(d.status.revert?.migrations.length).toBeGreaterThan(0);
+    // Or it shows everything applied: the run succeeded, whatever the lost result said.
+    const e = reconcile({
+      dm: { ...dm, status: c.status },
+      jobs: [finishedJob('migrate', false), finishedJob('verify', true)],
+      pods: [podWithResult('verify', { ok: true, verify: { pending: [], problems: [] } })],
+      now,
+      config,
+    });
+    expect(e.status.phase).toBe('Succeeded');
+    expect(e.status.inspection).toBeUndefined();
+  });
+
+  it('spec.rollback is carried out once, not again on an unrelated edit', () => {
+    const dm = resource({ rollback: { steps: 1 } });
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const b = step(dm, a, 'backup', backupResult);
+    expect(created(b)[0]?.step).toBe('revert');
+    const c = step(dm, b, 'revert', { migrations: [{ name: 'A1', durationMs: 2, outcome: 'reverted' }] });
+    expect(c.status.phase).toBe('RolledBack');
+    const edited = resource({ rollback: { steps: 1 }, onFailure: 'revert' }, c.status, 2);
+    const d = reconcile({ dm: edited, jobs: [], pods: [], now, config });
+    expect(d.status.phase).toBe('RolledBack');
+    expect(created(d)).toEqual([]);
+    expect(getCondition(d.status.conditions, 'Ready')?.reason).toBe('RollbackAlreadyDone');
+  });
+
+  it('a Job the API server refuses ends the run Stalled, with the API message', () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const r = jobRefused(dm, a.status, 'check', 'serviceAccountName "x" not found', now);
+    expect(r.status.phase).toBe('Failed');
+    expect(getCondition(r.status.conditions, 'Stalled')?.status).toBe('True');
+    expect(getCondition(r.status.conditions, 'Stalled')?.message).toContain(
+      'serviceAccountName "x" not found',
+    );
+    expect(r.event.type).toBe('Warning');
   });
 });
 

@@ -2,18 +2,19 @@
 // whether the target database is free) to (actions, new status). All I/O
 // happens at the edges (controller.ts), so every transition is unit-testable.
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
 import {
+  DatabaseMigrationSpec,
   RETRY_ANNOTATION,
   targetKey,
   validateSpec,
   type DatabaseMigration,
-  type DatabaseMigrationSpec,
   type DatabaseMigrationStatus,
   type Phase,
 } from '../crds/database-migration.js';
 import type { FindingCategory, JobResult, JobStep } from '../crds/job-result.js';
 import { setCondition } from './conditions.js';
-import { buildJob, type JobBuildConfig, type StepParams } from './job-builder.js';
+import type { JobBuildConfig, StepParams } from './job-builder.js';
 import { jobName, type RunId } from './job-names.js';
 import { observeStep } from './job-observer.js';
 import {
@@ -26,11 +27,20 @@ import {
 
 export const HISTORY_LIMIT = 10;
 export const QUEUED_RECHECK_MS = 10_000;
+export const WORKLOADS_RECHECK_MS = 2_000;
 
+/**
+ * What the reconciler decides; the controller carries it out. Every intent is
+ * written to the status before it is acted on, so a crash or a 409 between the
+ * two resumes instead of repeating.
+ */
 export type Action =
-  | { kind: 'createJob'; step: JobStep; job: V1Job }
+  /** Start step `step` of the frozen plan (status.run): the edge builds the Job from it. */
+  | { kind: 'startStep'; step: JobStep; run: RunId; params: StepParams }
   | { kind: 'event'; type: 'Normal' | 'Warning'; reason: string; message: string }
+  /** Record each workload's replicas in status.scaledDown (never over an earlier record), then scale to 0. */
   | { kind: 'scaleDown'; workloads: { kind: 'Deployment' | 'StatefulSet'; name: string }[] }
+  /** Scale back to the recorded replicas, then drop the record. */
   | { kind: 'scaleUp'; workloads: { kind: string; name: string; replicas: number }[] };
 
 export type RunResult = 'succeeded' | 'failed' | 'rolled_back' | 'restored' | 'blocked';
@@ -43,6 +53,8 @@ export interface ReconcileInput {
   /** Key (namespace/name) of another resource that holds this target database, if any. */
   targetHolder?: string;
   config: JobBuildConfig;
+  /** Pods still running for the workloads recorded in status.scaledDown (a restore waits for 0). */
+  workloadPodsRunning?: number;
 }
 
 export interface ReconcileOutput {
@@ -58,12 +70,33 @@ export interface ReconcileOutput {
 
 interface Ctx {
   dm: DatabaseMigration;
+  /** The frozen spec of the run (status.run.spec), never the live one mid-run. */
   spec: DatabaseMigrationSpec;
   run: RunId;
   now: string;
-  config: JobBuildConfig;
   status: DatabaseMigrationStatus;
   out: ReconcileOutput;
+  input: ReconcileInput;
+}
+
+/** The spec the current run froze when it started; undefined for a status written before runs were frozen. */
+export function frozenSpec(status: DatabaseMigrationStatus | undefined): DatabaseMigrationSpec | undefined {
+  if (!status?.run) return undefined;
+  const parsed = DatabaseMigrationSpec.safeParse(status.run.spec);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Identity of spec.rollback, so the same request is carried out once. */
+export function rollbackHash(rollback: DatabaseMigrationSpec['rollback']): string {
+  return createHash('sha256')
+    .update(JSON.stringify(rollback ?? null))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** The step whose Job the active phase is waiting on (the inspection's verify Job when one runs). */
+export function activeStep(phase: ActivePhase, status: DatabaseMigrationStatus): JobStep {
+  return status.inspection ? 'verify' : STEP_OF_PHASE[phase];
 }
 
 export function reconcile(input: ReconcileInput): ReconcileOutput {
@@ -90,28 +123,34 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     };
     const superseded = generation !== prevGen && !mustFinishBeforeNewGeneration(phase);
     if (superseded) {
-      const obs = observeStep(jobName(run, STEP_OF_PHASE[phase]), input.jobs, input.pods);
+      const obs = observeStep(jobName(run, activeStep(phase, prev)), input.jobs, input.pods);
       if (obs.state === 'running') {
         out.holdsTarget = true;
         return out;
       }
       out.status = supersede(prev, run, nowIso);
     } else {
-      const spec = validateSpec(dm.spec);
-      if (!spec.ok) return invalidSpec(dm, out, nowIso, spec.field, spec.message);
-      const ctx: Ctx = {
-        dm: { ...dm, spec: spec.spec },
-        spec: spec.spec,
-        run,
-        now: nowIso,
-        config: input.config,
-        status: out.status,
-        out,
-      };
+      // The run goes on with the spec it froze: an edit of the live spec (even one
+      // only our validation rejects) neither changes nor abandons it.
+      const frozen = frozenSpec(prev);
+      const live = frozen ? undefined : validateSpec(dm.spec);
+      if (live && !live.ok) return invalidSpec(dm, out, nowIso, live.field, live.message);
+      const spec = frozen ?? (live as { ok: true; spec: DatabaseMigrationSpec }).spec;
+      const ctx: Ctx = { dm, spec, run, now: nowIso, status: out.status, out, input };
       out.holdsTarget = true;
-      advanceActive(ctx, phase, input);
+      advanceActive(ctx, phase);
       return out;
     }
+  }
+
+  // Workloads a restore scaled down go back up once the run has ended (the
+  // record stays until the controller has scaled them).
+  if (
+    out.status.phase === 'Restored' &&
+    out.status.scaledDown?.length &&
+    !(out.status.observedGeneration !== generation || retryToken !== out.status.retryToken)
+  ) {
+    out.actions.push({ kind: 'scaleUp', workloads: out.status.scaledDown });
   }
 
   const current = out.status;
@@ -137,17 +176,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     ? newRunStatus(current, run, target, retryToken)
     : { ...current };
   out.status = status;
-  // Jobs are built from the parsed spec: the API server fills only the defaults
-  // of fields that are present, zod fills the rest.
-  const ctx: Ctx = {
-    dm: { ...dm, spec: spec.spec },
-    spec: spec.spec,
-    run,
-    now: nowIso,
-    config: input.config,
-    status,
-    out,
-  };
+  const ctx: Ctx = { dm, spec: spec.spec, run, now: nowIso, status, out, input };
 
   if (input.targetHolder) {
     const message = `Waiting for ${input.targetHolder}, which is running migrations on ${target}`;
@@ -162,6 +191,22 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
 
   out.holdsTarget = true;
   status.startedAt = nowIso;
+  // The frozen plan: every Job of this run is built from this copy of the spec
+  // (the API server fills only defaults of fields that are present, zod the rest).
+  status.run = { generation, attempt, startedAt: nowIso, spec: spec.spec };
+  const rb = spec.spec.rollback;
+  if (rb && current.rollbackDone?.hash === rollbackHash(rb)) {
+    // An unrelated edit must not revert again what this request already reverted.
+    finish(
+      ctx,
+      'RolledBack',
+      'rolled_back',
+      'RollbackAlreadyDone',
+      `spec.rollback was carried out in generation ${current.rollbackDone.generation}; nothing reverted again (remove spec.rollback to migrate forward)`,
+      'Normal',
+    );
+    return out;
+  }
   if (spec.spec.rollback) {
     if (spec.spec.backup.enabled) startStep(ctx, 'BackingUp', 'Backing up before the requested rollback');
     else startRevert(ctx, 'Reverting as requested by spec.rollback');
@@ -200,6 +245,9 @@ function newRunStatus(
     ...(retryToken !== undefined ? { retryToken } : {}),
     jobs: {},
     ...(prev.history ? { history: prev.history } : {}),
+    // Records that outlive a run: workloads still scaled down, the last rollback done.
+    ...(prev.scaledDown?.length ? { scaledDown: prev.scaledDown } : {}),
+    ...(prev.rollbackDone ? { rollbackDone: prev.rollbackDone } : {}),
   };
 }
 
@@ -245,11 +293,10 @@ function invalidSpec(
 
 function startStep(ctx: Ctx, phase: ActivePhase, message: string, params: StepParams = {}): void {
   const step = STEP_OF_PHASE[phase];
-  const job = buildJob(ctx.dm, ctx.run, step, ctx.config, params);
-  const name = job.metadata?.name ?? jobName(ctx.run, step);
+  const name = jobName(ctx.run, step);
   ctx.status.phase = phase;
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}), [step]: name };
-  ctx.out.actions.push({ kind: 'createJob', step, job });
+  ctx.out.actions.push({ kind: 'startStep', step, run: ctx.run, params });
   ctx.out.actions.push({
     kind: 'event',
     type: 'Normal',
@@ -259,46 +306,149 @@ function startStep(ctx: Ctx, phase: ActivePhase, message: string, params: StepPa
   setPhaseConditions(ctx, phase, `${message} (Job ${name})`);
 }
 
-function startRevert(ctx: Ctx, message: string): void {
+/** Reverts exactly the named migrations (newest first), recorded before the Job exists. */
+function startRevert(ctx: Ctx, message: string, names?: string[]): void {
+  if (names) ctx.status.revert = { migrations: names, reason: message };
   startStep(ctx, 'RollingBack', message, paramsFor(ctx, 'RollingBack'));
 }
 
-function appliedThisRun(status: DatabaseMigrationStatus): string[] {
-  return (status.applied ?? []).map((m) => m.name);
+/** Restore: scale the workloads down (recorded first), then the Job once their Pods are gone. */
+function startRestore(ctx: Ctx, message: string): void {
+  ctx.status.phase = 'Restoring';
+  ctx.status.jobs = { ...(ctx.status.jobs ?? {}) };
+  if (ctx.spec.restoreWorkloads.length) {
+    ctx.out.actions.push({ kind: 'scaleDown', workloads: ctx.spec.restoreWorkloads });
+    ctx.out.requeueAfterMs = WORKLOADS_RECHECK_MS;
+    setPhaseConditions(ctx, 'Restoring', `${message}: scaling the workloads to zero first`);
+    ctx.out.actions.push({
+      kind: 'event',
+      type: 'Warning',
+      reason: 'ScalingDown',
+      message: `${message}: scaling ${ctx.spec.restoreWorkloads.map((w) => `${w.kind}/${w.name}`).join(', ')} to zero`,
+    });
+    return;
+  }
+  startStep(ctx, 'Restoring', message, paramsFor(ctx, 'Restoring'));
 }
 
 /** Looks at the Job of the active phase and moves the run on when it has finished. */
-function advanceActive(ctx: Ctx, phase: ActivePhase, input: ReconcileInput): void {
-  const step = STEP_OF_PHASE[phase];
+function advanceActive(ctx: Ctx, phase: ActivePhase): void {
+  const { input } = ctx;
+  const step = activeStep(phase, ctx.status);
   const name = jobName(ctx.run, step);
   const obs = observeStep(name, input.jobs, input.pods);
   if (obs.state === 'absent') {
-    // Created before but not seen yet (cache lag), or removed by someone: creating it
-    // again is safe, the name is deterministic and AlreadyExists means adopt.
-    const params = paramsFor(ctx, phase);
-    const job = buildJob(ctx.dm, ctx.run, step, ctx.config, params);
+    if (phase === 'Restoring' && !ctx.status.inspection && ctx.spec.restoreWorkloads.length) {
+      // Scaling down is recorded and re-applied until every Pod of the app is gone:
+      // a restore under a running app would lose its writes or fail on its locks.
+      ctx.out.actions.push({ kind: 'scaleDown', workloads: ctx.spec.restoreWorkloads });
+      if ((input.workloadPodsRunning ?? 0) > 0 || !ctx.status.scaledDown?.length) {
+        ctx.out.requeueAfterMs = WORKLOADS_RECHECK_MS;
+        return;
+      }
+    }
+    // Created before but not seen yet (cache lag), or not created yet (the status
+    // was written first): creating it is safe, the name is deterministic and
+    // AlreadyExists means adopt.
     ctx.status.jobs = { ...(ctx.status.jobs ?? {}), [step]: name };
-    ctx.out.actions.push({ kind: 'createJob', step, job });
+    ctx.out.actions.push({ kind: 'startStep', step, run: ctx.run, params: paramsFor(ctx, phase) });
     return;
   }
   if (obs.state === 'running') return;
 
   const seconds = stepSeconds(obs.job, obs.result);
   ctx.out.stepsFinished.push({ step, ok: obs.state === 'succeeded', seconds });
+  if (ctx.status.inspection) {
+    onInspected(ctx, phase, obs.result);
+    return;
+  }
   if (obs.state === 'succeeded') onStepSucceeded(ctx, phase, obs.result);
-  else onStepFailed(ctx, phase, obs.message, obs.result);
+  else if (obs.unreadable && (step === 'migrate' || step === 'revert' || step === 'restore')) {
+    startInspection(ctx, phase, step, obs.message);
+  } else onStepFailed(ctx, phase, obs.message, obs.result);
+}
+
+/**
+ * Unknown is not failed: a mutating step ended without a result we can read
+ * (Pod deleted or evicted, container killed). Ask the database what it holds
+ * (a verify Job reads the migrations and history tables) before choosing a way back.
+ */
+function startInspection(ctx: Ctx, phase: ActivePhase, after: JobStep, reason: string): void {
+  ctx.status.inspection = { after, reason, startedAt: ctx.now };
+  const name = jobName(ctx.run, 'verify');
+  ctx.status.jobs = { ...(ctx.status.jobs ?? {}), verify: name };
+  ctx.out.actions.push({ kind: 'startStep', step: 'verify', run: ctx.run, params: {} });
+  const message = `The ${after} Job ended without a readable result (${reason}); inspecting the database (Job ${name}) before deciding`;
+  ctx.out.actions.push({ kind: 'event', type: 'Warning', reason: 'ResultUnknown', message });
+  setPhaseConditions(ctx, phase, message);
+}
+
+function onInspected(ctx: Ctx, phase: ActivePhase, result: JobResult | undefined): void {
+  const { status } = ctx;
+  const after = status.inspection?.after ?? STEP_OF_PHASE[phase];
+  const pendingNow = result?.verify?.pending;
+  if (!pendingNow) {
+    const why = result?.error?.message ?? 'the inspection Job wrote no result either';
+    status.lastError = { step: after, message: `outcome unknown: ${why}` };
+    finish(
+      ctx,
+      'Failed',
+      'failed',
+      'OutcomeUnknown',
+      `The ${after} step's outcome is unknown and the database could not be inspected (${why}). Needs a human: nothing was undone`,
+      'Warning',
+    );
+    return;
+  }
+  const note = `inspected after the ${after} result was lost: ${pendingNow.length} migration(s) pending`;
+  if (after !== 'migrate') {
+    status.lastError = { step: after, message: note };
+    finish(
+      ctx,
+      'Failed',
+      'failed',
+      'OutcomeUnknown',
+      `${capitalize(after)} outcome unknown; ${note}. Needs a human`,
+      'Warning',
+    );
+    return;
+  }
+  const planned = status.plan?.pending ?? [];
+  const complete = (status.plan?.pendingCount ?? planned.length) === planned.length;
+  const stillPending = new Set(pendingNow);
+  const applied = planned.filter((n) => !stillPending.has(n));
+  if (pendingNow.length === 0 && result?.ok) {
+    status.applied = applied.map((n) => ({ name: n, durationMs: 0 }));
+    status.appliedCount = status.plan?.pendingCount ?? applied.length;
+    const message = `Every migration of the plan is applied and verified (${note}; durations unknown)`;
+    stepCondition(ctx, 'MigrationsApplied', true, 'AppliedPerInspection', message);
+    stepCondition(ctx, 'Verified', true, 'Verified', message);
+    finish(ctx, 'Succeeded', 'succeeded', 'Succeeded', message, 'Normal');
+    return;
+  }
+  const message = `the migrate Job's result was lost; ${note}`;
+  status.lastError = { step: 'migrate', message };
+  const names = complete ? applied : applied; // a shortened plan names the first 50 only
+  afterMigrateFailure(
+    ctx,
+    names.map((n) => ({ name: n, durationMs: 0 })),
+    // In `none` mode the migration that was running may have left changes the table does not show.
+    ctx.spec.migrations.transactionMode === 'none',
+    `Migrate outcome unknown: ${message}`,
+  );
 }
 
 function paramsFor(ctx: Ctx, phase: ActivePhase): StepParams {
   if (phase === 'Restoring') return ctx.status.backup?.path ? { backupPath: ctx.status.backup.path } : {};
   if (phase === 'RollingBack') {
+    if (ctx.status.revert) return { revertMigrations: ctx.status.revert.migrations };
     const rb = ctx.spec.rollback;
     if (rb)
       return {
         ...(rb.steps !== undefined ? { revertSteps: rb.steps } : {}),
         ...(rb.toMigration ? { revertTo: rb.toMigration } : {}),
       };
-    return { revertSteps: appliedThisRun(ctx.status).length };
+    return {};
   }
   return {};
 }
@@ -332,8 +482,12 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
       status.plan = {
         pending: plan.pending.slice(0, 50),
         hash: plan.hash,
-        findings: plan.findings.slice(0, 20),
+        // Blocking findings first: they are the ones a person must see.
+        findings: [...blocking, ...plan.findings.filter((f) => !blockOn.has(f.category))].slice(0, 20),
         blocking: blocking.map((f) => `${f.migration}: ${f.rule}`).slice(0, 20),
+        pendingCount: plan.pending.length,
+        findingsCount: plan.findings.length,
+        blockingCount: blocking.length,
       };
       ctx.out.pendingMigrations = plan.pending.length;
       const summary = `${plan.pending.length} pending migration(s), ${plan.findings.length} finding(s)`;
@@ -407,6 +561,7 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
       if (spec.rollback) {
         status.applied = (result.migrations ?? []).map((m) => ({ name: m.name, durationMs: m.durationMs }));
         status.appliedCount = reverted.length;
+        status.rollbackDone = { hash: rollbackHash(spec.rollback), generation: ctx.run.generation };
         finish(ctx, 'RolledBack', 'rolled_back', 'RolledBack', message, 'Normal');
       } else {
         const cause = status.lastError ? ` after: ${status.lastError.message}` : '';
@@ -424,8 +579,8 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
     case 'Restoring': {
       const message = `Restored ${status.backup?.path ?? 'the backup'} and verified row counts and the migrations table`;
       stepCondition(ctx, 'Restored', true, 'Restored', message);
+      // The record of replicas stays until the controller has scaled them back.
       if (status.scaledDown?.length) ctx.out.actions.push({ kind: 'scaleUp', workloads: status.scaledDown });
-      status.scaledDown = [];
       const cause = status.lastError ? ` after: ${status.lastError.message}` : '';
       finish(ctx, 'Restored', 'restored', 'MigrationFailedRestored', `${message}${cause}`, 'Warning');
       return;
@@ -457,42 +612,9 @@ function onStepFailed(ctx: Ctx, phase: ActivePhase, message: string, result: Job
       return;
     case 'Migrating': {
       const applied = (result?.migrations ?? []).filter((m) => m.outcome === 'applied');
-      status.applied = applied.map((m) => ({ name: m.name, durationMs: m.durationMs }));
-      status.appliedCount = applied.length;
-      stepCondition(ctx, 'MigrationsApplied', false, 'MigrationFailed', text);
-      ctx.out.actions.push({ kind: 'event', type: 'Warning', reason: 'MigrationFailed', message: text });
-      if (spec.onFailure === 'revert' && !spec.rollback) {
-        if (applied.length === 0) {
-          stepCondition(
-            ctx,
-            'RolledBack',
-            true,
-            'NothingToRevert',
-            'No migration of this run stayed applied',
-          );
-          finish(
-            ctx,
-            'RolledBack',
-            'rolled_back',
-            'MigrationFailedRolledBack',
-            `${text}. No migration of this run stayed applied`,
-            'Warning',
-          );
-          return;
-        }
-        startRevert(ctx, `Reverting ${applied.length} migration(s) applied by this run`);
-        return;
-      }
-      if (spec.onFailure === 'restore' && status.backup?.path) {
-        status.scaledDown = [];
-        if (spec.restoreWorkloads.length)
-          ctx.out.actions.push({ kind: 'scaleDown', workloads: spec.restoreWorkloads });
-        startStep(ctx, 'Restoring', 'Restoring the backup (emergency rollback)', {
-          backupPath: status.backup.path,
-        });
-        return;
-      }
-      finish(ctx, 'Failed', 'failed', 'MigrationFailed', text, 'Warning', false);
+      // In `none` mode the failed migration's statements before the error stay committed.
+      const partial = spec.migrations.transactionMode === 'none' && Boolean(err?.migration);
+      afterMigrateFailure(ctx, applied, partial, text);
       return;
     }
     case 'RollingBack':
@@ -516,6 +638,86 @@ function onStepFailed(ctx: Ctx, phase: ActivePhase, message: string, result: Job
   }
 }
 
+/**
+ * The way back after a failed migrate is the smallest that is exact: nothing
+ * when the failure left no change (restoring would throw away every write since
+ * the backup); revert by name of what this run applied; restore otherwise.
+ */
+function afterMigrateFailure(
+  ctx: Ctx,
+  applied: readonly { name: string; durationMs: number }[],
+  partial: boolean,
+  text: string,
+): void {
+  const { status, spec } = ctx;
+  status.applied = applied.map((m) => ({ name: m.name, durationMs: m.durationMs }));
+  status.appliedCount = applied.length;
+  stepCondition(ctx, 'MigrationsApplied', false, 'MigrationFailed', text);
+  ctx.out.actions.push({ kind: 'event', type: 'Warning', reason: 'MigrationFailed', message: text });
+  const changed = applied.length > 0 || partial;
+  if (spec.onFailure === 'revert' && !spec.rollback) {
+    if (applied.length === 0) {
+      const why = partial
+        ? 'No migration of this run stayed applied, but the failed one ran without a transaction and may have left changes'
+        : 'No migration of this run stayed applied';
+      stepCondition(ctx, 'RolledBack', !partial, 'NothingToRevert', why);
+      if (partial)
+        finish(ctx, 'Failed', 'failed', 'PartialMigration', `${text}. ${why}: needs a human`, 'Warning');
+      else
+        finish(ctx, 'RolledBack', 'rolled_back', 'MigrationFailedRolledBack', `${text}. ${why}`, 'Warning');
+      return;
+    }
+    // Newest first: the order a revert must undo them in.
+    const names = applied.map((m) => m.name).reverse();
+    startRevert(ctx, `Reverting ${names.length} migration(s) applied by this run`, names);
+    return;
+  }
+  if (spec.onFailure === 'restore' && status.backup?.path) {
+    if (!changed) {
+      const why =
+        'The failed migration rolled itself back and no migration of this run stayed applied: the database is as it was, so the backup was not restored (that would discard every write since it was taken)';
+      stepCondition(ctx, 'Restored', false, 'RestoreNotNeeded', why);
+      finish(ctx, 'Failed', 'failed', 'MigrationFailed', `${text}. ${why}`, 'Warning', false);
+      return;
+    }
+    startRestore(ctx, 'Restoring the backup (emergency rollback)');
+    return;
+  }
+  finish(ctx, 'Failed', 'failed', 'MigrationFailed', text, 'Warning', false);
+}
+
+/** The API server refused a step's Job (quota, admission, an invalid field): visible, terminal, lock released. */
+export function jobRefused(
+  dm: DatabaseMigration,
+  status: DatabaseMigrationStatus,
+  step: JobStep,
+  apiMessage: string,
+  now: Date,
+): { status: DatabaseMigrationStatus; event: Extract<Action, { kind: 'event' }> } {
+  const next: DatabaseMigrationStatus = { ...status };
+  const gen = status.observedGeneration ?? dm.metadata.generation;
+  const message = `The API server refused the ${step} Job: ${apiMessage}. Fix the spec (jobTemplate, quota, service account) and retry`;
+  next.phase = 'Failed';
+  next.completedAt = now.toISOString();
+  next.lastError = { step, message: `Job refused: ${apiMessage}` };
+  const at = now.toISOString();
+  let c = next.conditions ?? [];
+  c = setCondition(c, { type: 'Ready', status: 'False', reason: 'JobRefused', message }, at, gen);
+  c = setCondition(c, { type: 'Reconciling', status: 'False', reason: 'JobRefused', message }, at, gen);
+  c = setCondition(c, { type: 'Stalled', status: 'True', reason: 'JobRefused', message }, at, gen);
+  next.conditions = c;
+  const entry = {
+    generation: gen,
+    attempt: status.attempt ?? 1,
+    phase: 'Failed' as const,
+    ...(status.startedAt ? { startedAt: status.startedAt } : {}),
+    completedAt: at,
+    message: message.slice(0, 300),
+  };
+  next.history = [entry, ...(status.history ?? [])].slice(0, HISTORY_LIMIT);
+  return { status: next, event: { kind: 'event', type: 'Warning', reason: 'JobRefused', message } };
+}
+
 function finish(
   ctx: Ctx,
   phase: Phase,
@@ -528,6 +730,7 @@ function finish(
   const { status } = ctx;
   status.phase = phase;
   status.completedAt = ctx.now;
+  delete status.inspection;
   ctx.out.runFinished = result;
   ctx.out.holdsTarget = false;
   if (emit || eventType === 'Warning')

@@ -1,6 +1,6 @@
 // Scales the application's workloads down before a restore and back after it
 // (the seed's emergency rollback: stop the application, restore, restart it).
-import type { AppsV1Api, V1Scale } from '@kubernetes/client-node';
+import type { AppsV1Api, CoreV1Api, V1Scale } from '@kubernetes/client-node';
 
 export interface ScaledWorkload {
   kind: string;
@@ -48,4 +48,56 @@ export async function scaleUp(
   workloads: readonly ScaledWorkload[],
 ): Promise<void> {
   for (const w of workloads) await writeScale(apps, w.kind, w.name, namespace, w.replicas);
+}
+
+/** Reads each workload's replicas; a workload already recorded keeps its first record (never a later 0). */
+export async function recordReplicas(
+  apps: AppsV1Api,
+  namespace: string,
+  workloads: readonly { kind: string; name: string }[],
+  recorded: readonly ScaledWorkload[],
+): Promise<ScaledWorkload[]> {
+  const out = [...recorded];
+  for (const w of workloads) {
+    if (out.some((r) => r.kind === w.kind && r.name === w.name)) continue;
+    const current = await readScale(apps, w.kind, w.name, namespace);
+    out.push({ kind: w.kind, name: w.name, replicas: current.spec?.replicas ?? 1 });
+  }
+  return out;
+}
+
+/** Scales each workload to zero (idempotent: the replicas were recorded before). */
+export async function scaleToZero(
+  apps: AppsV1Api,
+  namespace: string,
+  workloads: readonly { kind: string; name: string }[],
+): Promise<void> {
+  for (const w of workloads) {
+    const current = await readScale(apps, w.kind, w.name, namespace);
+    if ((current.spec?.replicas ?? 1) !== 0) await writeScale(apps, w.kind, w.name, namespace, 0);
+  }
+}
+
+/** Pods of the workloads that have not yet ended (terminating ones count: they may still write). */
+export async function runningPods(
+  apps: AppsV1Api,
+  core: CoreV1Api,
+  namespace: string,
+  workloads: readonly { kind: string; name: string }[],
+): Promise<number> {
+  let n = 0;
+  for (const w of workloads) {
+    const obj =
+      w.kind === 'StatefulSet'
+        ? await apps.readNamespacedStatefulSet({ name: w.name, namespace })
+        : await apps.readNamespacedDeployment({ name: w.name, namespace });
+    const labels = obj.spec?.selector?.matchLabels ?? {};
+    const selector = Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    if (!selector) continue;
+    const pods = await core.listNamespacedPod({ namespace, labelSelector: selector });
+    n += pods.items.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed').length;
+  }
+  return n;
 }

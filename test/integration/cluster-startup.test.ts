@@ -87,7 +87,11 @@ describe('local control plane start-up', () => {
         const pids = path.join(env.DBM_CLUSTER_STATE as string, 'pids');
         const pid = readFileSync(path.join(pids, `${c}.pid`), 'utf8').trim();
         const bin = readFileSync(path.join(pids, `${c}.bin`), 'utf8').trim();
-        expect(spawnSync('readlink', [`/proc/${pid}/exe`]).stdout.toString().trim()).toBe(bin);
+        expect(
+          spawnSync('readlink', [`/proc/${pid}/exe`])
+            .stdout.toString()
+            .trim(),
+        ).toBe(bin);
       }
       const down = await runScript(DOWN, env);
       expect(down.status).toBe(0);
