@@ -425,6 +425,7 @@ export interface ObjectMeta {
   resourceVersion?: string;
   creationTimestamp?: string;
   deletionTimestamp?: string;
+  finalizers?: string[];
   annotations?: Record<string, string>;
   labels?: Record<string, string>;
 }

@@ -1,7 +1,7 @@
 // The controller: informers feed a work queue; workers run the pure reconciler
 // for one key at a time and carry out its actions (create Jobs, scale
 // workloads, record Events), then write the status with optimistic concurrency.
-import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   GROUP,
@@ -20,7 +20,7 @@ import type { OperatorMetrics, ResourceLabels } from './metrics.js';
 import { isActive } from './phases.js';
 import { failpoint } from './failpoints.js';
 import type { JobBuildConfig } from './job-builder.js';
-import { jobRefused, reconcile, type Action, type ReconcileOutput } from './reconciler.js';
+import { FINALIZER, jobRefused, reconcile, type Action, type ReconcileOutput } from './reconciler.js';
 import { jobForStep } from './step-jobs.js';
 import { TargetLocks } from './target-locks.js';
 import { WorkQueue } from './workqueue.js';
@@ -158,9 +158,14 @@ export class Controller {
     }
   }
 
-  async stop(): Promise<void> {
+  /** Stops taking work, lets in-flight reconciles finish (bounded), then stops watching. */
+  async stop(drainMs = 20_000): Promise<void> {
     if (this.resync) clearInterval(this.resync);
     this.queue.shutDown();
+    const deadline = Date.now() + drainMs;
+    while (this.queue.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (this.queue.inFlight() > 0)
+      this.deps.logger.warn({ inFlight: this.queue.inFlight() }, 'stopping with reconciles still in flight');
     await Promise.all([...this.dmInformers, ...this.jobInformers, ...this.podInformers].map((i) => i.stop()));
   }
 
@@ -260,10 +265,40 @@ export class Controller {
     });
     if (out.holdsTarget && target) this.locks.claim(target, key);
 
+    if (out.finalizer === 'add') await this.setFinalizer(key, cached, true);
     const status = await this.execute(key, cached, dm, out, logger);
+    if (out.finalizer === 'remove') await this.setFinalizer(key, cached, false);
     if (!out.holdsTarget || status.phase === 'Failed') this.release(key);
     this.record(dm, out, status);
     return out.requeueAfterMs;
+  }
+
+  /** Adds or removes our finalizer (merge patch with the resourceVersion we read: a conflict retries). */
+  private async setFinalizer(key: string, cached: DatabaseMigration, present: boolean): Promise<void> {
+    const current = cached.metadata.finalizers ?? [];
+    if (current.includes(FINALIZER) === present) return;
+    const finalizers = present ? [...current, FINALIZER] : current.filter((f) => f !== FINALIZER);
+    const mine = this.written.get(key);
+    const resourceVersion =
+      mine &&
+      mine.metadata.uid === cached.metadata.uid &&
+      Number(mine.metadata.resourceVersion) > Number(cached.metadata.resourceVersion)
+        ? mine.metadata.resourceVersion
+        : cached.metadata.resourceVersion;
+    const dm = cached;
+    const updated = (await this.deps.clients.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: dm.metadata.namespace,
+        plural: PLURAL,
+        name: dm.metadata.name,
+        body: { metadata: { finalizers, resourceVersion } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )) as DatabaseMigration;
+    // The status write that follows must use this resourceVersion, not the cached one.
+    this.written.set(key, updated);
   }
 
   private jobConfig(): JobBuildConfig {

@@ -471,6 +471,43 @@ describe('reconcile: failures', () => {
     expect(getCondition(d.status.conditions, 'Ready')?.reason).toBe('RollbackAlreadyDone');
   });
 
+  it('a resource deleted mid-migrate keeps its finalizer until the run ends; during check it lets go', () => {
+    const dm = resource();
+    const b = toMigrating(dm);
+    const deleting = (status: DatabaseMigrationStatus) => ({
+      ...dm,
+      metadata: {
+        ...dm.metadata,
+        deletionTimestamp: '2026-11-24T12:00:00Z',
+        finalizers: ['dbmigrate.io/run-guard'],
+      },
+      status,
+    });
+    const running = reconcile({
+      dm: deleting(b.status),
+      jobs: [{ metadata: { name: jobName(run(), 'migrate') }, status: {} } as V1Job],
+      pods: [],
+      now,
+      config,
+    });
+    expect(running.finalizer).toBe('add');
+    expect(running.status.phase).toBe('Migrating');
+    const done = reconcile({
+      dm: deleting(b.status),
+      jobs: [finishedJob('migrate', true)],
+      pods: [podWithResult('migrate', { migrations: [] })],
+      now,
+      config,
+    });
+    expect(done.status.phase).toBe('Succeeded');
+    expect(done.finalizer).toBe('remove');
+    const checking = reconcile({ dm, jobs: [], pods: [], now, config });
+    expect(checking.finalizer).toBe('add');
+    const gone = reconcile({ dm: deleting(checking.status), jobs: [], pods: [], now, config });
+    expect(gone.finalizer).toBe('remove');
+    expect(gone.actions).toEqual([]);
+  });
+
   it('a Job the API server refuses ends the run Stalled, with the API message', () => {
     const dm = resource();
     const a = reconcile({ dm, jobs: [], pods: [], now, config });

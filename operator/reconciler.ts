@@ -66,7 +66,11 @@ export interface ReconcileOutput {
   stepsFinished: { step: JobStep; ok: boolean; seconds: number }[];
   runFinished?: RunResult;
   pendingMigrations?: number;
+  /** Our finalizer holds a resource that is deleted mid-run until the run reaches a safe point. */
+  finalizer?: 'add' | 'remove';
 }
+
+export const FINALIZER = 'dbmigrate.io/run-guard';
 
 interface Ctx {
   dm: DatabaseMigration;
@@ -100,11 +104,45 @@ export function activeStep(phase: ActivePhase, status: DatabaseMigrationStatus):
 }
 
 export function reconcile(input: ReconcileInput): ReconcileOutput {
+  const prev: DatabaseMigrationStatus = input.dm.status ?? {};
+  const out: ReconcileOutput = { status: { ...prev }, actions: [], holdsTarget: false, stepsFinished: [] };
+  if (input.dm.metadata.deletionTimestamp) return reconcileDeleted(input, out);
+  const result = reconcileLive(input, out);
+  // The finalizer is on before the first Job of a run exists, and off once no run is active.
+  const active = isActive(result.status.phase) || Boolean(result.status.scaledDown?.length);
+  result.finalizer = active ? 'add' : 'remove';
+  return result;
+}
+
+/**
+ * A resource deleted mid-run: a migrate, revert or restore goes on to its end
+ * (its Jobs live while our finalizer holds the resource), and scaled-down
+ * workloads go back up; a check or backup simply stops (nothing changed yet).
+ */
+function reconcileDeleted(input: ReconcileInput, out: ReconcileOutput): ReconcileOutput {
+  const { dm } = input;
+  const phase = out.status.phase;
+  if (mustFinishBeforeNewGeneration(phase)) {
+    const live = reconcileLive(
+      { ...input, dm: { ...dm, metadata: { ...dm.metadata, deletionTimestamp: undefined } } },
+      out,
+    );
+    if (isActive(live.status.phase) || live.status.scaledDown?.length) return { ...live, finalizer: 'add' };
+    return { ...live, finalizer: 'remove' };
+  }
+  if (out.status.scaledDown?.length) {
+    out.actions.push({ kind: 'scaleUp', workloads: out.status.scaledDown });
+    out.finalizer = 'add';
+    return out;
+  }
+  out.finalizer = 'remove';
+  return out;
+}
+
+function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOutput {
   const { dm, now } = input;
   const nowIso = now.toISOString();
   const prev: DatabaseMigrationStatus = dm.status ?? {};
-  const out: ReconcileOutput = { status: { ...prev }, actions: [], holdsTarget: false, stepsFinished: [] };
-  if (dm.metadata.deletionTimestamp) return out;
 
   const generation = dm.metadata.generation;
   const retryToken = dm.metadata.annotations?.[RETRY_ANNOTATION];
