@@ -122,3 +122,14 @@ export function constraints(v: unknown): Node[] {
 export function hasOption(v: unknown, name: string): boolean {
   return asList(v).some((d) => asNode(d.DefElem)?.defname === name);
 }
+
+/** A DML statement and the data-modifying statements of its WITH clause (`WITH d AS (DELETE ...)`). */
+export function withDml(kind: string, body: Node): Array<[string, Node]> {
+  const out: Array<[string, Node]> = [[kind, body]];
+  for (const cte of asList(asNode(body.withClause)?.ctes)) {
+    const q = asNode(asNode(cte.CommonTableExpr)?.ctequery);
+    const entry = q ? Object.entries(q)[0] : undefined;
+    if (entry) out.push(...withDml(entry[0], entry[1] as Node));
+  }
+  return out;
+}

@@ -91,6 +91,8 @@ export async function lintMigration(
     );
   };
   for (const sql of sqls) {
+    // The parser rejects an empty query; a migration with nothing to run has nothing to flag.
+    if (sql.trim() === '') continue;
     let tree: Parsed;
     try {
       tree = (await parse(sql)) as Parsed;

@@ -73,7 +73,8 @@ export function track({ kind, body, ctx }: Omit<Stmt, 'report'>): void {
     case 'CompositeTypeStmt':
     case 'CreateDomainStmt':
     case 'CreateRangeStmt': {
-      const names = kind === 'CompositeTypeStmt' ? [] : strings(body.typeName ?? body.domainname);
+      // CreateDomainStmt's typeName is the base type; its own name is domainname.
+      const names = strings(kind === 'CreateDomainStmt' ? body.domainname : body.typeName);
       const t =
         kind === 'CompositeTypeStmt'
           ? relName(body.typevar)

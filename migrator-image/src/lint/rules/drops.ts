@@ -1,6 +1,6 @@
 // DROP of anything that exists before the plan, CASCADE, TRUNCATE, and
 // DELETE/UPDATE without WHERE.
-import { asList, asNode, display, qualify, relName, strings, type Node } from '../ast.js';
+import { asList, asNode, display, qualify, relName, strings, withDml, type Node } from '../ast.js';
 import { isNew, type Created, type LintContext } from '../context.js';
 import { dropName } from '../locking.js';
 import type { RuleId } from '../rule-catalog.js';
@@ -78,14 +78,18 @@ export function drops({ kind, body, ctx, report }: Stmt): void {
         report('drop-cascade', `TRUNCATE ... CASCADE also empties every referencing table`);
       break;
     }
+    case 'SelectStmt':
+    case 'InsertStmt':
     case 'DeleteStmt':
-    case 'UpdateStmt': {
-      const t = relName(body.relation);
-      if (body.whereClause || isNew(ctx, 'tables', t) || t.startsWith('pg_catalog.')) return;
-      if (kind === 'DeleteStmt') report('delete-without-where', `DELETE FROM ${display(t)} without WHERE`);
-      else report('update-without-where', `UPDATE ${display(t)} without WHERE rewrites every row`);
+    case 'UpdateStmt':
+      for (const [k, b] of withDml(kind, body)) {
+        if (k !== 'DeleteStmt' && k !== 'UpdateStmt') continue;
+        const t = relName(b.relation);
+        if (b.whereClause || isNew(ctx, 'tables', t) || t.startsWith('pg_catalog.')) continue;
+        if (k === 'DeleteStmt') report('delete-without-where', `DELETE FROM ${display(t)} without WHERE`);
+        else report('update-without-where', `UPDATE ${display(t)} without WHERE rewrites every row`);
+      }
       break;
-    }
     case 'AlterTableStmt': {
       if (body.objtype !== 'OBJECT_TABLE') return;
       const table = relName(body.relation);

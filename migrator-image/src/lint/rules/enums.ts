@@ -1,6 +1,6 @@
 // Enum changes: renamed values, values that cannot be removed again, ADD VALUE
 // inside a transaction, and the catalog-surgery way of "removing" a value.
-import { display, qualify, relName, strings } from '../ast.js';
+import { display, qualify, relName, strings, withDml } from '../ast.js';
 import { isNew } from '../context.js';
 import type { Stmt } from '../rule.js';
 
@@ -26,13 +26,14 @@ export function enums({ kind, body, ctx, report }: Stmt): void {
       );
     return;
   }
-  if (kind === 'DeleteStmt' || kind === 'UpdateStmt' || kind === 'InsertStmt') {
-    const r = relName(body.relation);
+  for (const [k, b] of withDml(kind, body)) {
+    if (k !== 'DeleteStmt' && k !== 'UpdateStmt' && k !== 'InsertStmt') continue;
+    const r = relName(b.relation);
     const name = r.slice(r.indexOf('.') + 1);
     if (r.startsWith('pg_catalog.') || (r.startsWith('public.pg_') && CATALOG.has(name)))
       report(
         'modify-system-catalog',
-        `${kind.replace('Stmt', '').toUpperCase()} on ${name} edits the system catalog`,
+        `${k.replace('Stmt', '').toUpperCase()} on ${name} edits the system catalog`,
       );
   }
 }
