@@ -11,7 +11,13 @@ export const jobSteps = ['check', 'backup', 'migrate', 'verify', 'revert', 'rest
 export const JobStep = z.enum(jobSteps);
 export type JobStep = z.infer<typeof JobStep>;
 
-export const findingCategories = ['destructive', 'dataLoss', 'locking', 'backwardIncompatible'] as const;
+export const findingCategories = [
+  'destructive',
+  'dataLoss',
+  'locking',
+  'backwardIncompatible',
+  'irreversible',
+] as const;
 export const FindingCategory = z.enum(findingCategories);
 export type FindingCategory = z.infer<typeof FindingCategory>;
 
@@ -21,6 +27,13 @@ export const Finding = z.object({
   severity: z.enum(['info', 'warning', 'error']),
   migration: z.string().describe('The migration whose SQL triggered the finding.'),
   message: z.string(),
+  hint: z.string().optional().describe('The safe alternative.'),
+  statement: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe("0-based index of the statement in the migration's SQL."),
 });
 export type Finding = z.infer<typeof Finding>;
 
@@ -57,6 +70,10 @@ export const PlanRecord = z.object({
   hash: z.string().describe('sha256 of the pending migrations and their captured SQL; approvals name it.'),
   findings: z.array(Finding),
   notCaptured: z.array(z.object({ migration: z.string(), reason: z.string() })).default([]),
+  ignored: z
+    .array(z.object({ migration: z.string(), rule: z.string(), count: z.number().int().nonnegative() }))
+    .optional()
+    .describe('Rules a migration silenced with a dbmigrate:ignore comment, and how many findings each hid.'),
 });
 export type PlanRecord = z.infer<typeof PlanRecord>;
 

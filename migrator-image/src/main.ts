@@ -28,9 +28,11 @@ export async function main(argv: string[]): Promise<number> {
   const name = argv[0];
   // `wait` (the Helm hook waiter) is not an operator Job step: no JobResult.
   if (name === 'wait') return (await import('./commands/wait.js')).wait();
+  // `lint` reads plain SQL files, needs no database and writes no JobResult either.
+  if (name === 'lint') return (await import('./commands/lint.js')).lint(argv.slice(1));
   const resultPath = process.env.RESULT_PATH || '/dev/termination-log';
   if (!isStep(name)) {
-    process.stderr.write(`usage: migrator <${[...Object.keys(commands), 'wait'].join('|')}>\n`);
+    process.stderr.write(`usage: migrator <${[...Object.keys(commands), 'wait', 'lint'].join('|')}>\n`);
     return 2;
   }
   const res: JobResult = { step: name, ok: false, startedAt: new Date().toISOString(), finishedAt: '' };

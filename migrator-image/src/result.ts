@@ -63,6 +63,7 @@ function lists(r: JobResult): ListRef[] {
     refs.push({ get: () => p.findings, set: (v) => (p.findings = v as typeof p.findings) });
     refs.push({ get: () => p.pending, set: (v) => (p.pending = v as string[]) });
     refs.push({ get: () => p.notCaptured, set: (v) => (p.notCaptured = v as typeof p.notCaptured) });
+    if (p.ignored) refs.push({ get: () => p.ignored, set: (v) => (p.ignored = v as typeof p.ignored) });
   }
   if (r.verify) {
     const v0 = r.verify;

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { QueryRunner } from 'typeorm';
 import type { JobResult, PlanRecord } from '../../../crds/job-result.js';
 import type { Config } from '../config.js';
-import { lintSql, newLintContext } from '../lint.js';
+import { lintSql, newLintContext } from '../lint/index.js';
 import { log } from '../log.js';
 import { executorFor, openSession } from '../session.js';
 
@@ -62,7 +62,10 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
       qr.query = original;
     }
     const h = createHash('sha256');
-    const ctx = newLintContext(volatile.size > 0 ? volatile : undefined);
+    // Captured migrations run inside TypeORM's transaction unless the mode is `none`.
+    const ctx = newLintContext(volatile.size > 0 ? volatile : undefined, {
+      implicitTransaction: cfg.TRANSACTION_MODE !== 'none',
+    });
     for (const m of pending) {
       const sqls = captured.get(m.name);
       h.update(`-- ${m.name}\n`);
@@ -74,6 +77,7 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
       log.info({ migration: m.name, sql: sqls }, 'captured SQL');
       plan.findings.push(...(await lintSql(m.name, sqls, ctx)));
     }
+    if (ctx.ignored.length > 0) plan.ignored = ctx.ignored;
     plan.hash = h.digest('hex');
     log.info(
       { pending: plan.pending.length, findings: plan.findings.length, hash: plan.hash },
