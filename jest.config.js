@@ -27,6 +27,13 @@ export default {
     },
     {
       ...common,
+      displayName: 'faults',
+      testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/faults/global-setup.ts',
+      globalTeardown: '<rootDir>/test/faults/global-teardown.ts',
+    },
+    {
+      ...common,
       displayName: 'static',
       testMatch: ['<rootDir>/test/{chart,observability}/**/*.test.ts'],
       globalSetup: '<rootDir>/test/setup/cluster-with-crd-setup.ts',

@@ -368,7 +368,7 @@ export class Controller {
       }
     }
     await write(status);
-    failpoint('after-status-write');
+    failpoint(`after-status-write:${status.phase ?? 'none'}`);
 
     for (const action of out.actions) {
       switch (action.kind) {

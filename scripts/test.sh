@@ -30,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PROJECTS=(unit static migrator integration e2e)
+PROJECTS=(unit static migrator integration faults e2e)
 if [[ -n "${DBM_TEST_PROJECTS:-}" ]]; then read -r -a PROJECTS <<<"$DBM_TEST_PROJECTS"; fi
 mkdir -p .tmp
 set +e

@@ -1,0 +1,5 @@
+import { writeReliabilityDoc } from './reliability-report.js';
+
+export default async function globalTeardown(): Promise<void> {
+  writeReliabilityDoc();
+}
