@@ -1,13 +1,18 @@
 // Runs pg_dump / pg_restore as children: the password reaches them only
 // through PGPASSWORD in the child's environment, never on a command line.
+// Before either talks to a server, the client's version is compared with the
+// server's: pg_dump refuses a server newer than itself, and the migrator says so
+// in its result instead of relaying pg_dump's last stderr line.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import type pg from 'pg';
 import type { Config } from './config.js';
 import { MigratorError } from './result.js';
 import { scrub } from './scrub.js';
 
 export function toolPath(cfg: Config, tool: string): string {
-  return cfg.PG_BIN_DIR ? join(cfg.PG_BIN_DIR, tool) : tool;
+  const dir = cfg.PG_CLIENT_BIN_DIR ?? cfg.PG_BIN_DIR;
+  return dir ? join(dir, tool) : tool;
 }
 
 export function childEnv(cfg: Config): NodeJS.ProcessEnv {
@@ -56,4 +61,70 @@ export function runTool(cfg: Config, tool: string, args: string[]): Promise<Tool
       reject(new MigratorError(`${tool} failed: ${errLine.replace(/^(pg_dump|pg_restore): /, '')}`));
     });
   });
+}
+
+/** A PostgreSQL version: its major (9.6 before 10, then 10, 11, ...) and how it reads ("17.4"). */
+export interface PgVersion {
+  major: number;
+  version: string;
+}
+
+/** Parses `pg_dump --version` ("pg_dump (PostgreSQL) 18.6 (Debian 18.6-3)"). */
+export function parseClientVersion(text: string): PgVersion | undefined {
+  const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(text);
+  if (!m) return undefined;
+  const first = Number(m[1]);
+  const second = m[2] === undefined ? undefined : Number(m[2]);
+  const version = m[0].replace(/^\(PostgreSQL\)\s+/, '');
+  return { major: first >= 10 || second === undefined ? first : first + second / 10, version };
+}
+
+/** The server's version from `server_version_num` (170004 = 17.4, 90624 = 9.6.24). */
+export function serverVersionFromNum(num: number, text?: string): PgVersion {
+  const major =
+    num >= 100000 ? Math.floor(num / 10000) : Math.floor(num / 10000) + Math.floor((num % 10000) / 100) / 10;
+  const version =
+    text?.split(' ')[0] ?? (num >= 100000 ? `${major}.${num % 10000}` : `${major}.${num % 100}`);
+  return { major, version };
+}
+
+/** Why `tool` (pg_dump, pg_restore) of the `client` version cannot serve `server`, or undefined. */
+export function clientServerMismatch(tool: string, client: PgVersion, server: PgVersion): string | undefined {
+  if (server.major <= client.major) return undefined;
+  const verb = tool === 'pg_dump' ? 'dump' : 'restore into';
+  return `${tool} ${client.version} cannot ${verb} a PostgreSQL ${server.version} server: the migrator image needs ${tool} >= ${server.major}`;
+}
+
+const clientVersions = new Map<string, PgVersion>();
+
+/** The version of a client tool, from its `--version` (once per process). */
+export async function clientVersion(cfg: Config, tool: string): Promise<PgVersion> {
+  const path = toolPath(cfg, tool);
+  const known = clientVersions.get(path);
+  if (known) return known;
+  const { stdout } = await runTool(cfg, tool, ['--version']);
+  const v = parseClientVersion(stdout);
+  if (!v) throw new MigratorError(`cannot read the version of ${tool} from "${stdout.trim().slice(0, 100)}"`);
+  clientVersions.set(path, v);
+  return v;
+}
+
+/** The version of the server `q` is connected to. */
+export async function serverVersion(q: pg.Client): Promise<PgVersion> {
+  const r = await q.query<{ n: string; v: string }>(
+    "SELECT current_setting('server_version_num') AS n, current_setting('server_version') AS v",
+  );
+  return serverVersionFromNum(Number(r.rows[0]?.n ?? 0), r.rows[0]?.v);
+}
+
+/** Fails with a clear message when the server is newer than `tool`; returns both versions. */
+export async function assertClientServes(
+  cfg: Config,
+  tool: string,
+  q: pg.Client,
+): Promise<{ client: PgVersion; server: PgVersion }> {
+  const [client, server] = await Promise.all([clientVersion(cfg, tool), serverVersion(q)]);
+  const why = clientServerMismatch(tool, client, server);
+  if (why) throw new MigratorError(why);
+  return { client, server };
 }

@@ -8,7 +8,7 @@ import type { JobResult } from '../../../crds/job-result.js';
 import { requireSet, type Config } from '../config.js';
 import { acquireLock, connect } from '../db.js';
 import { log } from '../log.js';
-import { runTool } from '../pgtools.js';
+import { assertClientServes, runTool } from '../pgtools.js';
 import { MigratorError } from '../result.js';
 import {
   backupRecord,
@@ -37,6 +37,11 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
   res.backup = backupRecord(path, meta, digest);
 
   const { client } = await connect(cfg);
+  // Checked before anything changes: the restore must not stop half-way on a version mismatch.
+  await assertClientServes(cfg, 'pg_restore', client).catch(async (e) => {
+    await client.end().catch(() => undefined);
+    throw e;
+  });
   const unlock = await acquireLock(client, {
     ...cfg,
     MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE,
