@@ -1,4 +1,10 @@
-import { clientServerMismatch, parseClientVersion, serverVersionFromNum } from './pgtools.js';
+import {
+  clientServerMismatch,
+  headerFilter,
+  parseClientVersion,
+  serverVersionFromNum,
+  TRANSACTION_TIMEOUT_SET,
+} from './pgtools.js';
 
 describe('client and server versions', () => {
   it('reads the version of pg_dump and pg_restore', () => {
@@ -44,5 +50,39 @@ describe('client and server versions', () => {
     expect(
       clientServerMismatch('pg_dump', { major: 9.6, version: '9.6.24' }, { major: 10, version: '10.1' }),
     ).toMatch(/needs pg_dump >= 10$/);
+  });
+});
+
+describe('headerFilter', () => {
+  const script = [
+    '--',
+    '\\restrict abc',
+    'SET statement_timeout = 0;',
+    'SET transaction_timeout = 0;',
+    "SELECT pg_catalog.set_config('search_path', '', false);",
+    'SET check_function_bodies = false;',
+    'COPY public.t (s) FROM stdin;',
+    'SET transaction_timeout = 0;',
+    'é€ data',
+    '\\.',
+    '',
+  ].join('\n');
+
+  it.each([1, 3, 7, 64, 10_000])('drops the setting in the header only, in chunks of %i bytes', (size) => {
+    const filter = headerFilter([TRANSACTION_TIMEOUT_SET]);
+    const bytes = Buffer.from(script, 'utf8');
+    const out: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += size) out.push(filter(bytes.subarray(i, i + size)));
+    out.push(filter(null));
+    expect(Buffer.concat(out).toString('utf8')).toBe(script.replace('SET transaction_timeout = 0;\n', ''));
+  });
+
+  it('passes a script without a header end through untouched at the end', () => {
+    const filter = headerFilter([TRANSACTION_TIMEOUT_SET]);
+    const out = Buffer.concat([
+      filter(Buffer.from('-- a\nSET transaction_timeout = 0;\nno newline')),
+      filter(null),
+    ]);
+    expect(out.toString()).toBe('-- a\nno newline');
   });
 });

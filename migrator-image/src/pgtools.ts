@@ -128,3 +128,103 @@ export async function assertClientServes(
   if (why) throw new MigratorError(why);
   return { client, server };
 }
+
+/** pg_restore 17+ writes this into every restore; servers before 17 reject it. */
+export const TRANSACTION_TIMEOUT_SET = 'SET transaction_timeout = 0;';
+
+/**
+ * A line filter for the header of pg_restore's SQL script: drops `drop` lines until the
+ * header ends (the search_path line that follows the fixed settings), then passes bytes
+ * through untouched, so table data is never looked at.
+ */
+export function headerFilter(drop: string[]): (chunk: Buffer | null) => Buffer {
+  let inHeader = true;
+  let pending = Buffer.alloc(0);
+  let lines = 0;
+  return (chunk) => {
+    if (!inHeader) return chunk ?? Buffer.alloc(0);
+    if (chunk) pending = Buffer.concat([pending, chunk]);
+    const out: Buffer[] = [];
+    let nl: number;
+    while (inHeader && (nl = pending.indexOf(0x0a)) >= 0) {
+      const raw = pending.subarray(0, nl + 1);
+      pending = pending.subarray(nl + 1);
+      const line = raw.toString('utf8').trim();
+      lines++;
+      if (!drop.includes(line)) out.push(raw);
+      if (line.startsWith('SELECT pg_catalog.set_config(') || lines >= 200) inHeader = false;
+    }
+    // Past the header, or at the end: the rest goes out as it came.
+    if (!inHeader || !chunk) {
+      out.push(pending);
+      pending = Buffer.alloc(0);
+    }
+    return Buffer.concat(out);
+  };
+}
+
+/**
+ * Restores through pg_restore's SQL script piped into psql (ON_ERROR_STOP, one transaction),
+ * with the header's settings the server does not know removed. For servers older than the
+ * client's transaction_timeout (17): pg_restore 18 connected to them fails on its first SET.
+ */
+export function restoreThroughPsql(
+  cfg: Config,
+  restoreArgs: string[],
+  psqlArgs: string[],
+  drop: string[],
+): Promise<ToolRun> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const env = childEnv(cfg);
+    const restore = spawn(toolPath(cfg, 'pg_restore'), ['-f', '-', ...restoreArgs], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const psql = spawn(
+      toolPath(cfg, 'psql'),
+      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', ...psqlArgs],
+      { env, stdio: ['pipe', 'ignore', 'pipe'] },
+    );
+    const filter = headerFilter(drop);
+    const errs = { pg_restore: [] as Buffer[], psql: [] as Buffer[] };
+    const codes: Partial<Record<'pg_restore' | 'psql', number | null>> = {};
+    let failed: Error | undefined;
+    restore.stdout.on('data', (b: Buffer) => {
+      if (!psql.stdin.write(filter(b))) {
+        restore.stdout.pause();
+        psql.stdin.once('drain', () => restore.stdout.resume());
+      }
+    });
+    restore.stdout.on('end', () => psql.stdin.end(filter(null)));
+    psql.stdin.on('error', () => undefined); // psql stopped early: its own exit says why
+    restore.stderr.on('data', (b: Buffer) => errs.pg_restore.push(b));
+    psql.stderr.on('data', (b: Buffer) => errs.psql.push(b));
+    for (const [tool, child] of [
+      ['pg_restore', restore],
+      ['psql', psql],
+    ] as const) {
+      child.on('error', (e) => (failed ??= new MigratorError(`cannot run ${tool}: ${e.message}`)));
+      child.on('close', (code) => {
+        codes[tool] = code;
+        if (tool === 'psql' && code !== 0) restore.kill();
+        if (!('pg_restore' in codes) || !('psql' in codes)) return;
+        if (failed) return reject(failed);
+        const stderr = {
+          pg_restore: scrub(Buffer.concat(errs.pg_restore).toString('utf8')),
+          psql: scrub(Buffer.concat(errs.psql).toString('utf8')),
+        };
+        if (codes.psql === 0 && codes.pg_restore === 0)
+          return resolve({ stdout: '', stderr: stderr.pg_restore + stderr.psql, ms: performance.now() - t0 });
+        const lines = (codes.psql !== 0 ? stderr.psql : stderr.pg_restore)
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean);
+        const line = lines.find((l) => /error/i.test(l)) ?? lines[lines.length - 1] ?? 'no message';
+        reject(
+          new MigratorError(`pg_restore failed: ${line.replace(/^(pg_restore: |psql:<stdin>:\d+: )/, '')}`),
+        );
+      });
+    }
+  });
+}

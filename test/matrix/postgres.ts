@@ -7,58 +7,11 @@
 // read the cache (~root is private).
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  chownSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-
-const SCRIPT = path.join(process.cwd(), 'scripts/postgres-versions.sh');
-
-export const SUPPORTED_MAJORS = [13, 14, 15, 16, 17, 18];
-
-/** The majors to test: DBM_PG_MATRIX ("13 18" by default), each one supported. */
-export function matrixMajors(env: NodeJS.ProcessEnv = process.env): number[] {
-  const raw = (env.DBM_PG_MATRIX ?? '').trim() || '13 18';
-  const majors = raw.split(/[\s,]+/).map(Number);
-  for (const m of majors)
-    if (!SUPPORTED_MAJORS.includes(m))
-      throw new Error(`DBM_PG_MATRIX: ${m} is not one of ${SUPPORTED_MAJORS.join(' ')} (got "${raw}")`);
-  return [...new Set(majors)].sort((a, b) => a - b);
-}
-
-/** Runs scripts/postgres-versions.sh; returns the bin dir it prints and how long it took. */
-export function fetchPostgres(args: string[]): { bin: string; ms: number } {
-  const t0 = performance.now();
-  const out = execFileSync('bash', [SCRIPT, ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const bin = out.trim().split('\n').pop() ?? '';
-  if (!existsSync(bin)) throw new Error(`postgres-versions.sh ${args.join(' ')} printed no bin dir: ${out}`);
-  return { bin, ms: Math.round(performance.now() - t0) };
-}
-
-/** The newest Debian client tools on this machine (bookworm: 15), for the version guard tests. */
-export function hostClientBin(): string {
-  const root = '/usr/lib/postgresql';
-  const versions = existsSync(root)
-    ? readdirSync(root)
-        .filter((v) => existsSync(path.join(root, v, 'bin', 'pg_dump')))
-        .sort((a, b) => Number(b) - Number(a))
-    : [];
-  if (!versions[0])
-    throw new Error('no Debian pg_dump under /usr/lib/postgresql: run `bash scripts/install-system-deps.sh`');
-  return path.join(root, versions[0], 'bin');
-}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
