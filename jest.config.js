@@ -51,5 +51,13 @@ export default {
       globalSetup: '<rootDir>/test/setup/postgres-setup.ts',
       globalTeardown: '<rootDir>/test/setup/postgres-teardown.ts',
     },
+    {
+      // Every PostgreSQL major in DBM_PG_MATRIX (default "13 18") against the migrator;
+      // the server binaries and pg_dump 18 are fetched and cached by scripts/postgres-versions.sh.
+      ...common,
+      displayName: 'matrix',
+      testMatch: ['<rootDir>/test/matrix/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/matrix/global-setup.ts',
+    },
   ],
 };

@@ -4,6 +4,7 @@
 set -euo pipefail
 PACKAGES=(
   postgresql postgresql-client   # migrator tests and the demo database
+  debian-archive-keyring         # scripts/postgres-versions.sh checks forky's pg_dump 18 packages with it
   openssl                        # certificates of the local control plane
   unzip                          # kubectl/helm come zipped inside an npm package
   prometheus                     # promtool and a real Prometheus for the alert/dashboard tests

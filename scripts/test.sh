@@ -30,7 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PROJECTS=(unit static migrator integration faults e2e)
+# matrix: PostgreSQL majors DBM_PG_MATRIX (default "13 18"; all: "13 14 15 16 17 18").
+PROJECTS=(unit static migrator matrix integration faults e2e)
 if [[ -n "${DBM_TEST_PROJECTS:-}" ]]; then read -r -a PROJECTS <<<"$DBM_TEST_PROJECTS"; fi
 mkdir -p .tmp
 set +e

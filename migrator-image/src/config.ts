@@ -85,6 +85,8 @@ export const Env = z.object({
     }),
   RESULT_PATH: z.string().min(1).default('/dev/termination-log'),
   MIGRATION_AUTHOR: z.string().max(200).default('dbmigrate'),
+  // Where pg_dump/pg_restore are (PATH when unset); PG_BIN_DIR is the older name.
+  PG_CLIENT_BIN_DIR: optionalString,
   PG_BIN_DIR: optionalString,
 });
 export type Config = z.output<typeof Env>;

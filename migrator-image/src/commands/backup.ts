@@ -19,7 +19,7 @@ import type { BackupRecord, JobResult } from '../../../crds/job-result.js';
 import { requireSet, type Config } from '../config.js';
 import { connect, qualified, quoteIdent } from '../db.js';
 import { log } from '../log.js';
-import { runTool } from '../pgtools.js';
+import { assertClientServes, runTool } from '../pgtools.js';
 import { MigratorError } from '../result.js';
 
 export interface BackupSidecar {
@@ -182,6 +182,8 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
   const { client } = await connect(cfg);
   let sidecar: BackupSidecar;
   try {
+    // pg_dump refuses a server newer than itself: say so before starting anything.
+    await assertClientServes(cfg, 'pg_dump', client);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const snap = await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s');
     const snapshot = snap.rows[0]!.s;

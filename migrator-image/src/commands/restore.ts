@@ -1,6 +1,7 @@
 // restore: BACKUP_PATH back into the database with pg_restore (--clean
 // --if-exists --exit-on-error; one transaction for custom format, -j for
-// directory), under the migration lock, after checking the archive's sha256
+// directory; into a server older than 17 with pg_restore 17+, its script through
+// psql in one transaction), under the migration lock, after checking the archive's sha256
 // against its sidecar; then compares per-table row counts and the migrations
 // table with the sidecar.
 import { existsSync, readFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import type { JobResult } from '../../../crds/job-result.js';
 import { requireSet, type Config } from '../config.js';
 import { acquireLock, connect } from '../db.js';
 import { log } from '../log.js';
-import { runTool } from '../pgtools.js';
+import { assertClientServes, restoreThroughPsql, runTool, TRANSACTION_TIMEOUT_SET } from '../pgtools.js';
 import { MigratorError } from '../result.js';
 import {
   backupRecord,
@@ -37,6 +38,11 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
   res.backup = backupRecord(path, meta, digest);
 
   const { client } = await connect(cfg);
+  // Checked before anything changes: the restore must not stop half-way on a version mismatch.
+  const versions = await assertClientServes(cfg, 'pg_restore', client).catch(async (e) => {
+    await client.end().catch(() => undefined);
+    throw e;
+  });
   const unlock = await acquireLock(client, {
     ...cfg,
     MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE,
@@ -53,11 +59,24 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
       await client.query(`DROP TABLE IF EXISTS ${extra.join(', ')} CASCADE`);
       log.warn({ tables: extra }, 'dropped tables created after the backup');
     }
-    const args = ['--clean', '--if-exists', '--exit-on-error', '-w', '-d', cfg.PGDATABASE];
-    if (meta.format === 'custom') args.push('--single-transaction');
-    else args.push('-j', String(cfg.BACKUP_JOBS));
-    log.info({ path, format: meta.format }, 'pg_restore starting');
-    const run = await runTool(cfg, 'pg_restore', [...args, path]);
+    let run;
+    if (versions.client.major >= 17 && versions.server.major < 17) {
+      // pg_restore 17+ sends `SET transaction_timeout = 0` first, which servers before 17
+      // reject; its script, without that line, goes through psql in one transaction.
+      log.info({ path, format: meta.format, via: 'psql' }, 'pg_restore starting');
+      run = await restoreThroughPsql(
+        cfg,
+        ['--clean', '--if-exists', path],
+        ['-w', '-d', cfg.PGDATABASE],
+        [TRANSACTION_TIMEOUT_SET],
+      );
+    } else {
+      const args = ['--clean', '--if-exists', '--exit-on-error', '-w', '-d', cfg.PGDATABASE];
+      if (meta.format === 'custom') args.push('--single-transaction');
+      else args.push('-j', String(cfg.BACKUP_JOBS));
+      log.info({ path, format: meta.format }, 'pg_restore starting');
+      run = await runTool(cfg, 'pg_restore', [...args, path]);
+    }
     log.info({ ms: Math.round(run.ms) }, 'pg_restore finished');
 
     const problems: string[] = [];
