@@ -3,8 +3,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Config } from './config.js';
+import { APP_NAME } from './db.js';
 import { MigratorError } from './result.js';
 import { scrub } from './scrub.js';
+import { trackChild } from './shutdown.js';
 
 export function toolPath(cfg: Config, tool: string): string {
   return cfg.PG_BIN_DIR ? join(cfg.PG_BIN_DIR, tool) : tool;
@@ -20,7 +22,7 @@ export function childEnv(cfg: Config): NodeJS.ProcessEnv {
     PGUSER: cfg.PGUSER,
     PGSSLMODE: cfg.PGSSLMODE === 'no-verify' ? 'require' : cfg.PGSSLMODE,
     PGCONNECT_TIMEOUT: String(cfg.PGCONNECT_TIMEOUT),
-    PGAPPNAME: 'dbmigrate-migrator',
+    PGAPPNAME: APP_NAME,
   };
   if (cfg.PGPASSWORD) env.PGPASSWORD = cfg.PGPASSWORD;
   for (const k of ['PGSSLROOTCERT', 'PGSSLCERT', 'PGSSLKEY', 'LANG', 'LC_ALL', 'TZ'])
@@ -38,6 +40,7 @@ export function runTool(cfg: Config, tool: string, args: string[]): Promise<Tool
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(toolPath(cfg, tool), args, { env: childEnv(cfg), stdio: ['ignore', 'pipe', 'pipe'] });
+    trackChild(child);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { JobResult } from '../../../crds/job-result.js';
 import { requireSet, type Config } from '../config.js';
-import { acquireLock, connect } from '../db.js';
+import { acquireLock, connect, pgRows } from '../db.js';
 import { log } from '../log.js';
 import { runTool } from '../pgtools.js';
 import { MigratorError } from '../result.js';
@@ -37,7 +37,7 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
   res.backup = backupRecord(path, meta, digest);
 
   const { client } = await connect(cfg);
-  const unlock = await acquireLock(client, {
+  const unlock = await acquireLock(pgRows(client), {
     ...cfg,
     MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE,
   }).catch(async (e) => {
