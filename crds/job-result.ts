@@ -74,12 +74,14 @@ export const BackupRecord = z.object({
     .string()
     .optional()
     .describe('When the backup was taken (restore reports what it rolled back to).'),
-  discardedHistory: z
+  historyRowsSince: z
     .number()
     .int()
     .nonnegative()
     .optional()
-    .describe('restore: history rows written since the backup, kept (re-inserted) in the history table.'),
+    .describe(
+      'restore: history rows written since the backup; kept (re-inserted) in the history table while the changes they record are discarded.',
+    ),
 });
 export type BackupRecord = z.infer<typeof BackupRecord>;
 

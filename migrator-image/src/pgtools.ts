@@ -60,3 +60,73 @@ export function runTool(cfg: Config, tool: string, args: string[]): Promise<Tool
     });
   });
 }
+
+/**
+ * Restores `archive` inside ONE transaction of one psql session: `prelude`,
+ * then pg_restore's SQL (`-f -`, which works for custom and directory format),
+ * then `postlude` and COMMIT, which is sent only when pg_restore finished
+ * cleanly. Any error (psql stops at the first with ON_ERROR_STOP, or pg_restore
+ * fails half-way through the archive) ends the session without COMMIT, so the
+ * server rolls everything back: the database is exactly as before.
+ */
+export function restoreInOneTransaction(
+  cfg: Config,
+  archive: string,
+  prelude: string,
+  postlude: string,
+): Promise<ToolRun> {
+  const t0 = performance.now();
+  const env = {
+    ...childEnv(cfg),
+    // A workload still holding a lock makes the restore fail (rolled back) rather than wait forever.
+    PGOPTIONS: `-c lock_timeout=${cfg.LOCK_TIMEOUT_SECONDS}s -c statement_timeout=0 -c client_min_messages=warning`,
+  };
+  return new Promise((resolve, reject) => {
+    const psql = spawn(
+      toolPath(cfg, 'psql'),
+      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-w', '-d', cfg.PGDATABASE, '-f', '-'],
+      { env, stdio: ['pipe', 'ignore', 'pipe'] },
+    );
+    const restore = spawn(
+      toolPath(cfg, 'pg_restore'),
+      ['--clean', '--if-exists', '--exit-on-error', '-f', '-', archive],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    trackChild(psql);
+    trackChild(restore);
+    const errs = { psql: [] as Buffer[], pg_restore: [] as Buffer[] };
+    psql.stderr.on('data', (b: Buffer) => errs.psql.push(b));
+    restore.stderr.on('data', (b: Buffer) => errs.pg_restore.push(b));
+    // psql may stop (and close its stdin) before pg_restore is done: that is its error to report.
+    psql.stdin.on('error', () => undefined);
+    psql.stdin.write(prelude);
+    restore.stdout.pipe(psql.stdin, { end: false });
+    let restoreCode: number | null | undefined;
+    const spawnError = (tool: string) => (e: Error) =>
+      reject(new MigratorError(`cannot run ${tool}: ${e.message}`));
+    psql.on('error', spawnError('psql'));
+    restore.on('error', spawnError('pg_restore'));
+    restore.on('close', (code) => {
+      restoreCode = code;
+      // Without COMMIT the session ends and the server rolls the transaction back.
+      if (code === 0) psql.stdin.end(postlude + '\nCOMMIT;\n');
+      else psql.stdin.end();
+    });
+    psql.on('close', (code) => {
+      const firstError = (tool: 'psql' | 'pg_restore') =>
+        scrub(Buffer.concat(errs[tool]).toString('utf8'))
+          .split('\n')
+          .map((l) => l.trim())
+          .find((l) => /error:/i.test(l))
+          ?.replace(/^(psql|pg_restore):(.*?error: )?/, '')
+          .replace(/^ERROR:\s*/, '');
+      if (code === 0 && restoreCode === 0)
+        return resolve({ stdout: '', stderr: '', ms: performance.now() - t0 });
+      const why =
+        restoreCode !== 0 && restoreCode !== undefined
+          ? `pg_restore failed: ${firstError('pg_restore') ?? `exit ${restoreCode}`}`
+          : `psql failed: ${firstError('psql') ?? `exit ${code}`}`;
+      reject(new MigratorError(`restore rolled back, the database is unchanged: ${why}`));
+    });
+  });
+}

@@ -77,8 +77,20 @@ export function migrationsTable(cfg: Config): string {
   return qualified(cfg, cfg.MIGRATIONS_TABLE);
 }
 
-export async function ensureHistoryTable(s: Session): Promise<void> {
-  await s.qr.query(`CREATE TABLE IF NOT EXISTS ${historyTable(s.cfg)} (
+export const HISTORY_COLUMNS = [
+  'id',
+  'name',
+  'checksum',
+  'direction',
+  'applied_at',
+  'applied_by',
+  'duration_ms',
+  'transaction_mode',
+] as const;
+
+/** Idempotent DDL of the history table (restore runs it too, inside its transaction). */
+export function historyTableDdl(table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (
     id bigserial PRIMARY KEY,
     name text NOT NULL,
     checksum text,
@@ -87,7 +99,11 @@ export async function ensureHistoryTable(s: Session): Promise<void> {
     applied_by text,
     duration_ms integer,
     transaction_mode text
-  )`);
+  )`;
+}
+
+export async function ensureHistoryTable(s: Session): Promise<void> {
+  await s.qr.query(historyTableDdl(historyTable(s.cfg)));
 }
 
 export async function recordHistory(

@@ -1,15 +1,20 @@
-// restore: BACKUP_PATH back into the database with pg_restore (--clean
-// --if-exists --exit-on-error; one transaction for custom format, -j for
-// directory), under the migration lock, after checking the archive's sha256
-// against its sidecar; then compares per-table row counts and the migrations
-// table with the sidecar.
+// restore: BACKUP_PATH back into the database it was taken from, all or
+// nothing. The archive's sha256 is checked against its sidecar and the
+// sidecar's host/port/database against the target; then, under the migration
+// lock and in ONE transaction (psql fed by `pg_restore -f -`): tables created
+// after the backup are dropped, the archive is restored (--clean --if-exists),
+// the history rows written since the backup are put back, and the migrations
+// the restore undid get a `down` history row. Any failure rolls all of it back.
+// Afterwards per-table row counts and the migrations table are compared with
+// the sidecar.
 import { existsSync, readFileSync } from 'node:fs';
-import type { JobResult } from '../../../crds/job-result.js';
+import type { AppliedMigration, JobResult } from '../../../crds/job-result.js';
 import { requireSet, type Config } from '../config.js';
-import { acquireLock, connect, pgRows } from '../db.js';
+import { acquireLock, connect, pgRows, qualified } from '../db.js';
 import { log } from '../log.js';
-import { runTool } from '../pgtools.js';
+import { restoreInOneTransaction } from '../pgtools.js';
 import { MigratorError } from '../result.js';
+import { HISTORY_COLUMNS, historyTableDdl } from '../session.js';
 import {
   backupRecord,
   appliedMigrationNames,
@@ -20,6 +25,18 @@ import {
   type BackupSidecar,
 } from './backup.js';
 
+const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** Refuses a backup of another database: a restore only ever goes back where the backup came from. */
+export function checkSameTarget(meta: BackupSidecar, cfg: Config): void {
+  const was = `${meta.host}:${meta.port}/${meta.database}`;
+  const is = `${cfg.PGHOST}:${cfg.PGPORT}/${cfg.PGDATABASE}`;
+  if (was !== is)
+    throw new MigratorError(
+      `backup ${meta.id} was taken from ${was}, not the target ${is}: refusing to restore it there`,
+    );
+}
+
 export async function restore(cfg: Config, res: JobResult): Promise<void> {
   const path = requireSet(cfg, 'BACKUP_PATH', 'for restore').replace(/\/+$/, '');
   if (!existsSync(path)) throw new MigratorError(`backup ${path} does not exist`);
@@ -29,46 +46,96 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
       `backup ${path} has no sidecar record ${metaPath}: refusing to restore unverifiable data`,
     );
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as BackupSidecar;
+  checkSameTarget(meta, cfg);
   const digest = await archiveDigest(path);
   if (digest.sha256 !== meta.sha256)
     throw new MigratorError(
       `backup ${path} is corrupt: sha256 ${digest.sha256.slice(0, 12)} differs from the recorded ${meta.sha256.slice(0, 12)}`,
     );
-  res.backup = backupRecord(path, meta, digest);
+  res.backup = { ...backupRecord(path, meta, digest), createdAt: meta.createdAt };
 
+  const cfgMeta = { ...cfg, MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE };
+  const history = qualified(cfg, cfg.HISTORY_TABLE);
+  const historyKey = history.replace(/"/g, '');
   const { client } = await connect(cfg);
-  const unlock = await acquireLock(pgRows(client), {
-    ...cfg,
-    MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE,
-  }).catch(async (e) => {
+  const unlock = await acquireLock(pgRows(client), cfgMeta).catch(async (e) => {
     await client.end().catch(() => undefined);
     throw e;
   });
   try {
     // Tables created after the backup (typically by the migration being undone) would survive
     // pg_restore --clean, which drops only what the archive holds, and can even block it
-    // (a new foreign key onto a restored table). Restoring the backup's state drops them first.
+    // (a new foreign key onto a restored table). They are dropped in the same transaction.
     const extra = (await userTables(client)).filter((t) => !(t in meta.tables));
-    if (extra.length > 0 && cfg.RESTORE_DROP_NEW_TABLES) {
-      await client.query(`DROP TABLE IF EXISTS ${extra.join(', ')} CASCADE`);
-      log.warn({ tables: extra }, 'dropped tables created after the backup');
+    const drop = cfg.RESTORE_DROP_NEW_TABLES ? extra : [];
+    const hasHistory = !!(await client.query<{ r: string | null }>('SELECT to_regclass($1) AS r', [history]))
+      .rows[0]?.r;
+    let since = 0;
+    if (hasHistory) {
+      const r = await client.query<{ n: string }>(
+        meta.historyMaxId !== undefined
+          ? `SELECT count(*) AS n FROM ${history} WHERE id > $1`
+          : `SELECT greatest(count(*) - $1, 0) AS n FROM ${history}`,
+        [meta.historyMaxId ?? meta.tables[historyKey] ?? 0],
+      );
+      since = Number(r.rows[0]?.n ?? 0);
     }
-    const args = ['--clean', '--if-exists', '--exit-on-error', '-w', '-d', cfg.PGDATABASE];
-    if (meta.format === 'custom') args.push('--single-transaction');
-    else args.push('-j', String(cfg.BACKUP_JOBS));
-    log.info({ path, format: meta.format }, 'pg_restore starting');
-    const run = await runTool(cfg, 'pg_restore', [...args, path]);
-    log.info({ ms: Math.round(run.ms) }, 'pg_restore finished');
+    const undone = ((await appliedMigrationNames(client, cfgMeta)) ?? []).filter(
+      (n) => !(meta.migrations ?? []).includes(n),
+    );
+    const cols = HISTORY_COLUMNS.join(', ');
+    const prelude = [
+      'BEGIN;',
+      hasHistory
+        ? `CREATE TEMP TABLE dbm_keep_history ON COMMIT DROP AS SELECT ${cols} FROM ${history};`
+        : '',
+      drop.length > 0 ? `DROP TABLE IF EXISTS ${drop.join(', ')} CASCADE;` : '',
+      '',
+    ].join('\n');
+    const postlude = [
+      // pg_restore's script empties search_path for the session.
+      'RESET search_path;',
+      hasHistory ? `${historyTableDdl(history)};` : '',
+      hasHistory
+        ? `INSERT INTO ${history} (${cols}) SELECT ${cols} FROM dbm_keep_history k WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE h.id = k.id);`
+        : '',
+      ...(hasHistory
+        ? undone
+            .slice()
+            .reverse()
+            .map(
+              (n) =>
+                `INSERT INTO ${history} (name, direction, applied_by, duration_ms, transaction_mode) VALUES (${lit(n)}, 'down', ${lit(cfg.MIGRATION_AUTHOR)}, 0, 'restore');`,
+            )
+        : []),
+      hasHistory
+        ? `SELECT setval(pg_get_serial_sequence(${lit(history)}, 'id'), max(id)) FROM ${history} HAVING max(id) IS NOT NULL;`
+        : '',
+    ].join('\n');
+    log.info(
+      { path, format: meta.format, backupCreatedAt: meta.createdAt, historyRowsSince: since, undone, drop },
+      'restore starting (one transaction)',
+    );
+    const run = await restoreInOneTransaction(cfg, path, prelude, postlude);
+    log.info({ ms: Math.round(run.ms) }, 'restore committed');
+    if (drop.length > 0) log.warn({ tables: drop }, 'dropped tables created after the backup');
+    res.backup.historyRowsSince = since;
+    res.migrations = undone
+      .slice()
+      .reverse()
+      .map((name): AppliedMigration => ({ name, durationMs: 0, outcome: 'reverted' }));
 
     const problems: string[] = [];
-    const now = await countRows(client, Object.keys(meta.tables));
-    for (const [t, n] of Object.entries(meta.tables)) {
+    // The history table differs from the backup by design: its rows since the backup are kept.
+    const counted = Object.keys(meta.tables).filter((t) => t !== historyKey && t !== history);
+    const now = await countRows(client, counted);
+    for (const t of counted) {
+      const n = meta.tables[t];
       if (now[t] !== n) problems.push(`table ${t} has ${now[t]} rows, the backup ${n}`);
     }
     const remaining = (await userTables(client)).filter((t) => !(t in meta.tables));
     if (remaining.length > 0)
       problems.push(`tables not in the backup remain: ${remaining.slice(0, 5).join(', ')}`);
-    const cfgMeta = { ...cfg, MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE };
     const migrations = await appliedMigrationNames(client, cfgMeta);
     if (JSON.stringify(migrations ?? []) !== JSON.stringify(meta.migrations ?? [])) {
       problems.push(
