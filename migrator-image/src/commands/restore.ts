@@ -8,6 +8,7 @@
 // Afterwards per-table row counts and the migrations table are compared with
 // the sidecar.
 import { existsSync, readFileSync } from 'node:fs';
+import type pg from 'pg';
 import type { AppliedMigration, JobResult } from '../../../crds/job-result.js';
 import { requireSet, type Config } from '../config.js';
 import { acquireLock, connect, pgRows, qualified } from '../db.js';
@@ -26,6 +27,16 @@ import {
 } from './backup.js';
 
 const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** The table's key in the sidecar's `tables` (schema.name as format('%I.%I') gives it), if it exists. */
+async function tableKey(client: pg.Client, table: string): Promise<string | undefined> {
+  const r = await client.query<{ k: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS k FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid = to_regclass($1)`,
+    [table],
+  );
+  return r.rows[0]?.k;
+}
 
 /** Refuses a backup of another database: a restore only ever goes back where the backup came from. */
 export function checkSameTarget(meta: BackupSidecar, cfg: Config): void {
@@ -56,7 +67,6 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
 
   const cfgMeta = { ...cfg, MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE };
   const history = qualified(cfg, cfg.HISTORY_TABLE);
-  const historyKey = history.replace(/"/g, '');
   const { client } = await connect(cfg);
   const unlock = await acquireLock(pgRows(client), cfgMeta).catch(async (e) => {
     await client.end().catch(() => undefined);
@@ -68,15 +78,15 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
     // (a new foreign key onto a restored table). They are dropped in the same transaction.
     const extra = (await userTables(client)).filter((t) => !(t in meta.tables));
     const drop = cfg.RESTORE_DROP_NEW_TABLES ? extra : [];
-    const hasHistory = !!(await client.query<{ r: string | null }>('SELECT to_regclass($1) AS r', [history]))
-      .rows[0]?.r;
+    const historyKey = await tableKey(client, history);
+    const hasHistory = historyKey !== undefined;
     let since = 0;
     if (hasHistory) {
       const r = await client.query<{ n: string }>(
         meta.historyMaxId !== undefined
           ? `SELECT count(*) AS n FROM ${history} WHERE id > $1`
           : `SELECT greatest(count(*) - $1, 0) AS n FROM ${history}`,
-        [meta.historyMaxId ?? meta.tables[historyKey] ?? 0],
+        [meta.historyMaxId ?? meta.tables[historyKey ?? ''] ?? 0],
       );
       since = Number(r.rows[0]?.n ?? 0);
     }
@@ -127,7 +137,8 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
 
     const problems: string[] = [];
     // The history table differs from the backup by design: its rows since the backup are kept.
-    const counted = Object.keys(meta.tables).filter((t) => t !== historyKey && t !== history);
+    const restoredHistory = await tableKey(client, history);
+    const counted = Object.keys(meta.tables).filter((t) => t !== restoredHistory);
     const now = await countRows(client, counted);
     for (const t of counted) {
       const n = meta.tables[t];
