@@ -118,8 +118,10 @@ export function restoreInOneTransaction(
           .split('\n')
           .map((l) => l.trim())
           .find((l) => /error:/i.test(l))
-          ?.replace(/^(psql|pg_restore):(.*?error: )?/, '')
-          .replace(/^ERROR:\s*/, '');
+          // "psql:<stdin>:37: ERROR:  cannot drop ..." / "pg_restore: error: ..." -> the message
+          ?.replace(/^(psql|pg_restore):\s*/, '')
+          .replace(/^<stdin>:\d+:\s*/, '')
+          .replace(/^(ERROR|error):\s*/, '');
       if (code === 0 && restoreCode === 0)
         return resolve({ stdout: '', stderr: '', ms: performance.now() - t0 });
       const why =

@@ -109,6 +109,10 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
       hasHistory
         ? `INSERT INTO ${history} (${cols}) SELECT ${cols} FROM dbm_keep_history k WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE h.id = k.id);`
         : '',
+      hasHistory
+        ? `SELECT setval(pg_get_serial_sequence(${lit(history)}, 'id'), max(id)) FROM ${history} HAVING max(id) IS NOT NULL;`
+        : '',
+      // After setval, so these rows take ids after the kept ones.
       ...(hasHistory
         ? undone
             .slice()
@@ -118,9 +122,6 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
                 `INSERT INTO ${history} (name, direction, applied_by, duration_ms, transaction_mode) VALUES (${lit(n)}, 'down', ${lit(cfg.MIGRATION_AUTHOR)}, 0, 'restore');`,
             )
         : []),
-      hasHistory
-        ? `SELECT setval(pg_get_serial_sequence(${lit(history)}, 'id'), max(id)) FROM ${history} HAVING max(id) IS NOT NULL;`
-        : '',
     ].join('\n');
     log.info(
       { path, format: meta.format, backupCreatedAt: meta.createdAt, historyRowsSince: since, undone, drop },
