@@ -27,7 +27,13 @@ function backendKiller(cfg: Config): { kill: BackendKiller; close: () => Promise
   let ctl: Promise<pg.Client> | undefined;
   return {
     kill: async (how) => {
-      ctl ??= connect(cfg).then((c) => c.client);
+      // A failed connect is forgotten so the next tick (every 250 ms) tries again.
+      ctl ??= connect(cfg)
+        .then((c) => c.client)
+        .catch((err: unknown) => {
+          ctl = undefined;
+          throw err;
+        });
       const c = await ctl;
       await c.query(
         `SELECT pg_${how === 'cancel' ? 'cancel' : 'terminate'}_backend(pid) FROM pg_stat_activity
