@@ -41,6 +41,17 @@ export const ResultError = z.object({
   message: z.string().describe('One line, never containing credentials.'),
   code: z.string().optional().describe('PostgreSQL SQLSTATE, when the database raised the error.'),
   migration: z.string().optional().describe('The migration at fault, if any.'),
+  detail: z
+    .string()
+    .optional()
+    .describe("PostgreSQL's DETAIL of the error, bounded, never containing credentials."),
+  hint: z.string().optional().describe("PostgreSQL's HINT of the error, bounded."),
+  statement: z
+    .string()
+    .optional()
+    .describe(
+      'The failing SQL statement, bounded to ~300 characters, password literals and credentials scrubbed.',
+    ),
 });
 export type ResultError = z.infer<typeof ResultError>;
 
@@ -62,6 +73,28 @@ export const BackupRecord = z.object({
   tables: z.number().int().nonnegative().optional(),
   rows: z.number().int().nonnegative().optional(),
   appliedMigrations: z.number().int().nonnegative().optional(),
+  verifiedBy: z
+    .enum(['restore', 'list'])
+    .optional()
+    .describe(
+      'restore: the archive was restored into a scratch database; list: only its table of contents was read.',
+    ),
+  verifyNote: z
+    .string()
+    .optional()
+    .describe('Why the archive was not restored to verify it (verified false).'),
+  createdAt: z
+    .string()
+    .optional()
+    .describe('When the backup was taken (restore reports what it rolled back to).'),
+  historyRowsSince: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe(
+      'restore: history rows written since the backup; kept (re-inserted) in the history table while the changes they record are discarded.',
+    ),
 });
 export type BackupRecord = z.infer<typeof BackupRecord>;
 
@@ -83,6 +116,30 @@ export const VerifyRecord = z.object({
 });
 export type VerifyRecord = z.infer<typeof VerifyRecord>;
 
+export const ResultTotals = z
+  .object({
+    pending: z.number().int().nonnegative().optional().describe('Pending migrations, before any truncation.'),
+    applied: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe('Migrations applied (or reverted) by this Job.'),
+    findings: z.number().int().nonnegative().optional().describe('All findings of the check.'),
+    blocking: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe(
+        'Findings in the SAFETY_BLOCK categories, counted on the full list; absent when SAFETY_BLOCK is unset.',
+      ),
+    bySeverity: z.record(z.string(), z.number().int().nonnegative()).optional(),
+    byCategory: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  })
+  .describe('Counts over the full lists; never truncated, so decisions do not depend on what fit in 4 KiB.');
+export type ResultTotals = z.infer<typeof ResultTotals>;
+
 export const ResourceUsage = z.object({
   userCpuMs: z.number().nonnegative(),
   systemCpuMs: z.number().nonnegative(),
@@ -100,6 +157,7 @@ export const JobResult = z.object({
   plan: PlanRecord.optional(),
   verify: VerifyRecord.optional(),
   usage: ResourceUsage.optional(),
+  totals: ResultTotals.optional(),
   truncated: z
     .boolean()
     .optional()

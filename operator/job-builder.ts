@@ -76,6 +76,10 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
       { name: 'STATEMENT_TIMEOUT_SECONDS', value: String(spec.timeouts.statementTimeoutSeconds) },
     );
   }
+  if (step === 'check') {
+    // The check counts blocking findings over its full list: the 4 KiB result may shorten the list.
+    env.push({ name: 'SAFETY_BLOCK', value: spec.safety.block.join(',') });
+  }
   if (step === 'migrate' || step === 'verify') {
     env.push({ name: 'VERIFY_QUERIES', value: JSON.stringify(spec.verification?.queries ?? []) });
   }

@@ -517,20 +517,23 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
       const plan = result.plan ?? { pending: [], hash: '', findings: [], notCaptured: [] };
       const blockOn = new Set<FindingCategory>(spec.safety.block);
       const blocking = plan.findings.filter((f) => blockOn.has(f.category));
+      // Totals are counted over the full lists; the lists may have been shortened to fit 4 KiB.
+      const blockingCount = Math.max(result.totals?.blocking ?? 0, blocking.length);
+      const pendingCount = Math.max(result.totals?.pending ?? 0, plan.pending.length);
       status.plan = {
         pending: plan.pending.slice(0, 50),
         hash: plan.hash,
         // Blocking findings first: they are the ones a person must see.
         findings: [...blocking, ...plan.findings.filter((f) => !blockOn.has(f.category))].slice(0, 20),
         blocking: blocking.map((f) => `${f.migration}: ${f.rule}`).slice(0, 20),
-        pendingCount: plan.pending.length,
-        findingsCount: plan.findings.length,
-        blockingCount: blocking.length,
+        pendingCount,
+        findingsCount: Math.max(result.totals?.findings ?? 0, plan.findings.length),
+        blockingCount,
       };
-      ctx.out.pendingMigrations = plan.pending.length;
-      const summary = `${plan.pending.length} pending migration(s), ${plan.findings.length} finding(s)`;
+      ctx.out.pendingMigrations = pendingCount;
+      const summary = `${pendingCount} pending migration(s), ${status.plan.findingsCount} finding(s)`;
       stepCondition(ctx, 'Checked', true, 'PlanChecked', summary);
-      if (blocking.length > 0 && spec.safety.approval !== plan.hash) {
+      if (blockingCount > 0 && spec.safety.approval !== plan.hash) {
         const list = blocking
           .slice(0, 5)
           .map((f) => `${f.migration}: ${f.message} [${f.category}]`)
@@ -540,7 +543,7 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
         return;
       }
       ctx.out.actions.push({ kind: 'event', type: 'Normal', reason: 'Checked', message: summary });
-      if (plan.pending.length === 0) {
+      if (pendingCount === 0) {
         status.appliedCount = 0;
         status.applied = [];
         finish(

@@ -2,6 +2,7 @@
 // validated with zod. PGPASSWORD comes from a Secret: it is kept here only to
 // connect and to scrub it from anything we print.
 import { z } from 'zod';
+import { findingCategories, type FindingCategory } from '../../crds/job-result.js';
 
 const int = (def: number, min = 0, max = 1_000_000) =>
   z
@@ -56,6 +57,8 @@ export const Env = z.object({
   TRANSACTION_MODE: z.enum(['all', 'each', 'none']).default('all'),
   LOCK_TIMEOUT_SECONDS: int(10, 0, 3600),
   STATEMENT_TIMEOUT_SECONDS: int(0, 0, 86400),
+  IDLE_IN_TRANSACTION_TIMEOUT_SECONDS: int(600, 0, 86400),
+  SHUTDOWN_GRACE_SECONDS: int(8, 1, 3600),
   ADVISORY_LOCK_WAIT_SECONDS: int(300, 0, 3600),
   BACKUP_DIR: optionalString,
   BACKUP_FORMAT: z.enum(['custom', 'directory']).default('custom'),
@@ -68,9 +71,42 @@ export const Env = z.object({
     .max(200)
     .optional(),
   BACKUP_PATH: optionalString,
+  ENTITIES_DIR: optionalString,
+  SAFETY_BLOCK: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const names = (v ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      const bad = names.find((n) => !(findingCategories as readonly string[]).includes(n));
+      if (bad) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must list finding categories (${findingCategories.join(', ')})`,
+        });
+        return z.NEVER;
+      }
+      return names as FindingCategory[];
+    }),
   RESTORE_DROP_NEW_TABLES: bool(true),
   REVERT_STEPS: int(0, 0, 100000),
   REVERT_TO: optionalString,
+  REVERT_MIGRATIONS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const names = (v ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      if (new Set(names).size !== names.length) {
+        ctx.addIssue({ code: 'custom', message: 'names a migration twice' });
+        return z.NEVER;
+      }
+      return names;
+    }),
   VERIFY_QUERIES: z
     .string()
     .optional()

@@ -1,6 +1,6 @@
 // Connections: a probe/lock connection (pg), the TypeORM DataSource, and the
 // session-level advisory lock that serializes migrator runs per database.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import pg from 'pg';
@@ -8,6 +8,14 @@ import { DataSource, type MigrationInterface } from 'typeorm';
 import type { Config } from './config.js';
 import { log } from './log.js';
 import { MigratorError } from './result.js';
+import { throwIfTerminating } from './shutdown.js';
+
+/**
+ * The application_name of every connection this process opens (its pg clients,
+ * TypeORM's pool and the pg_dump/pg_restore children): unique per process, so a
+ * SIGTERM can find and cancel exactly our own backends in pg_stat_activity.
+ */
+export const APP_NAME = `dbmigrate-migrator-${process.pid}-${randomBytes(4).toString('hex')}`;
 
 export type SslOption = false | ConnectionOptions;
 
@@ -40,7 +48,7 @@ function clientConfig(cfg: Config, ssl: SslOption): pg.ClientConfig {
     password: cfg.PGPASSWORD ?? '',
     ssl,
     connectionTimeoutMillis: cfg.PGCONNECT_TIMEOUT * 1000,
-    application_name: 'dbmigrate-migrator',
+    application_name: APP_NAME,
   };
 }
 
@@ -82,22 +90,34 @@ export function lockKey(cfg: Config): string {
   return h.readBigInt64BE(0).toString();
 }
 
-/** Polls pg_try_advisory_lock (session level) until it is ours or the wait runs out. */
-export async function acquireLock(client: pg.Client, cfg: Config): Promise<() => Promise<void>> {
+/** Runs one statement and returns its rows: a pg.Client or a TypeORM QueryRunner behind it. */
+export type RowQuery = (sql: string, params?: unknown[]) => Promise<Array<Record<string, unknown>>>;
+
+export const pgRows =
+  (client: pg.Client): RowQuery =>
+  async (sql, params) =>
+    (await client.query(sql, params)).rows as Array<Record<string, unknown>>;
+
+/**
+ * Polls pg_try_advisory_lock (session level) until it is ours or the wait runs
+ * out. `query` must run on the connection that will run the migration SQL, so
+ * no migration statement can outlive the lock (the lock dies with its session).
+ */
+export async function acquireLock(query: RowQuery, cfg: Config): Promise<() => Promise<void>> {
   const key = lockKey(cfg);
   const deadline = Date.now() + cfg.ADVISORY_LOCK_WAIT_SECONDS * 1000;
   let logged = false;
   for (;;) {
-    const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
-    if (r.rows[0]?.ok) break;
+    throwIfTerminating();
+    const r = await query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
+    if (r[0]?.ok) break;
     if (Date.now() >= deadline) {
-      const holder = await client
-        .query<{ pid: number }>(
-          `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+      const holder = await query(
+        `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
              AND ((classid::bigint << 32) | objid::bigint) = ($1::bigint & x'ffffffffffffffff'::bigint) LIMIT 1`,
-          [key],
-        )
-        .then((x) => x.rows[0]?.pid)
+        [key],
+      )
+        .then((x) => x[0]?.pid as number | undefined)
         .catch(() => undefined);
       throw new MigratorError(
         `could not take the migration lock within ${cfg.ADVISORY_LOCK_WAIT_SECONDS}s: another migrator run holds it${holder ? ` (backend pid ${holder})` : ''}`,
@@ -111,14 +131,28 @@ export async function acquireLock(client: pg.Client, cfg: Config): Promise<() =>
   }
   log.info({ key }, 'migration advisory lock acquired');
   return async () => {
-    await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
+    await query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
   };
+}
+
+/**
+ * Timeouts as libpq startup options, so they hold on every connection the pool
+ * opens (a data migration using the query builder or dataSource.query runs on a
+ * second pooled connection, which a one-off SET would not reach). 0 = none.
+ */
+export function sessionOptions(cfg: Config): string {
+  return [
+    `-c lock_timeout=${cfg.LOCK_TIMEOUT_SECONDS}s`,
+    `-c statement_timeout=${cfg.STATEMENT_TIMEOUT_SECONDS}s`,
+    `-c idle_in_transaction_session_timeout=${cfg.IDLE_IN_TRANSACTION_TIMEOUT_SECONDS}s`,
+  ].join(' ');
 }
 
 export function dataSourceFor(
   cfg: Config,
   ssl: SslOption,
   migrations: Array<new () => MigrationInterface>,
+  entities: Array<string | (new () => unknown)> = [],
 ): DataSource {
   return new DataSource({
     type: 'postgres',
@@ -130,19 +164,15 @@ export function dataSourceFor(
     ssl: ssl as boolean | TlsOptions,
     schema: cfg.MIGRATIONS_SCHEMA,
     migrations,
+    entities,
     migrationsTableName: cfg.MIGRATIONS_TABLE,
     migrationsTransactionMode: cfg.TRANSACTION_MODE,
     migrationsRun: false,
     synchronize: false,
     logging: false,
     poolSize: 2,
-    applicationName: 'dbmigrate-migrator',
+    applicationName: APP_NAME,
     connectTimeoutMS: cfg.PGCONNECT_TIMEOUT * 1000,
+    extra: { options: sessionOptions(cfg) },
   });
-}
-
-/** Session settings of the connection that runs migration SQL. */
-export async function applyTimeouts(run: (sql: string) => Promise<unknown>, cfg: Config): Promise<void> {
-  await run(`SET lock_timeout = '${cfg.LOCK_TIMEOUT_SECONDS}s'`);
-  await run(`SET statement_timeout = '${cfg.STATEMENT_TIMEOUT_SECONDS}s'`);
 }

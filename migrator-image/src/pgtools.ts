@@ -7,8 +7,10 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { Config } from './config.js';
+import { APP_NAME } from './db.js';
 import { MigratorError } from './result.js';
 import { scrub } from './scrub.js';
+import { trackChild } from './shutdown.js';
 
 export function toolPath(cfg: Config, tool: string): string {
   const dir = cfg.PG_CLIENT_BIN_DIR ?? cfg.PG_BIN_DIR;
@@ -25,7 +27,7 @@ export function childEnv(cfg: Config): NodeJS.ProcessEnv {
     PGUSER: cfg.PGUSER,
     PGSSLMODE: cfg.PGSSLMODE === 'no-verify' ? 'require' : cfg.PGSSLMODE,
     PGCONNECT_TIMEOUT: String(cfg.PGCONNECT_TIMEOUT),
-    PGAPPNAME: 'dbmigrate-migrator',
+    PGAPPNAME: APP_NAME,
   };
   if (cfg.PGPASSWORD) env.PGPASSWORD = cfg.PGPASSWORD;
   for (const k of ['PGSSLROOTCERT', 'PGSSLCERT', 'PGSSLKEY', 'LANG', 'LC_ALL', 'TZ'])
@@ -43,6 +45,7 @@ export function runTool(cfg: Config, tool: string, args: string[]): Promise<Tool
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(toolPath(cfg, tool), args, { env: childEnv(cfg), stdio: ['ignore', 'pipe', 'pipe'] });
+    trackChild(child);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -226,5 +229,87 @@ export function restoreThroughPsql(
         );
       });
     }
+  });
+}
+
+/**
+ * Restores `archive` inside ONE transaction of one psql session: `prelude`,
+ * then pg_restore's SQL (`-f -`, which works for custom and directory format),
+ * then `postlude` and COMMIT, which is sent only when pg_restore finished
+ * cleanly. Any error (psql stops at the first with ON_ERROR_STOP, or pg_restore
+ * fails half-way through the archive) ends the session without COMMIT, so the
+ * server rolls everything back: the database is exactly as before.
+ */
+export function restoreInOneTransaction(
+  cfg: Config,
+  archive: string,
+  prelude: string,
+  postlude: string,
+  /** Header lines of pg_restore's script the server does not know (see TRANSACTION_TIMEOUT_SET). */
+  dropHeaderLines: string[] = [],
+): Promise<ToolRun> {
+  const t0 = performance.now();
+  const env = {
+    ...childEnv(cfg),
+    // A workload still holding a lock makes the restore fail (rolled back) rather than wait forever.
+    PGOPTIONS: `-c lock_timeout=${cfg.LOCK_TIMEOUT_SECONDS}s -c statement_timeout=0 -c client_min_messages=warning`,
+  };
+  return new Promise((resolve, reject) => {
+    const psql = spawn(
+      toolPath(cfg, 'psql'),
+      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-w', '-d', cfg.PGDATABASE, '-f', '-'],
+      { env, stdio: ['pipe', 'ignore', 'pipe'] },
+    );
+    const restore = spawn(
+      toolPath(cfg, 'pg_restore'),
+      ['--clean', '--if-exists', '--exit-on-error', '-f', '-', archive],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    trackChild(psql);
+    trackChild(restore);
+    const errs = { psql: [] as Buffer[], pg_restore: [] as Buffer[] };
+    psql.stderr.on('data', (b: Buffer) => errs.psql.push(b));
+    restore.stderr.on('data', (b: Buffer) => errs.pg_restore.push(b));
+    // psql may stop (and close its stdin) before pg_restore is done: that is its error to report.
+    psql.stdin.on('error', () => undefined);
+    psql.stdin.write(prelude);
+    if (dropHeaderLines.length === 0) restore.stdout.pipe(psql.stdin, { end: false });
+    else {
+      const filter = headerFilter(dropHeaderLines);
+      restore.stdout.on('data', (b: Buffer) => {
+        if (!psql.stdin.write(filter(b))) restore.stdout.pause();
+      });
+      psql.stdin.on('drain', () => restore.stdout.resume());
+      restore.stdout.on('end', () => psql.stdin.write(filter(null)));
+    }
+    let restoreCode: number | null | undefined;
+    const spawnError = (tool: string) => (e: Error) =>
+      reject(new MigratorError(`cannot run ${tool}: ${e.message}`));
+    psql.on('error', spawnError('psql'));
+    restore.on('error', spawnError('pg_restore'));
+    restore.on('close', (code) => {
+      restoreCode = code;
+      // Without COMMIT the session ends and the server rolls the transaction back.
+      if (code === 0) psql.stdin.end(postlude + '\nCOMMIT;\n');
+      else psql.stdin.end();
+    });
+    psql.on('close', (code) => {
+      const firstError = (tool: 'psql' | 'pg_restore') =>
+        scrub(Buffer.concat(errs[tool]).toString('utf8'))
+          .split('\n')
+          .map((l) => l.trim())
+          .find((l) => /error:/i.test(l))
+          // "psql:<stdin>:37: ERROR:  cannot drop ..." / "pg_restore: error: ..." -> the message
+          ?.replace(/^(psql|pg_restore):\s*/, '')
+          .replace(/^<stdin>:\d+:\s*/, '')
+          .replace(/^(ERROR|error):\s*/, '');
+      if (code === 0 && restoreCode === 0)
+        return resolve({ stdout: '', stderr: '', ms: performance.now() - t0 });
+      const why =
+        restoreCode !== 0 && restoreCode !== undefined
+          ? `pg_restore failed: ${firstError('pg_restore') ?? `exit ${restoreCode}`}`
+          : `psql failed: ${firstError('psql') ?? `exit ${code}`}`;
+      reject(new MigratorError(`restore rolled back, the database is unchanged: ${why}`));
+    });
   });
 }

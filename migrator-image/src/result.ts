@@ -1,8 +1,15 @@
 // Builds the one JSON result each command writes (crds/job-result.ts), keeps it
 // under 4 KiB by shortening lists (never the verdict) and scrubs credentials.
 import { writeFileSync } from 'node:fs';
-import { RESULT_MAX_BYTES, type JobResult, type ResultError } from '../../crds/job-result.js';
-import { scrub } from './scrub.js';
+import {
+  RESULT_MAX_BYTES,
+  type Finding,
+  type FindingCategory,
+  type JobResult,
+  type ResultError,
+  type ResultTotals,
+} from '../../crds/job-result.js';
+import { scrub, scrubSql } from './scrub.js';
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
@@ -22,9 +29,30 @@ function firstLine(s: string): string {
   return line.trim();
 }
 
+const FIELD_MAX = 300;
+
+function bounded(s: string, max = FIELD_MAX): string {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > max ? one.slice(0, max - 3) + '...' : one;
+}
+
+type ErrorShape = {
+  message?: unknown;
+  code?: unknown;
+  migration?: unknown;
+  detail?: unknown;
+  hint?: unknown;
+  query?: unknown;
+  driverError?: { code?: unknown; detail?: unknown; hint?: unknown };
+};
+
+function str(...vs: unknown[]): string | undefined {
+  for (const v of vs) if (typeof v === 'string' && v.trim() !== '') return v;
+  return undefined;
+}
+
 export function toResultError(err: unknown, migration?: string): ResultError {
-  const e = err as
-    { message?: unknown; code?: unknown; migration?: unknown; driverError?: { code?: unknown } } | undefined;
+  const e = err as ErrorShape | undefined;
   let message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(err);
   if (err instanceof AggregateError && err.errors.length > 0) {
     message = err.errors.map((x: { message?: string }) => x?.message ?? String(x)).join('; ');
@@ -40,7 +68,50 @@ export function toResultError(err: unknown, migration?: string): ResultError {
   if (rawCode && SQLSTATE.test(rawCode)) out.code = rawCode;
   const m = migration ?? (typeof e?.migration === 'string' ? e.migration : undefined);
   if (m) out.migration = m;
+  // PostgreSQL's DETAIL can quote row values (a unique violation's key); scrub() drops the password.
+  const detail = str(e?.detail, e?.driverError?.detail);
+  if (detail) out.detail = bounded(scrub(detail));
+  const hint = str(e?.hint, e?.driverError?.hint);
+  if (hint) out.hint = bounded(scrub(hint));
+  // TypeORM's QueryFailedError carries the statement (parameters are never reported).
+  const statement = str(e?.query);
+  if (statement) out.statement = bounded(scrubSql(statement));
   return out;
+}
+
+const SEVERITY_RANK: Record<Finding['severity'], number> = { error: 0, warning: 1, info: 2 };
+
+/** Most severe first, stable within a severity: truncation then drops the least severe. */
+export function bySeverity(findings: Finding[]): Finding[] {
+  return findings
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => SEVERITY_RANK[a.f.severity] - SEVERITY_RANK[b.f.severity] || a.i - b.i)
+    .map((x) => x.f);
+}
+
+/** Counts over the full lists, computed before any truncation; `blocking` only when the block list is known. */
+export function totalsOf(r: JobResult, block: readonly FindingCategory[] | undefined): ResultTotals {
+  const t: ResultTotals = { ...r.totals };
+  if (r.plan) {
+    t.pending = r.plan.pending.length;
+    t.findings = r.plan.findings.length;
+    const sev: Record<string, number> = {};
+    const cat: Record<string, number> = {};
+    for (const f of r.plan.findings) {
+      sev[f.severity] = (sev[f.severity] ?? 0) + 1;
+      cat[f.category] = (cat[f.category] ?? 0) + 1;
+    }
+    t.bySeverity = sev;
+    t.byCategory = cat;
+    if (block && block.length > 0) {
+      const set = new Set(block);
+      t.blocking = r.plan.findings.filter((f) => set.has(f.category)).length;
+    }
+  } else if (r.verify) {
+    t.pending = r.verify.pending.length;
+  }
+  if (r.migrations) t.applied = r.migrations.filter((m) => m.outcome !== 'failed').length;
+  return t;
 }
 
 export function usage(): NonNullable<JobResult['usage']> {
@@ -52,12 +123,17 @@ export function usage(): NonNullable<JobResult['usage']> {
   };
 }
 
-type ListRef = { get: () => unknown[] | undefined; set: (v: unknown[]) => void };
+/** A shortenable list; `fromEnd` keeps its tail (the last applied migrations and the failed one). */
+type ListRef = { get: () => unknown[] | undefined; set: (v: unknown[]) => void; fromEnd?: boolean };
 
 function lists(r: JobResult): ListRef[] {
   const refs: ListRef[] = [];
   if (r.migrations)
-    refs.push({ get: () => r.migrations, set: (v) => (r.migrations = v as JobResult['migrations']) });
+    refs.push({
+      get: () => r.migrations,
+      set: (v) => (r.migrations = v as JobResult['migrations']),
+      fromEnd: true,
+    });
   if (r.plan) {
     const p = r.plan;
     refs.push({ get: () => p.findings, set: (v) => (p.findings = v as typeof p.findings) });
@@ -76,6 +152,7 @@ function lists(r: JobResult): ListRef[] {
 /** Serializes within RESULT_MAX_BYTES: shortens the longest list first, marks truncated. */
 export function serializeResult(result: JobResult, max = RESULT_MAX_BYTES): string {
   const r: JobResult = structuredClone(result);
+  if (r.plan) r.plan.findings = bySeverity(r.plan.findings);
   const size = (x: JobResult) => Buffer.byteLength(scrub(JSON.stringify(x)), 'utf8');
   // Long strings inside lists (problems, finding messages) first get clipped.
   if (size(r) > max) {
@@ -92,8 +169,15 @@ export function serializeResult(result: JobResult, max = RESULT_MAX_BYTES): stri
     refs.sort((a, b) => (b.get()?.length ?? 0) - (a.get()?.length ?? 0));
     const longest = refs[0]!;
     const cur = longest.get()!;
-    longest.set(cur.slice(0, Math.floor(cur.length / 2)));
+    const keep = Math.floor(cur.length / 2);
+    longest.set(longest.fromEnd ? cur.slice(cur.length - keep) : cur.slice(0, keep));
     r.truncated = true;
+  }
+  // Then the error's optional context (the message, code and migration stay).
+  if (size(r) > max && r.error) {
+    delete r.error.statement;
+    delete r.error.detail;
+    delete r.error.hint;
   }
   if (size(r) > max) {
     // Last resort: keep only the verdict.
@@ -104,6 +188,7 @@ export function serializeResult(result: JobResult, max = RESULT_MAX_BYTES): stri
       finishedAt: r.finishedAt,
       truncated: true,
     };
+    if (r.totals) minimal.totals = r.totals;
     if (r.error) minimal.error = { ...r.error, message: r.error.message.slice(0, 500) };
     return scrub(JSON.stringify(minimal));
   }

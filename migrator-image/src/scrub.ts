@@ -14,3 +14,16 @@ export function scrub(text: string): string {
   for (const s of secrets) out = out.split(s).join('***');
   return out;
 }
+
+/**
+ * SQL for a report: the password, plus literals that look like credentials
+ * (PASSWORD '...', password = '...', a URL's user:password@) whatever their value.
+ */
+export function scrubSql(sql: string): string {
+  return scrub(sql)
+    .replace(
+      /((?:password|passwd|pwd|secret|token)\w*["']?\s*(?:=|:|=>)?\s*)('(?:[^']|'')*'|"[^"]*"|\$\$[\s\S]*?\$\$)/gi,
+      "$1'***'",
+    )
+    .replace(/(\/\/[^/\s:@'"]+:)[^@\s'"]+@/g, '$1***@');
+}

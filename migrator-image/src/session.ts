@@ -1,15 +1,13 @@
 // What migrate/revert/check/verify share: loaded migrations, a pg connection
 // (holding the advisory lock when asked), the DataSource, and the history table.
-import type pg from 'pg';
 import { MigrationExecutor, type DataSource, type QueryRunner } from 'typeorm';
 import { requireSet, type Config } from './config.js';
-import { acquireLock, applyTimeouts, connect, dataSourceFor, qualified } from './db.js';
-import { loadMigrations, type LoadedMigration } from './loader.js';
+import { acquireLock, connect, dataSourceFor, qualified } from './db.js';
+import { loadEntities, loadMigrations, type LoadedMigration } from './loader.js';
 import { log } from './log.js';
 
 export interface Session {
   cfg: Config;
-  client: pg.Client;
   ds: DataSource;
   qr: QueryRunner;
   loaded: LoadedMigration[];
@@ -21,39 +19,46 @@ export async function openSession(cfg: Config, opts: { lock: boolean }): Promise
   const dir = requireSet(cfg, 'MIGRATIONS_DIR', 'for this command');
   const loaded = await loadMigrations(dir);
   log.info({ count: loaded.length, dir }, 'migrations loaded');
+  const entities = cfg.ENTITIES_DIR ? await loadEntities(cfg.ENTITIES_DIR) : [];
+  if (cfg.ENTITIES_DIR) log.info({ count: entities.length, dir: cfg.ENTITIES_DIR }, 'entities loaded');
+  // This probe connection only settles PGSSLMODE=prefer (like libpq) before the pool opens.
   const { client, ssl } = await connect(cfg);
+  await client.end().catch(() => undefined);
   let unlock: (() => Promise<void>) | undefined;
   let ds: DataSource | undefined;
   try {
-    if (opts.lock) unlock = await acquireLock(client, cfg);
     ds = dataSourceFor(
       cfg,
       ssl,
       loaded.map((m) => m.cls),
+      entities,
     );
     await ds.initialize();
     const qr = ds.createQueryRunner();
     await qr.connect();
-    await applyTimeouts((sql) => qr.query(sql), cfg);
+    // The lock lives on the connection MigrationExecutor runs the migrations on:
+    // if that session dies, the lock goes with it and no statement outlives it.
+    if (opts.lock)
+      unlock = await acquireLock(
+        async (sql, params) => (await qr.query(sql, params)) as Array<Record<string, unknown>>,
+        cfg,
+      );
     const dsRef = ds;
     return {
       cfg,
-      client,
       ds,
       qr,
       loaded,
       byName: new Map(loaded.map((m) => [m.name, m])),
       close: async () => {
+        if (unlock) await unlock();
         await qr.release().catch(() => undefined);
         await dsRef.destroy().catch(() => undefined);
-        if (unlock) await unlock();
-        await client.end().catch(() => undefined);
       },
     };
   } catch (err) {
-    if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
     if (unlock) await unlock();
-    await client.end().catch(() => undefined);
+    if (ds?.isInitialized) await ds.destroy().catch(() => undefined);
     throw err;
   }
 }
@@ -72,8 +77,20 @@ export function migrationsTable(cfg: Config): string {
   return qualified(cfg, cfg.MIGRATIONS_TABLE);
 }
 
-export async function ensureHistoryTable(s: Session): Promise<void> {
-  await s.qr.query(`CREATE TABLE IF NOT EXISTS ${historyTable(s.cfg)} (
+export const HISTORY_COLUMNS = [
+  'id',
+  'name',
+  'checksum',
+  'direction',
+  'applied_at',
+  'applied_by',
+  'duration_ms',
+  'transaction_mode',
+] as const;
+
+/** Idempotent DDL of the history table (restore runs it too, inside its transaction). */
+export function historyTableDdl(table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (
     id bigserial PRIMARY KEY,
     name text NOT NULL,
     checksum text,
@@ -82,7 +99,11 @@ export async function ensureHistoryTable(s: Session): Promise<void> {
     applied_by text,
     duration_ms integer,
     transaction_mode text
-  )`);
+  )`;
+}
+
+export async function ensureHistoryTable(s: Session): Promise<void> {
+  await s.qr.query(historyTableDdl(historyTable(s.cfg)));
 }
 
 export async function recordHistory(
@@ -101,4 +122,20 @@ export async function recordHistory(
       cfg.TRANSACTION_MODE,
     ],
   );
+}
+
+/** The newest history row of each migration (what migrate or revert last recorded), if the table exists. */
+export async function latestHistory(
+  s: Session,
+): Promise<Map<string, { direction: 'up' | 'down'; checksum: string | null }>> {
+  const out = new Map<string, { direction: 'up' | 'down'; checksum: string | null }>();
+  const [{ reg } = { reg: null }] = (await s.qr.query(`SELECT to_regclass($1) AS reg`, [
+    historyTable(s.cfg),
+  ])) as Array<{ reg: string | null }>;
+  if (!reg) return out;
+  const rows = (await s.qr.query(
+    `SELECT DISTINCT ON (name) name, checksum, direction FROM ${historyTable(s.cfg)} ORDER BY name, id DESC`,
+  )) as Array<{ name: string; checksum: string | null; direction: 'up' | 'down' }>;
+  for (const r of rows) out.set(r.name, { direction: r.direction, checksum: r.checksum });
+  return out;
 }

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createDatabase, migrationsDir, runMigrator, tempDir, type RunResult } from './helpers.js';
 
 const T = 180_000;
@@ -79,6 +81,29 @@ describe('migrator failures', () => {
   );
 
   it(
+    'a directory with no compiled migrations (only .ts sources) is an error, not ok with zero',
+    async () => {
+      const db = await createDatabase('onlyts');
+      const dir = tempDir('tsonly');
+      writeFileSync(
+        path.join(dir, '1700000000000-CreateThing.ts'),
+        'export class CreateThing1700000000000 {}\n',
+      );
+      writeFileSync(path.join(dir, '1700000000001-Other.ts'), 'export class Other1700000000001 {}\n');
+      writeFileSync(path.join(dir, 'types.d.ts'), 'export {};\n');
+      const run = await runMigrator('migrate', { PGDATABASE: db, MIGRATIONS_DIR: dir });
+      expectOneLineFailure(run);
+      expect(run.result.error?.message).toBe(
+        `no compiled migrations in ${dir}: found 2 .ts files; point migrations.path at the compiled JavaScript`,
+      );
+      const empty = await runMigrator('check', { PGDATABASE: db, MIGRATIONS_DIR: tempDir('empty') });
+      expectOneLineFailure(empty);
+      expect(empty.result.error?.message).toMatch(/^no compiled migrations in .*: found 0 \.ts files/);
+    },
+    T,
+  );
+
+  it(
     'a migration file that does not load, and a class without a timestamp',
     async () => {
       const db = await createDatabase('broken');
@@ -111,7 +136,7 @@ describe('migrator failures', () => {
       expect(run.result.error?.message).toMatch(/^invalid environment: TRANSACTION_MODE/);
       const revert = await runMigrator('revert', { PGDATABASE: 'x', MIGRATIONS_DIR: '/x' });
       expect(revert.code).toBe(2);
-      expect(revert.result.error?.message).toMatch(/REVERT_STEPS or REVERT_TO/);
+      expect(revert.result.error?.message).toMatch(/REVERT_MIGRATIONS \(or REVERT_STEPS or REVERT_TO\)/);
     },
     T,
   );

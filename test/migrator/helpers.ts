@@ -1,7 +1,7 @@
 // Shared helpers of the migrator tests: a fresh database per test, fixture sets
 // copied outside the repository, and the migrator run as a child process the
 // way a Job runs it.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,14 @@ export interface RunResult {
 }
 
 export function runMigrator(command: string, env: Record<string, string | undefined>): Promise<RunResult> {
+  return startMigrator(command, env).done;
+}
+
+/** Starts the migrator like a Job does and hands back the child (to signal it) and its outcome. */
+export function startMigrator(
+  command: string,
+  env: Record<string, string | undefined>,
+): { child: ChildProcess; done: Promise<RunResult> } {
   const resultPath = path.join(tempDir('result'), 'result.json');
   const childEnv: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -85,12 +93,12 @@ export function runMigrator(command: string, env: Record<string, string | undefi
     ...env,
   };
   for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, ['--import', 'tsx', MAIN, command], {
-      cwd: ROOT,
-      env: childEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  const child = spawn(NODE, ['--import', 'tsx', MAIN, command], {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const done = new Promise<RunResult>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -106,6 +114,55 @@ export function runMigrator(command: string, env: Record<string, string | undefi
       resolve({ code, stdout, stderr, raw, result: parsed.data });
     });
   });
+  return { child, done };
+}
+
+/** Exit of a child that may leave no result (SIGKILL): code and signal only. */
+export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+}
+
+/** Waits until one of the migrator's backends in `database` runs a statement matching `like`. */
+export async function waitForStatement(database: string, like: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await withDb('postgres', async (c) => {
+    for (;;) {
+      const r = await c.query(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'dbmigrate-migrator-%' AND query LIKE $2 AND state = 'active'`,
+        [database, like],
+      );
+      if ((r.rowCount ?? 0) > 0) return;
+      if (Date.now() > deadline) throw new Error(`no migrator statement like ${like} in ${database}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  });
+}
+
+/** The migrator's backends still connected to `database` (polled briefly: the server notices closed sockets). */
+export async function migratorBackends(database: string): Promise<number> {
+  return withDb('postgres', async (c) => {
+    let n = 0;
+    for (let i = 0; i < 50; i++) {
+      const r = await c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'dbmigrate-migrator-%'`,
+        [database],
+      );
+      n = r.rows[0]?.n ?? 0;
+      if (n === 0) return 0;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return n;
+  });
+}
+
+export async function historyNames(database: string, direction = 'up'): Promise<string[]> {
+  return withDb(database, async (c) =>
+    (
+      await c.query<{ name: string }>(`SELECT name FROM dbmigrate_history WHERE direction = $1 ORDER BY id`, [
+        direction,
+      ])
+    ).rows.map((r) => r.name),
+  );
 }
 
 export async function appliedNames(database: string, table = 'migrations'): Promise<string[]> {

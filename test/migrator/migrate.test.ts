@@ -95,6 +95,7 @@ describe('migrator migrate', () => {
         message: 'check constraint "price_negative" of relation "product_variants" is violated by some row',
         code: '23514',
         migration: 'AddPriceCheck1700000004000',
+        statement: 'ALTER TABLE "product_variants" ADD CONSTRAINT "price_negative" CHECK ("price" < 0)',
       });
       expect(await appliedNames(db)).toEqual(expected);
       expect(run.result.migrations?.filter((m) => m.outcome === 'applied').map((m) => m.name)).toEqual(
@@ -178,6 +179,7 @@ describe('migrator migrate', () => {
           message: 'canceling statement due to lock timeout',
           code: '55P03',
           migration: 'DropLegacyData1700000007000',
+          statement: 'ALTER TABLE "product_variants" DROP COLUMN "attributes"',
         });
       });
       expect(await appliedNames(db)).toEqual(BASE);

@@ -2,7 +2,7 @@
 // REPEATABLE READ transaction, so the per-table row counts recorded in the
 // sidecar describe exactly what the archive holds; verified with
 // pg_restore --list; sha256 and size; retention.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   createReadStream,
   existsSync,
@@ -19,7 +19,7 @@ import type { BackupRecord, JobResult } from '../../../crds/job-result.js';
 import { requireSet, type Config } from '../config.js';
 import { connect, qualified, quoteIdent } from '../db.js';
 import { log } from '../log.js';
-import { assertClientServes, runTool } from '../pgtools.js';
+import { assertClientServes, restoreThroughPsql, runTool, TRANSACTION_TIMEOUT_SET } from '../pgtools.js';
 import { MigratorError } from '../result.js';
 
 export interface BackupSidecar {
@@ -38,6 +38,9 @@ export interface BackupSidecar {
   tables: Record<string, number>;
   migrationsTable: string;
   migrations: string[] | null;
+  /** Highest history id in the archive: restore counts the rows written since. */
+  historyMaxId?: number;
+  verifiedBy?: 'restore' | 'list';
 }
 
 export function sidecarPath(archive: string): string {
@@ -142,6 +145,79 @@ export async function verifyArchive(
     );
 }
 
+/** The archive was restored into a scratch database and that failed. */
+class RestoreVerifyError extends MigratorError {}
+
+/**
+ * The only verification that proves a backup restores: pg_restore it into a
+ * scratch database `<db>_dbm_verify_<random>` on the same server and compare
+ * every table's row count with the snapshot's; the scratch database is dropped
+ * afterwards. Without CREATE DATABASE only the table of contents can be read.
+ */
+export async function restoreVerify(
+  cfg: Config,
+  client: pg.Client,
+  path: string,
+  tables: Record<string, number>,
+  format: 'custom' | 'directory',
+): Promise<{ verifiedBy: 'restore' } | { verifiedBy: 'list'; note: string }> {
+  const may = await client.query<{ ok: boolean }>(
+    'SELECT rolsuper OR rolcreatedb AS ok FROM pg_roles WHERE rolname = current_user',
+  );
+  if (!may.rows[0]?.ok)
+    return { verifiedBy: 'list', note: '--list only: the role may not CREATE DATABASE for a test restore' };
+  const scratch = `${cfg.PGDATABASE.slice(0, 40)}_dbm_verify_${randomBytes(4).toString('hex')}`;
+  await client.query(`CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0`);
+  try {
+    const parallel = format === 'directory' || cfg.BACKUP_JOBS > 1 ? ['-j', String(cfg.BACKUP_JOBS)] : [];
+    try {
+      const versions = await assertClientServes(cfg, 'pg_restore', client);
+      if (versions.client.major >= 17 && versions.server.major < 17) {
+        // pg_restore 17+ sends `SET transaction_timeout`, which servers before 17 reject: its script goes through psql.
+        await restoreThroughPsql(
+          { ...cfg, PGDATABASE: scratch },
+          ['--no-owner', '--no-acl', path],
+          ['-w', '-d', scratch],
+          [TRANSACTION_TIMEOUT_SET],
+        );
+      } else
+        // --no-owner/--no-acl: the scratch copy proves the data and schema restore, not grants.
+        await runTool({ ...cfg, PGDATABASE: scratch }, 'pg_restore', [
+          '--exit-on-error',
+          '--no-owner',
+          '--no-acl',
+          '-w',
+          ...parallel,
+          '-d',
+          scratch,
+          path,
+        ]);
+    } catch (err) {
+      throw new RestoreVerifyError(
+        `backup verification failed: the archive does not restore: ${(err as Error).message.replace(/^pg_restore failed: /, '')}`,
+      );
+    }
+    const { client: sc } = await connect({ ...cfg, PGDATABASE: scratch });
+    try {
+      const got = await countRows(sc, Object.keys(tables));
+      const bad = Object.keys(tables).find((t) => got[t] !== tables[t]);
+      if (bad)
+        throw new RestoreVerifyError(
+          `backup verification failed: ${bad} restored with ${got[bad]} rows, the snapshot had ${tables[bad]}`,
+        );
+    } finally {
+      await sc.end().catch(() => undefined);
+    }
+    return { verifiedBy: 'restore' };
+  } finally {
+    await client
+      .query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`)
+      .catch((e: Error) =>
+        log.warn({ database: scratch, err: e.message }, 'could not drop the scratch database'),
+      );
+  }
+}
+
 function applyRetention(dir: string, keep: number, cfg: Config, current: string): string[] {
   const metas: Array<{ meta: BackupSidecar; file: string }> = [];
   for (const f of readdirSync(dir)) {
@@ -193,6 +269,13 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
       )[0] ?? '';
     const tables = await countRows(client, await userTables(client));
     const migrations = await appliedMigrationNames(client, cfg);
+    const history = qualified(cfg, cfg.HISTORY_TABLE);
+    const historyMaxId = (await client.query<{ r: string | null }>('SELECT to_regclass($1) AS r', [history]))
+      .rows[0]?.r
+      ? Number(
+          (await client.query<{ m: string | null }>(`SELECT max(id) AS m FROM ${history}`)).rows[0]?.m ?? 0,
+        )
+      : undefined;
     const args =
       cfg.BACKUP_FORMAT === 'custom'
         ? ['-Fc', '-f', path]
@@ -228,22 +311,29 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
       tables,
       migrationsTable: cfg.MIGRATIONS_TABLE,
       migrations,
+      historyMaxId,
     };
+    const record = backupRecord(path, sidecar, sidecar);
+    res.backup = record;
+    if (cfg.BACKUP_VERIFY) {
+      try {
+        await verifyArchive(cfg, path, sidecar.tables);
+        const v = await restoreVerify(cfg, client, path, sidecar.tables, cfg.BACKUP_FORMAT);
+        record.verifiedBy = sidecar.verifiedBy = v.verifiedBy;
+        if (v.verifiedBy === 'restore') sidecar.verified = record.verified = true;
+        else record.verifyNote = v.note;
+      } catch (err) {
+        record.verifiedBy = err instanceof RestoreVerifyError ? 'restore' : 'list';
+        rmSync(path, { recursive: true, force: true });
+        throw err;
+      }
+    }
   } finally {
     await client.end().catch(() => undefined);
   }
-  const record = backupRecord(path, sidecar, sidecar);
-  res.backup = record;
-  if (cfg.BACKUP_VERIFY) {
-    try {
-      await verifyArchive(cfg, path, sidecar.tables);
-    } catch (err) {
-      rmSync(path, { recursive: true, force: true });
-      throw err;
-    }
-    sidecar.verified = true;
-    record.verified = true;
-  }
+  const record = res.backup;
+  if (record.verifiedBy === 'list')
+    log.warn({ note: record.verifyNote }, 'backup not verified by a test restore');
   writeFileSync(sidecarPath(path), JSON.stringify(sidecar, null, 2));
   const removed = applyRetention(dir, cfg.BACKUP_RETENTION, cfg, path);
   log.info({ ...record, removed }, 'backup finished');

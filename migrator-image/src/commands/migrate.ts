@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import { log } from '../log.js';
 import { MigratorError } from '../result.js';
 import { ensureHistoryTable, openSession, recordHistory } from '../session.js';
+import { setCurrent } from '../shutdown.js';
 import { verifySession, verifyVerdict } from './verify.js';
 
 export async function migrate(cfg: Config, res: JobResult): Promise<void> {
@@ -20,6 +21,7 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
       const up = inst.up.bind(inst);
       inst.up = async (qr: QueryRunner) => {
         current = name;
+        setCurrent(name);
         log.info({ migration: name }, 'applying migration');
         const t0 = performance.now();
         await up(qr);

@@ -1,16 +1,21 @@
-// restore: BACKUP_PATH back into the database with pg_restore (--clean
-// --if-exists --exit-on-error; one transaction for custom format, -j for
-// directory; into a server older than 17 with pg_restore 17+, its script through
-// psql in one transaction), under the migration lock, after checking the archive's sha256
-// against its sidecar; then compares per-table row counts and the migrations
-// table with the sidecar.
+// restore: BACKUP_PATH back into the database it was taken from, all or
+// nothing. The archive's sha256 is checked against its sidecar and the
+// sidecar's host/port/database against the target; then, under the migration
+// lock and in ONE transaction (psql fed by `pg_restore -f -`): tables created
+// after the backup are dropped, the archive is restored (--clean --if-exists),
+// the history rows written since the backup are put back, and the migrations
+// the restore undid get a `down` history row. Any failure rolls all of it back.
+// Afterwards per-table row counts and the migrations table are compared with
+// the sidecar.
 import { existsSync, readFileSync } from 'node:fs';
-import type { JobResult } from '../../../crds/job-result.js';
+import type pg from 'pg';
+import type { AppliedMigration, JobResult } from '../../../crds/job-result.js';
 import { requireSet, type Config } from '../config.js';
-import { acquireLock, connect } from '../db.js';
+import { acquireLock, connect, pgRows, qualified } from '../db.js';
 import { log } from '../log.js';
-import { assertClientServes, restoreThroughPsql, runTool, TRANSACTION_TIMEOUT_SET } from '../pgtools.js';
+import { assertClientServes, restoreInOneTransaction, TRANSACTION_TIMEOUT_SET } from '../pgtools.js';
 import { MigratorError } from '../result.js';
+import { HISTORY_COLUMNS, historyTableDdl } from '../session.js';
 import {
   backupRecord,
   appliedMigrationNames,
@@ -21,6 +26,28 @@ import {
   type BackupSidecar,
 } from './backup.js';
 
+const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** The table's key in the sidecar's `tables` (schema.name as format('%I.%I') gives it), if it exists. */
+async function tableKey(client: pg.Client, table: string): Promise<string | undefined> {
+  const r = await client.query<{ k: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS k FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid = to_regclass($1)`,
+    [table],
+  );
+  return r.rows[0]?.k;
+}
+
+/** Refuses a backup of another database: a restore only ever goes back where the backup came from. */
+export function checkSameTarget(meta: BackupSidecar, cfg: Config): void {
+  const was = `${meta.host}:${meta.port}/${meta.database}`;
+  const is = `${cfg.PGHOST}:${cfg.PGPORT}/${cfg.PGDATABASE}`;
+  if (was !== is)
+    throw new MigratorError(
+      `backup ${meta.id} was taken from ${was}, not the target ${is}: refusing to restore it there`,
+    );
+}
+
 export async function restore(cfg: Config, res: JobResult): Promise<void> {
   const path = requireSet(cfg, 'BACKUP_PATH', 'for restore').replace(/\/+$/, '');
   if (!existsSync(path)) throw new MigratorError(`backup ${path} does not exist`);
@@ -30,64 +57,105 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
       `backup ${path} has no sidecar record ${metaPath}: refusing to restore unverifiable data`,
     );
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as BackupSidecar;
+  checkSameTarget(meta, cfg);
   const digest = await archiveDigest(path);
   if (digest.sha256 !== meta.sha256)
     throw new MigratorError(
       `backup ${path} is corrupt: sha256 ${digest.sha256.slice(0, 12)} differs from the recorded ${meta.sha256.slice(0, 12)}`,
     );
-  res.backup = backupRecord(path, meta, digest);
+  res.backup = { ...backupRecord(path, meta, digest), createdAt: meta.createdAt };
 
+  const cfgMeta = { ...cfg, MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE };
+  const history = qualified(cfg, cfg.HISTORY_TABLE);
   const { client } = await connect(cfg);
   // Checked before anything changes: the restore must not stop half-way on a version mismatch.
   const versions = await assertClientServes(cfg, 'pg_restore', client).catch(async (e) => {
     await client.end().catch(() => undefined);
     throw e;
   });
-  const unlock = await acquireLock(client, {
-    ...cfg,
-    MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE,
-  }).catch(async (e) => {
+  // pg_restore 17+ writes `SET transaction_timeout = 0` into its script; servers before 17 reject it.
+  const dropHeader =
+    versions.client.major >= 17 && versions.server.major < 17 ? [TRANSACTION_TIMEOUT_SET] : [];
+  const unlock = await acquireLock(pgRows(client), cfgMeta).catch(async (e) => {
     await client.end().catch(() => undefined);
     throw e;
   });
   try {
     // Tables created after the backup (typically by the migration being undone) would survive
     // pg_restore --clean, which drops only what the archive holds, and can even block it
-    // (a new foreign key onto a restored table). Restoring the backup's state drops them first.
+    // (a new foreign key onto a restored table). They are dropped in the same transaction.
     const extra = (await userTables(client)).filter((t) => !(t in meta.tables));
-    if (extra.length > 0 && cfg.RESTORE_DROP_NEW_TABLES) {
-      await client.query(`DROP TABLE IF EXISTS ${extra.join(', ')} CASCADE`);
-      log.warn({ tables: extra }, 'dropped tables created after the backup');
-    }
-    let run;
-    if (versions.client.major >= 17 && versions.server.major < 17) {
-      // pg_restore 17+ sends `SET transaction_timeout = 0` first, which servers before 17
-      // reject; its script, without that line, goes through psql in one transaction.
-      log.info({ path, format: meta.format, via: 'psql' }, 'pg_restore starting');
-      run = await restoreThroughPsql(
-        cfg,
-        ['--clean', '--if-exists', path],
-        ['-w', '-d', cfg.PGDATABASE],
-        [TRANSACTION_TIMEOUT_SET],
+    const drop = cfg.RESTORE_DROP_NEW_TABLES ? extra : [];
+    const historyKey = await tableKey(client, history);
+    const hasHistory = historyKey !== undefined;
+    let since = 0;
+    if (hasHistory) {
+      const r = await client.query<{ n: string }>(
+        meta.historyMaxId !== undefined
+          ? `SELECT count(*) AS n FROM ${history} WHERE id > $1`
+          : `SELECT greatest(count(*) - $1, 0) AS n FROM ${history}`,
+        [meta.historyMaxId ?? meta.tables[historyKey ?? ''] ?? 0],
       );
-    } else {
-      const args = ['--clean', '--if-exists', '--exit-on-error', '-w', '-d', cfg.PGDATABASE];
-      if (meta.format === 'custom') args.push('--single-transaction');
-      else args.push('-j', String(cfg.BACKUP_JOBS));
-      log.info({ path, format: meta.format }, 'pg_restore starting');
-      run = await runTool(cfg, 'pg_restore', [...args, path]);
+      since = Number(r.rows[0]?.n ?? 0);
     }
-    log.info({ ms: Math.round(run.ms) }, 'pg_restore finished');
+    const undone = ((await appliedMigrationNames(client, cfgMeta)) ?? []).filter(
+      (n) => !(meta.migrations ?? []).includes(n),
+    );
+    const cols = HISTORY_COLUMNS.join(', ');
+    const prelude = [
+      'BEGIN;',
+      hasHistory
+        ? `CREATE TEMP TABLE dbm_keep_history ON COMMIT DROP AS SELECT ${cols} FROM ${history};`
+        : '',
+      drop.length > 0 ? `DROP TABLE IF EXISTS ${drop.join(', ')} CASCADE;` : '',
+      '',
+    ].join('\n');
+    const postlude = [
+      // pg_restore's script empties search_path for the session.
+      'RESET search_path;',
+      hasHistory ? `${historyTableDdl(history)};` : '',
+      hasHistory
+        ? `INSERT INTO ${history} (${cols}) SELECT ${cols} FROM dbm_keep_history k WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE h.id = k.id);`
+        : '',
+      hasHistory
+        ? `SELECT setval(pg_get_serial_sequence(${lit(history)}, 'id'), max(id)) FROM ${history} HAVING max(id) IS NOT NULL;`
+        : '',
+      // After setval, so these rows take ids after the kept ones.
+      ...(hasHistory
+        ? undone
+            .slice()
+            .reverse()
+            .map(
+              (n) =>
+                `INSERT INTO ${history} (name, direction, applied_by, duration_ms, transaction_mode) VALUES (${lit(n)}, 'down', ${lit(cfg.MIGRATION_AUTHOR)}, 0, 'restore');`,
+            )
+        : []),
+    ].join('\n');
+    log.info(
+      { path, format: meta.format, backupCreatedAt: meta.createdAt, historyRowsSince: since, undone, drop },
+      'restore starting (one transaction)',
+    );
+    const run = await restoreInOneTransaction(cfg, path, prelude, postlude, dropHeader);
+    log.info({ ms: Math.round(run.ms) }, 'restore committed');
+    if (drop.length > 0) log.warn({ tables: drop }, 'dropped tables created after the backup');
+    res.backup.historyRowsSince = since;
+    res.migrations = undone
+      .slice()
+      .reverse()
+      .map((name): AppliedMigration => ({ name, durationMs: 0, outcome: 'reverted' }));
 
     const problems: string[] = [];
-    const now = await countRows(client, Object.keys(meta.tables));
-    for (const [t, n] of Object.entries(meta.tables)) {
+    // The history table differs from the backup by design: its rows since the backup are kept.
+    const restoredHistory = await tableKey(client, history);
+    const counted = Object.keys(meta.tables).filter((t) => t !== restoredHistory);
+    const now = await countRows(client, counted);
+    for (const t of counted) {
+      const n = meta.tables[t];
       if (now[t] !== n) problems.push(`table ${t} has ${now[t]} rows, the backup ${n}`);
     }
     const remaining = (await userTables(client)).filter((t) => !(t in meta.tables));
     if (remaining.length > 0)
       problems.push(`tables not in the backup remain: ${remaining.slice(0, 5).join(', ')}`);
-    const cfgMeta = { ...cfg, MIGRATIONS_TABLE: meta.migrationsTable ?? cfg.MIGRATIONS_TABLE };
     const migrations = await appliedMigrationNames(client, cfgMeta);
     if (JSON.stringify(migrations ?? []) !== JSON.stringify(meta.migrations ?? [])) {
       problems.push(

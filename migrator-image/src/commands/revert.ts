@@ -1,5 +1,6 @@
-// revert: undo the last REVERT_STEPS migrations, or every migration applied
-// after REVERT_TO. Done by hand rather than MigrationExecutor.undoLastMigration,
+// revert: undo the migrations named in REVERT_MIGRATIONS (newest first; the
+// operator records the names before the Job runs), or the older forms: the last
+// REVERT_STEPS migrations, or every migration applied after REVERT_TO. Done by hand rather than MigrationExecutor.undoLastMigration,
 // which wraps down() in a transaction even for `transaction = false`
 // migrations (typeorm issue 9981): down() + delete of the migrations row +
 // history row, in one transaction unless the migration or the mode says none.
@@ -8,21 +9,80 @@ import type { AppliedMigration, JobResult } from '../../../crds/job-result.js';
 import { ConfigError, type Config } from '../config.js';
 import { log } from '../log.js';
 import { MigratorError } from '../result.js';
-import { ensureHistoryTable, executorFor, migrationsTable, openSession, recordHistory } from '../session.js';
+import {
+  ensureHistoryTable,
+  executorFor,
+  latestHistory,
+  migrationsTable,
+  openSession,
+  recordHistory,
+} from '../session.js';
+import { setCurrent } from '../shutdown.js';
+
+type Executed = Awaited<ReturnType<ReturnType<typeof executorFor>['getExecutedMigrations']>>;
+
+/**
+ * REVERT_MIGRATIONS (newest first): the migrations still applied must be the
+ * newest executed ones, in that order; names already reverted (their newest
+ * history row is a `down`) may only lead the list, so re-running a revert after
+ * it (or part of it) succeeded undoes nothing more.
+ */
+export function targetsByName(
+  names: string[],
+  executed: Executed,
+  history: Map<string, { direction: 'up' | 'down' }>,
+): { targets: Executed; alreadyReverted: string[] } {
+  const applied = new Set(executed.map((m) => m.name));
+  const alreadyReverted: string[] = [];
+  let i = 0;
+  for (; i < names.length && !applied.has(names[i]!); i++) {
+    const n = names[i]!;
+    if (history.get(n)?.direction !== 'down')
+      throw new MigratorError(`cannot revert ${n}: it is not an applied migration`, n);
+    alreadyReverted.push(n);
+  }
+  const rest = names.slice(i);
+  const targets = executed.slice(0, rest.length);
+  rest.forEach((n, k) => {
+    const at = targets[k];
+    if (at?.name === n) return;
+    if (!applied.has(n))
+      throw new MigratorError(
+        `cannot revert ${n}: it is not applied, while ${rest[k - 1] ?? 'a newer one in the list'} still is`,
+        n,
+      );
+    throw new MigratorError(
+      `cannot revert ${n}: the newest applied migration is ${at?.name ?? '(none)'}; revert newest first`,
+      n,
+    );
+  });
+  return { targets, alreadyReverted };
+}
 
 export async function revert(cfg: Config, res: JobResult): Promise<void> {
-  if (!cfg.REVERT_STEPS && !cfg.REVERT_TO)
-    throw new ConfigError('invalid environment: set REVERT_STEPS or REVERT_TO for revert');
-  if (cfg.REVERT_STEPS && cfg.REVERT_TO)
-    throw new ConfigError('invalid environment: set only one of REVERT_STEPS and REVERT_TO');
+  const ways = [cfg.REVERT_MIGRATIONS.length > 0, !!cfg.REVERT_STEPS, !!cfg.REVERT_TO].filter(Boolean);
+  if (ways.length === 0)
+    throw new ConfigError(
+      'invalid environment: set REVERT_MIGRATIONS (or REVERT_STEPS or REVERT_TO) for revert',
+    );
+  if (ways.length > 1)
+    throw new ConfigError(
+      'invalid environment: set only one of REVERT_MIGRATIONS, REVERT_STEPS and REVERT_TO',
+    );
   const s = await openSession(cfg, { lock: true });
   const done: AppliedMigration[] = [];
   res.migrations = done;
   try {
     await ensureHistoryTable(s);
     const executed = await executorFor(s).getExecutedMigrations(); // newest (highest id) first
+    const history = await latestHistory(s);
     let targets = executed;
-    if (cfg.REVERT_TO) {
+    if (cfg.REVERT_MIGRATIONS.length > 0) {
+      const picked = targetsByName(cfg.REVERT_MIGRATIONS, executed, history);
+      targets = picked.targets;
+      if (picked.alreadyReverted.length > 0)
+        log.info({ migrations: picked.alreadyReverted }, 'already reverted: nothing to do for these');
+    } else if (cfg.REVERT_TO) {
       const idx = executed.findIndex((m) => m.name === cfg.REVERT_TO);
       if (idx < 0)
         throw new MigratorError(`REVERT_TO ${cfg.REVERT_TO} is not an applied migration`, cfg.REVERT_TO);
@@ -35,6 +95,8 @@ export async function revert(cfg: Config, res: JobResult): Promise<void> {
       }
       targets = executed.slice(0, cfg.REVERT_STEPS);
     }
+    // Every target is checked before any down() runs: a refused one stops the
+    // revert with nothing undone, its row (and every other) still in place.
     const plan = targets.map((m) => {
       const loaded = s.byName.get(m.name);
       const instance = s.ds.migrations.find(
@@ -45,6 +107,18 @@ export async function revert(cfg: Config, res: JobResult): Promise<void> {
           `cannot revert ${m.name}: its file is not in the migrations directory`,
           m.name,
         );
+      if (loaded.downProblem)
+        throw new MigratorError(
+          `cannot revert ${m.name}: its down() is ${loaded.downProblem}, so reverting would only delete its record`,
+          m.name,
+        );
+      const recorded = history.get(m.name);
+      if (recorded?.direction === 'up' && recorded.checksum && recorded.checksum !== loaded.checksum)
+        throw new MigratorError(
+          `cannot revert ${m.name}: its file changed since it was applied (checksum ${recorded.checksum.slice(0, 12)}, now ${loaded.checksum.slice(0, 12)})`,
+          m.name,
+        );
+      if (!recorded) log.warn({ migration: m.name }, 'no history row: its checksum cannot be compared');
       return { m, loaded, instance };
     });
     const mode = cfg.TRANSACTION_MODE;
@@ -58,6 +132,7 @@ export async function revert(cfg: Config, res: JobResult): Promise<void> {
     const qr: QueryRunner = s.qr;
     const undoOne = async (p: (typeof plan)[number]) => {
       log.info({ migration: p.m.name }, 'reverting migration');
+      setCurrent(p.m.name);
       const t0 = performance.now();
       await p.instance.down(qr);
       const durationMs = Math.round(performance.now() - t0);

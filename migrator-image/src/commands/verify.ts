@@ -4,7 +4,7 @@ import type { JobResult, VerifyRecord } from '../../../crds/job-result.js';
 import type { Config } from '../config.js';
 import { log } from '../log.js';
 import { MigratorError } from '../result.js';
-import { executorFor, historyTable, openSession, type Session } from '../session.js';
+import { executorFor, latestHistory, openSession, type Session } from '../session.js';
 
 export async function verifySession(s: Session): Promise<VerifyRecord> {
   const ex = executorFor(s);
@@ -13,15 +13,7 @@ export async function verifySession(s: Session): Promise<VerifyRecord> {
   const problems: string[] = [];
 
   const recorded = new Map<string, string | null>();
-  const [{ reg } = { reg: null }] = (await s.qr.query(`SELECT to_regclass($1) AS reg`, [
-    historyTable(s.cfg),
-  ])) as Array<{ reg: string | null }>;
-  if (reg) {
-    const rows = (await s.qr.query(
-      `SELECT DISTINCT ON (name) name, checksum, direction FROM ${historyTable(s.cfg)} ORDER BY name, id DESC`,
-    )) as Array<{ name: string; checksum: string | null; direction: string }>;
-    for (const r of rows) if (r.direction === 'up') recorded.set(r.name, r.checksum);
-  }
+  for (const [name, h] of await latestHistory(s)) if (h.direction === 'up') recorded.set(name, h.checksum);
 
   let latest: { name: string; timestamp: number } | undefined;
   for (const m of executed) {
