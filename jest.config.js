@@ -30,7 +30,6 @@ export default {
       displayName: 'faults',
       testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
       globalSetup: '<rootDir>/test/faults/global-setup.ts',
-      globalTeardown: '<rootDir>/test/faults/global-teardown.ts',
     },
     {
       ...common,

@@ -31,7 +31,7 @@ import {
   type OperatorIdentity,
   type RunningOperator,
 } from '../integration/harness.js';
-import { recordReliability } from './reliability-report.js';
+import { recordReliability, writeReliabilityDoc } from './reliability-report.js';
 
 const c = clients();
 const TERMINAL = new Set(['Succeeded', 'Failed', 'Blocked', 'RolledBack', 'Restored']);
@@ -190,6 +190,7 @@ describe('the operator killed at every point of a run', () => {
 
   afterAll(async () => {
     await deleteNamespace(c, system);
+    writeReliabilityDoc();
   });
 
   it.each(CASES)('SIGKILL at $failpoint ($scenario run)', async ({ failpoint, scenario }) => {

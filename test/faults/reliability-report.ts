@@ -18,11 +18,6 @@ export interface ReliabilityRow {
   detail?: string;
 }
 
-export function resetReliability(): void {
-  mkdirSync(path.dirname(LOG), { recursive: true });
-  writeFileSync(LOG, '');
-}
-
 export function recordReliability(row: ReliabilityRow): void {
   mkdirSync(path.dirname(LOG), { recursive: true });
   appendFileSync(LOG, `${JSON.stringify(row)}\n`);
