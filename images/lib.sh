@@ -11,6 +11,11 @@ DBM_BUILDAH_DRIVER="${DBM_BUILDAH_DRIVER:-overlay}"
 # chroot isolation: RUN steps need no network namespace or CNI of their own.
 export BUILDAH_ISOLATION="${BUILDAH_ISOLATION:-chroot}"
 DBM_HASH_LABEL="io.dbmigrate.input-hash"
+# The migrator's base: PostgreSQL 18 (pg_dump/pg_restore, and the server for the
+# shadow database) is packaged by Debian only from forky on, and its packages
+# need forky's libc, so the migrator runs on forky (images/build-base.sh).
+DBM_DEBIAN_FORKY_IMAGE="docker.io/library/debian:forky-slim"
+DBM_NODE_FORKY_IMAGE="localhost/dbm/node:24-forky-slim"
 DBM_ID_LABEL="io.dbmigrate.image-id"
 
 ilog() { echo "images: $*" >&2; }
