@@ -46,22 +46,12 @@ if ((IMPORT)); then bash "$HERE/build-base.sh" --import; else bash "$HERE/build-
 BASE_ID="$(image_id "$DBM_NODE_IMAGE")"
 FORKY_BASE_ID="$(image_id "$DBM_NODE_FORKY_IMAGE")"
 
-# RUN steps that reach the npm registry (npm ci in both Dockerfiles)
-# must trust what this machine trusts: where the host's Node/npm use an extra CA
-# bundle (NODE_EXTRA_CA_CERTS or npm's cafile), it is bind-mounted into the RUN
-# steps with a global npmrc pointing at it. Mounts are never committed to the image
-# and change nothing a build without them would produce.
-BUD_MOUNTS=()
-host_ca="${NODE_EXTRA_CA_CERTS:-}"
-[[ -n "$host_ca" ]] || host_ca="$(npm config get cafile 2>/dev/null | grep -v '^null$' || true)"
-if [[ -n "$host_ca" && -f "$host_ca" ]]; then
-  printf 'cafile=/run/dbm-build/ca.crt\n' >"$WORK/build-npmrc"
-  BUD_MOUNTS+=(-v "$host_ca:/run/dbm-build/ca.crt:ro" -v "$WORK/build-npmrc:/usr/local/etc/npmrc:ro")
-fi
+bud_trust_mounts "$WORK" # BUD_MOUNTS: this machine's CA bundle for npm, if any (lib.sh)
 
 # build <name> <image repo> <dockerfile> <context> <hash> <build args...>
 # The only differences from a plain `docker build -f <dockerfile> <context>` are
-# the build args (the local base instead of the public one) and --pull=never.
+# the build args (the local base instead of the public one) and --pull=never
+# (plus BUD_MOUNTS, this machine's CA bundle for npm, never part of the image).
 declare -A REF
 build() {
   local name="$1" repo="$2" dockerfile="$3" ctx="$4" h="$5" tag a args=()

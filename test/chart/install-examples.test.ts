@@ -1,0 +1,40 @@
+// Every manifest of examples/install/ (the install guide, docs/install.md) is
+// valid against the CRD the chart installs: a server-side dry run on the local
+// cluster (the `static` project's global setup starts it and applies the CRD),
+// so the API server's own validation (OpenAPI schema, CEL rules, strict field
+// validation) judges them. Nothing is created.
+import { jest } from '@jest/globals';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { KUBECONFIG, REPO_ROOT, clusterReachable, clusterTest, helmTools, run } from './tools.js';
+
+jest.setTimeout(180_000);
+
+const EXAMPLES_DIR = join(REPO_ROOT, 'examples', 'install');
+const EXAMPLES = ['cloudnativepg.yaml', 'cloudsql.yaml', 'kind.yaml', 'rds.yaml'];
+
+const clusterIt = clusterTest(clusterReachable());
+
+it('has the four install examples', () => {
+  expect(readdirSync(EXAMPLES_DIR).sort()).toEqual(EXAMPLES);
+});
+
+describe.each(EXAMPLES)('examples/install/%s', (file) => {
+  clusterIt('passes a server-side dry run with strict field validation', () => {
+    const r = run(helmTools().kubectl, [
+      '--kubeconfig',
+      KUBECONFIG,
+      'apply',
+      '--dry-run=server',
+      '--validate=strict',
+      '--namespace',
+      'default',
+      '-f',
+      join(EXAMPLES_DIR, file),
+    ]);
+    if (r.status !== 0) throw new Error(`kubectl apply --dry-run=server -f ${file}:\n${r.stderr}${r.stdout}`);
+    expect(r.stdout).toMatch(
+      /databasemigration\.dbmigrate\.io\/\S+ (created|configured|unchanged) \(server dry run\)/,
+    );
+  });
+});
