@@ -71,15 +71,30 @@ SOURCES
   echo "$tar"
 }
 
+# The images use this machine's Debian mirror, so they also take apt's view of
+# it: where the host's apt ignores Release files' Valid-Until (a mirror that is a
+# dated snapshot, whose testing and security suites would otherwise read as
+# expired), so does apt in the images. Elsewhere they check it, like the public ones.
+APT_SNAPSHOT_CONF=""
+if apt-config dump 2>/dev/null | grep -qx 'Acquire::Check-Valid-Until "false";'; then
+  APT_SNAPSHOT_CONF=$'Acquire::Check-Valid-Until "false";\n'
+fi
+
 # debian_image <suite> <image>: the rootfs as a one-layer image.
 debian_image() {
-  local suite="$1" image="$2" tar h c
+  local suite="$1" image="$2" tar h c conf
   tar="$(debian_rootfs "$suite")"
-  h="$(dbm_hash "$tar" "$HERE/build-base.sh")"
+  h="$(dbm_hash "$tar" "$HERE/build-base.sh" "apt:${APT_SNAPSHOT_CONF//[^a-zA-Z]/}")"
   if ! image_up_to_date "$image" "$h"; then
     ilog "building $image"
     c="$(bah from scratch)"
     bah add "$c" "$tar" / >/dev/null
+    if [[ -n "$APT_SNAPSHOT_CONF" ]]; then
+      conf="$(mktemp)"
+      printf '%s' "$APT_SNAPSHOT_CONF" >"$conf"
+      bah copy --chmod 0644 "$c" "$conf" /etc/apt/apt.conf.d/99mirror-snapshot >/dev/null
+      rm -f "$conf"
+    fi
     bah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       --cmd bash --label "$DBM_HASH_LABEL=$h" --os linux --arch amd64 "$c"
     bah commit --quiet --rm "$c" "$image" >/dev/null

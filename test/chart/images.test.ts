@@ -94,15 +94,19 @@ describe('the operator image (Dockerfile)', () => {
     expect(r.stdout.trim()).toMatch(/^v24\./);
   });
 
-  it('has its entry point, as a non-root user, and it loads its modules', () => {
-    const r = runIn(OPERATOR, [
-      'sh',
-      '-c',
-      "test -f /opt/operator/dist/operator/main.js && id -u && cd /opt/operator && node -e \"import('@kubernetes/client-node').then(() => import('prom-client')).then(() => import('pino')).then(() => console.log('modules ok'))\"",
-    ]);
+  it('runs as a non-root user', () => {
+    const r = runIn(OPERATOR, ['id', '-u']);
     expect(exitOf(r)).toBe(0);
-    expect(r.stdout).toContain('10001');
-    expect(r.stdout).toContain('modules ok');
+    expect(r.stdout.trim()).toBe('10001');
+  });
+
+  it('has its entry point, which loads every module it imports', () => {
+    // Without the Deployment's environment the operator stops at its config
+    // check (exit 2), which it reaches only after the whole module graph loaded.
+    const r = runIn(OPERATOR, ['node', '/opt/operator/dist/operator/main.js']);
+    expect(`${r.stdout}${r.stderr}`).not.toContain('ERR_MODULE_NOT_FOUND');
+    expect(r.stdout).toContain('MIGRATOR_IMAGE is required');
+    expect(exitOf(r)).toBe(2);
   });
 });
 
