@@ -76,7 +76,7 @@ SOURCES
 # dated snapshot, whose testing and security suites would otherwise read as
 # expired), so does apt in the images. Elsewhere they check it, like the public ones.
 APT_SNAPSHOT_CONF=""
-if apt-config dump 2>/dev/null | grep -qx 'Acquire::Check-Valid-Until "false";'; then
+if apt-config dump 2>/dev/null | grep -x 'Acquire::Check-Valid-Until "false";' >/dev/null; then # no -q: with pipefail, an early exit would SIGPIPE apt-config
   APT_SNAPSHOT_CONF=$'Acquire::Check-Valid-Until "false";\n'
 fi
 
