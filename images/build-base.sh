@@ -9,7 +9,7 @@
 #   localhost/dbm/pause:3.10                a static Go pause program (images/pause), the Pods' sandbox
 # Cached: the rootfs tarballs and the node binary under ~/.cache/database-migration-operator/images,
 # and each image is rebuilt only when its inputs' hash changes.
-# With --import, also imports them (but forky's plain Debian) into the node's containerd (when it runs).
+# With --import, also imports the bookworm ones and pause into the node's containerd (when it runs).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -158,6 +158,7 @@ fi
 
 if ((IMPORT)); then
   containerd_up || { ilog "containerd is not running at $DBM_CONTAINERD_SOCK (test/node/up.sh starts it)"; exit 1; }
-  for i in "$DBM_PAUSE_IMAGE" "$DBM_DEBIAN_IMAGE" "$DBM_NODE_IMAGE" "$DBM_NODE_FORKY_IMAGE"; do import_image "$i"; done
+  # The forky bases need no import: only the migrator image built on them runs on the node.
+  for i in "$DBM_PAUSE_IMAGE" "$DBM_DEBIAN_IMAGE" "$DBM_NODE_IMAGE"; do import_image "$i"; done
 fi
 ilog "base images ready: $DBM_DEBIAN_IMAGE $DBM_NODE_IMAGE $DBM_DEBIAN_FORKY_IMAGE $DBM_NODE_FORKY_IMAGE $DBM_PAUSE_IMAGE"
