@@ -14,7 +14,9 @@ DBM_HASH_LABEL="io.dbmigrate.input-hash"
 # The migrator's base: PostgreSQL 18 (pg_dump/pg_restore, and the server for the
 # shadow database) is packaged by Debian only from forky on, and its packages
 # need forky's libc, so the migrator runs on forky (images/build-base.sh).
+# shellcheck disable=SC2034 # both are used by the scripts that source this file
 DBM_DEBIAN_FORKY_IMAGE="docker.io/library/debian:forky-slim"
+# shellcheck disable=SC2034
 DBM_NODE_FORKY_IMAGE="localhost/dbm/node:24-forky-slim"
 DBM_ID_LABEL="io.dbmigrate.image-id"
 

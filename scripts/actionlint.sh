@@ -21,6 +21,6 @@ if [[ ! -x "$BIN" ]]; then
   CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS=-mod=mod "$GO" install "github.com/rhysd/actionlint/cmd/actionlint@$VERSION"
   mv -f "$tmp/actionlint" "$BIN"
 fi
-# shellcheck and pyflakes are used by actionlint when they are on PATH; without
-# them it still checks syntax, expressions, action inputs and job dependencies.
+# actionlint runs shellcheck (scripts/install-system-deps.sh installs it) and pyflakes on the
+# run: scripts when they are on PATH; it checks syntax, expressions, action inputs and jobs anyway.
 exec "$BIN" "$@"
