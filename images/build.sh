@@ -4,8 +4,13 @@
 #   operator  Dockerfile                        localhost/dbm/database-migration-operator:<hash>
 #   migrator  migrator-image/Dockerfile         localhost/dbm/database-migration-migrator:<hash>
 #   example   examples/product-service/Dockerfile  localhost/dbm/product-service:<hash>
-# each FROM the locally made node:24-slim (images/build-base.sh), with
-# --pull=never: the Dockerfiles keep the public base as their default.
+# The operator and migrator build from the repository root exactly as a user's
+# `docker build -f <Dockerfile> .` does; the only differences are --pull=never and
+# build args: BASE_IMAGE, a base made locally from Debian's packages
+# (images/build-base.sh: node:24-slim on bookworm; the migrator's on forky, the
+# first Debian suite with PostgreSQL 18), and for the migrator
+# PG_APT_SOURCE=debian (PostgreSQL 18 from that base's own suites instead of the
+# PostgreSQL apt repository, which is not reachable here).
 # Every image is also tagged :dev. Cached by content hash: an image whose inputs
 # did not change is neither rebuilt nor re-imported.
 # Writes the image references to .tmp/images/images.env (sourced by the demo and e2e).
@@ -39,63 +44,24 @@ fi
 t0=$SECONDS
 if ((IMPORT)); then bash "$HERE/build-base.sh" --import; else bash "$HERE/build-base.sh"; fi
 BASE_ID="$(image_id "$DBM_NODE_IMAGE")"
+FORKY_BASE_ID="$(image_id "$DBM_NODE_FORKY_IMAGE")"
 
-# ---- compile (npm run build), skipped when the sources did not change ----------
-need_dist=0
-for w in "${WANT[@]}"; do [[ "$w" != operator ]] || need_dist=1; done
-src_hash="$(cd "$REPO" && dbm_hash crds operator migrator-image/src tsconfig.json tsconfig.build.json package-lock.json)"
-if ((need_dist)) && [[ ! -d "$REPO/dist/operator" || "$(cat "$WORK/dist.hash" 2>/dev/null)" != "$src_hash" ]]; then
-  ilog "npm run build"
-  (cd "$REPO" && npm run --silent build)
-  echo "$src_hash" >"$WORK/dist.hash"
-fi
+bud_trust_mounts "$WORK" # BUD_MOUNTS: this machine's CA bundle for npm, if any (lib.sh)
 
-# ---- production node_modules, per lockfile ---------------------------------------
-lock_hash="$(dbm_hash "$REPO/package-lock.json" "$REPO/package.json")"
-# Staged contexts live outside the repository (jest's haste map scans it).
-STAGE="$DBM_CACHE_ROOT/image-build"
-mkdir -p "$STAGE"
-PROD="$STAGE/prod-deps"
-if ((need_dist)) && [[ "$(cat "$PROD/.hash" 2>/dev/null)" != "$lock_hash" ]]; then
-  ilog "npm ci --omit=dev (production node_modules for the images)"
-  rm -rf "$PROD" && mkdir -p "$PROD"
-  cp "$REPO/package.json" "$REPO/package-lock.json" "$PROD/"
-  (cd "$PROD" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --silent)
-  echo "$lock_hash" >"$PROD/.hash"
-fi
-
-# stage <dir>: a build context with package.json, the production node_modules
-# and dist/ (compiled code only, no tests).
-stage() {
-  local d="$1"
-  rm -rf "$d" && mkdir -p "$d"
-  cp "$REPO/package.json" "$REPO/package-lock.json" "$d/"
-  cp -al "$PROD/node_modules" "$d/node_modules" 2>/dev/null || cp -a "$PROD/node_modules" "$d/node_modules"
-  (cd "$REPO" && find dist -type f ! -name '*.test.js' ! -name '*.map' -print0 | tar --null -T - -cf - | tar -xf - -C "$d")
-}
-
-# RUN steps that reach the npm registry (npm ci in migrator-image/Dockerfile)
-# must trust what this machine trusts: where the host's Node/npm use an extra CA
-# bundle (NODE_EXTRA_CA_CERTS or npm's cafile), it is bind-mounted into the RUN
-# steps with a global npmrc pointing at it. Mounts are never committed to the image.
-BUD_MOUNTS=()
-host_ca="${NODE_EXTRA_CA_CERTS:-}"
-[[ -n "$host_ca" ]] || host_ca="$(npm config get cafile 2>/dev/null | grep -v '^null$' || true)"
-if [[ -n "$host_ca" && -f "$host_ca" ]]; then
-  printf 'cafile=/run/dbm-build/ca.crt\n' >"$WORK/build-npmrc"
-  BUD_MOUNTS+=(-v "$host_ca:/run/dbm-build/ca.crt:ro" -v "$WORK/build-npmrc:/usr/local/etc/npmrc:ro")
-fi
-
-# build <name> <image repo> <dockerfile> <context> <hash>
+# build <name> <image repo> <dockerfile> <context> <hash> <build args...>
+# The only differences from a plain `docker build -f <dockerfile> <context>` are
+# the build args (the local base instead of the public one) and --pull=never
+# (plus BUD_MOUNTS, this machine's CA bundle for npm, never part of the image).
 declare -A REF
 build() {
-  local name="$1" repo="$2" dockerfile="$3" ctx="$4" h="$5" tag
+  local name="$1" repo="$2" dockerfile="$3" ctx="$4" h="$5" tag a args=()
+  shift 5
+  for a in "$@"; do args+=(--build-arg "$a"); done
   tag="${h:0:12}"
   if ! image_up_to_date "$repo:$tag" "$h"; then
     ilog "building $name: buildah bud -f ${dockerfile#"$REPO"/} ($repo:$tag)"
     local t=$SECONDS
-    bah bud --quiet --pull=never --layers "${BUD_MOUNTS[@]}" \
-      --build-arg "BASE_IMAGE=$DBM_NODE_IMAGE" \
+    bah bud --quiet --pull=never --layers "${BUD_MOUNTS[@]}" "${args[@]}" \
       --label "$DBM_HASH_LABEL=$h" \
       -f "$dockerfile" -t "$repo:$tag" -t "$repo:dev" "$ctx" >"$WORK/$name.build.log" 2>&1 \
       || { tail -n 30 "$WORK/$name.build.log" >&2; ilog "building $name failed (log: $WORK/$name.build.log)"; return 1; }
@@ -110,24 +76,27 @@ build() {
   REF[$name]="$repo:$tag"
 }
 
+# Both Dockerfiles build from the repository root (.dockerignore keeps the
+# context to the sources); their inputs, hashed for the cache:
+src_inputs=(.dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json crds)
 for w in "${WANT[@]}"; do
   case "$w" in
     operator)
-      stage "$STAGE/ctx-operator"
-      h="$(dbm_hash "$REPO/Dockerfile" "$STAGE/ctx-operator/dist" "$lock_hash" "$BASE_ID")"
-      build operator localhost/dbm/database-migration-operator "$REPO/Dockerfile" "$STAGE/ctx-operator" "$h"
+      h="$(cd "$REPO" && dbm_hash Dockerfile "${src_inputs[@]}" operator "$BASE_ID")"
+      build operator localhost/dbm/database-migration-operator "$REPO/Dockerfile" "$REPO" "$h" \
+        "BASE_IMAGE=$DBM_NODE_IMAGE"
       ;;
     migrator)
-      [[ -f "$REPO/migrator-image/Dockerfile" ]] || { ilog "migrator-image/Dockerfile is missing"; exit 1; }
-      # Its Dockerfile compiles and installs in the image, from the repository root.
-      h="$(cd "$REPO" && dbm_hash migrator-image/Dockerfile package.json package-lock.json tsconfig.json tsconfig.build.json crds migrator-image/src "$BASE_ID")"
-      build migrator localhost/dbm/database-migration-migrator "$REPO/migrator-image/Dockerfile" "$REPO" "$h"
+      # PostgreSQL 18 from Debian's own forky packages (no PGDG repository here).
+      h="$(cd "$REPO" && dbm_hash migrator-image/Dockerfile "${src_inputs[@]}" migrator-image/src "$FORKY_BASE_ID")"
+      build migrator localhost/dbm/database-migration-migrator "$REPO/migrator-image/Dockerfile" "$REPO" "$h" \
+        "BASE_IMAGE=$DBM_NODE_FORKY_IMAGE" PG_APT_SOURCE=debian
       ;;
     example)
       ex="$REPO/examples/product-service"
       (cd "$REPO" && node_modules/.bin/tsc -p "$ex/tsconfig.json")
       h="$(dbm_hash "$ex/Dockerfile" "$ex/package.json" "$ex/dist" "$BASE_ID")"
-      build example localhost/dbm/product-service "$ex/Dockerfile" "$ex" "$h"
+      build example localhost/dbm/product-service "$ex/Dockerfile" "$ex" "$h" "BASE_IMAGE=$DBM_NODE_IMAGE"
       ;;
   esac
 done

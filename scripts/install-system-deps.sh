@@ -12,6 +12,7 @@ PACKAGES=(
   containerd runc containernetworking-plugins iptables socat   # the real node (test/node/up.sh)
   buildah debootstrap            # images from our Dockerfiles, base images from Debian packages
   gettext-base curl              # envsubst for manifests; the demo reads /metrics
+  shellcheck                     # actionlint checks the workflows' run: scripts with it (scripts/actionlint.sh)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
