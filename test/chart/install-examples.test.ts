@@ -1,4 +1,4 @@
-// Every manifest of examples/install/ (the install guide, docs/install.md) is
+// Every manifest of examples/install/ (the README's install guide) is
 // valid against the CRD the chart installs: a server-side dry run on the local
 // cluster (the `static` project's global setup starts it and applies the CRD),
 // so the API server's own validation (OpenAPI schema, CEL rules, strict field
