@@ -445,6 +445,8 @@ describe('reconcile: failures', () => {
     expect(d.status.phase).toBe('RollingBack');
     expect(d.status.revert?.migrations).toEqual([...(b.status.plan?.pending ?? [])].reverse());
     expect(d.status.revert?.migrations.length).toBeGreaterThan(0);
+    expect(d.status.inspection).toBeUndefined();
+    expect(created(d)[0]?.step).toBe('revert');
     // Or it shows everything applied: the run succeeded, whatever the lost result said.
     const e = reconcile({
       dm: { ...dm, status: c.status },

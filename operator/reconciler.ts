@@ -424,6 +424,8 @@ function startInspection(ctx: Ctx, phase: ActivePhase, after: JobStep, reason: s
 function onInspected(ctx: Ctx, phase: ActivePhase, result: JobResult | undefined): void {
   const { status } = ctx;
   const after = status.inspection?.after ?? STEP_OF_PHASE[phase];
+  // Answered: whatever comes next (a revert, a restore, the end) waits on its own Job.
+  delete status.inspection;
   const pendingNow = result?.verify?.pending;
   if (!pendingNow) {
     const why = result?.error?.message ?? 'the inspection Job wrote no result either';

@@ -129,8 +129,19 @@ async function drive(
   scenario: Scenario,
   start: () => Promise<RunningOperator>,
 ): Promise<{ kills: number; operator: RunningOperator }> {
-  let operator = await start();
   let kills = 0;
+  // A failpoint may fire before the operator reports ready (its first reconcile): that is a kill too.
+  const startCounting = async (): Promise<RunningOperator> => {
+    for (;;) {
+      try {
+        return await start();
+      } catch (err) {
+        if (!String((err as Error).message).includes('exited with SIGKILL')) throw err;
+        kills++;
+      }
+    }
+  };
+  let operator = await startCounting();
   const finished = new Set<string>();
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -140,7 +151,7 @@ async function drive(
       if (operator.process.signalCode !== 'SIGKILL')
         throw new Error(`operator exited on its own: ${operator.logs().slice(-3000)}`);
       kills++;
-      operator = await start();
+      operator = await startCounting();
     }
     const dm = await getResource(c, ns, name);
     const deployment = await c.apps

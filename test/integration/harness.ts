@@ -226,8 +226,10 @@ export async function startOperator(
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await waitFor(`operator ${name} to be ready`, async () => {
-    if (child.exitCode !== null)
-      throw new Error(`operator exited with ${child.exitCode}: ${output.slice(-2000)}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(
+        `operator exited with ${child.exitCode ?? child.signalCode} before it was ready: ${output.slice(-2000)}`,
+      );
     const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
     return res?.ok;
   });
@@ -379,7 +381,13 @@ export async function finishJobPod(c: Clients, job: k8s.V1Job, res: JobResult): 
       ],
     },
   };
-  await c.core.replaceNamespacedPodStatus({ name: pod.metadata!.name!, namespace, body });
+  try {
+    await c.core.replaceNamespacedPodStatus({ name: pod.metadata!.name!, namespace, body });
+  } catch (err) {
+    // The scheduler may update the Pod (PodScheduled) between our read and write: read again.
+    if ((err as { code?: number }).code !== 409) throw err;
+    await finishJobPod(c, job, res);
+  }
 }
 
 export async function waitForJobDone(c: Clients, job: k8s.V1Job): Promise<void> {
