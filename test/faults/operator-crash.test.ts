@@ -271,3 +271,125 @@ describe('the operator killed at every point of a run', () => {
     }
   });
 });
+
+describe('the spec edited or the resource deleted mid-run', () => {
+  const system = uniqueName('edit-sys');
+  let identity: OperatorIdentity;
+
+  beforeAll(async () => {
+    await ensureCrd(c);
+    await createNamespace(c, system);
+    identity = await operatorIdentity(c, system, system);
+  });
+
+  afterAll(async () => {
+    await deleteNamespace(c, system);
+    writeReliabilityDoc();
+  });
+
+  async function untilJob(ns: string, step: JobStep): Promise<k8s.V1Job> {
+    for (let i = 0; i < 300; i++) {
+      const j = (await jobsOf(c, ns, step))[0];
+      if (j) return j;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`no ${step} Job in ${ns}`);
+  }
+
+  it("spec.database, migrations.image and onFailure edited during the migrate: the restore still targets the run's database", async () => {
+    const ns = uniqueName('edit');
+    await createNamespace(c, ns);
+    const operator = await startOperator(identity, ns, `op-${ns.slice(-6)}`);
+    try {
+      await createResource(
+        c,
+        baseResource('shop', ns, 'orders', {
+          migrations: { image: 'example/product-service:2', transactionMode: 'each' },
+          onFailure: 'restore',
+        }),
+      );
+      await finishJobPod(c, await untilJob(ns, 'check'), planResult());
+      await finishJobPod(c, await untilJob(ns, 'backup'), backupResult());
+      const migrate = await untilJob(ns, 'migrate');
+      await c.custom.patchNamespacedCustomObject({
+        group: 'dbmigrate.io',
+        version: 'v1alpha1',
+        namespace: ns,
+        plural: 'databasemigrations',
+        name: 'shop',
+        body: [
+          { op: 'replace', path: '/spec/database/host', value: 'another-db.example' },
+          { op: 'replace', path: '/spec/migrations/image', value: 'example/product-service:3' },
+          { op: 'replace', path: '/spec/onFailure', value: 'none' },
+        ],
+      });
+      await finishJobPod(c, migrate, failedMigrate());
+      const restore = await untilJob(ns, 'restore');
+      const env = restore.spec?.template.spec?.containers[0]?.env ?? [];
+      expect(env).toContainEqual({ name: 'PGHOST', value: 'postgres.db.svc' });
+      await finishJobPod(c, restore, result('restore'));
+      let phase = '';
+      for (let i = 0; i < 150 && phase !== 'Restored'; i++) {
+        phase = (await getResource(c, ns, 'shop')).status?.phase ?? '';
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      recordReliability({
+        fault: 'spec.database, migrations.image, onFailure edited mid-migrate',
+        run: 'restore',
+        injected: 1,
+        outcome: phase,
+        jobsCreatedOnce: (await jobsOf(c, ns)).length === 4,
+        detail: `restore Job PGHOST=${env.find((e) => e.name === 'PGHOST')?.value}`,
+      });
+      expect(phase).toBe('Restored');
+    } finally {
+      await operator.stop();
+      await deleteNamespace(c, ns);
+    }
+  });
+
+  it('a resource deleted mid-migrate is held until the migrate ends, then goes', async () => {
+    const ns = uniqueName('del');
+    await createNamespace(c, ns);
+    const operator = await startOperator(identity, ns, `op-${ns.slice(-6)}`);
+    try {
+      await createResource(c, baseResource('shop', ns, 'orders'));
+      await finishJobPod(c, await untilJob(ns, 'check'), planResult());
+      await finishJobPod(c, await untilJob(ns, 'backup'), backupResult());
+      const migrate = await untilJob(ns, 'migrate');
+      await c.custom.deleteNamespacedCustomObject({
+        group: 'dbmigrate.io',
+        version: 'v1alpha1',
+        namespace: ns,
+        plural: 'databasemigrations',
+        name: 'shop',
+      });
+      await new Promise((r) => setTimeout(r, 3000));
+      const held = await getResource(c, ns, 'shop');
+      expect(held.metadata.deletionTimestamp).toBeTruthy();
+      expect(held.status?.phase).toBe('Migrating');
+      // The migrate Job was not garbage-collected under the running migration.
+      expect((await jobsOf(c, ns, 'migrate')).length).toBe(1);
+      await finishJobPod(c, migrate, migrateResult());
+      let gone = false;
+      for (let i = 0; i < 150 && !gone; i++) {
+        gone = await getResource(c, ns, 'shop').then(
+          () => false,
+          () => true,
+        );
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      recordReliability({
+        fault: 'resource deleted mid-migrate',
+        run: 'success',
+        injected: 1,
+        outcome: gone ? 'migrate finished, then deleted' : 'still held',
+        jobsCreatedOnce: true,
+      });
+      expect(gone).toBe(true);
+    } finally {
+      await operator.stop();
+      await deleteNamespace(c, ns);
+    }
+  });
+});

@@ -76,6 +76,7 @@ beforeAll(async () => {
   await createResource(
     c,
     baseResource('billing', ns, 'billing', {
+      migrations: { image: 'example/product-service:2', transactionMode: 'each' },
       onFailure: 'restore',
       restoreWorkloads: [{ kind: 'Deployment', name: 'billing-app' }],
     }),
@@ -85,11 +86,22 @@ beforeAll(async () => {
   await finishJobPod(
     c,
     await jobOf('billing', 'migrate'),
-    result('migrate', { ok: false, error: { message: 'deadlock detected', code: '40P01' }, migrations: [] }),
+    // The first migration committed (transactionMode each), the second failed: changes remain, so a restore.
+    result('migrate', {
+      ok: false,
+      error: { message: 'deadlock detected', code: '40P01', migration: 'SeedProductCategories1709123456790' },
+      migrations: [
+        { name: 'AddProductAttributes1709123456789', durationMs: 40, outcome: 'applied' },
+        { name: 'SeedProductCategories1709123456790', durationMs: 5, outcome: 'failed' },
+      ],
+    }),
   );
   await waitForPhase(c, ns, 'billing', 'Restoring');
-  const scaled = await c.apps.readNamespacedDeployment({ name: 'billing-app', namespace: ns });
-  expect(scaled.spec?.replicas).toBe(0);
+  // Recorded first, then scaled: the scale-down follows the status write.
+  await waitFor('billing-app scaled to zero', async () => {
+    const d = await c.apps.readNamespacedDeployment({ name: 'billing-app', namespace: ns });
+    return d.spec?.replicas === 0;
+  });
   await finishJobPod(c, await jobOf('billing', 'restore'), result('restore'));
   await waitForPhase(c, ns, 'billing', 'Restored');
   const back = await c.apps.readNamespacedDeployment({ name: 'billing-app', namespace: ns });
