@@ -328,9 +328,11 @@ describe('the spec edited or the resource deleted mid-run', () => {
       const env = restore.spec?.template.spec?.containers[0]?.env ?? [];
       expect(env).toContainEqual({ name: 'PGHOST', value: 'postgres.db.svc' });
       await finishJobPod(c, restore, result('restore'));
+      // The run of generation 1 ends Restored; then the edited spec (generation 2) starts the next run.
       let phase = '';
       for (let i = 0; i < 150 && phase !== 'Restored'; i++) {
-        phase = (await getResource(c, ns, 'shop')).status?.phase ?? '';
+        const history = (await getResource(c, ns, 'shop')).status?.history ?? [];
+        phase = history.find((h) => h.generation === 1)?.phase ?? '';
         await new Promise((r) => setTimeout(r, 200));
       }
       recordReliability({
@@ -338,7 +340,9 @@ describe('the spec edited or the resource deleted mid-run', () => {
         run: 'restore',
         injected: 1,
         outcome: phase,
-        jobsCreatedOnce: (await jobsOf(c, ns)).length === 4,
+        jobsCreatedOnce:
+          (await jobsOf(c, ns)).filter((j) => j.metadata?.labels?.['dbmigrate.io/generation'] === '1')
+            .length === 4,
         detail: `restore Job PGHOST=${env.find((e) => e.name === 'PGHOST')?.value}`,
       });
       expect(phase).toBe('Restored');
