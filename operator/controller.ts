@@ -273,18 +273,22 @@ export class Controller {
     return out.requeueAfterMs;
   }
 
+  /** Our own last write's resourceVersion when it is newer than the cache's (the informer lags behind it). */
+  private newestResourceVersion(key: string, cached: DatabaseMigration): string | undefined {
+    const mine = this.written.get(key);
+    return mine &&
+      mine.metadata.uid === cached.metadata.uid &&
+      Number(mine.metadata.resourceVersion) > Number(cached.metadata.resourceVersion)
+      ? mine.metadata.resourceVersion
+      : cached.metadata.resourceVersion;
+  }
+
   /** Adds or removes our finalizer (merge patch with the resourceVersion we read: a conflict retries). */
   private async setFinalizer(key: string, cached: DatabaseMigration, present: boolean): Promise<void> {
     const current = cached.metadata.finalizers ?? [];
     if (current.includes(FINALIZER) === present) return;
     const finalizers = present ? [...current, FINALIZER] : current.filter((f) => f !== FINALIZER);
-    const mine = this.written.get(key);
-    const resourceVersion =
-      mine &&
-      mine.metadata.uid === cached.metadata.uid &&
-      Number(mine.metadata.resourceVersion) > Number(cached.metadata.resourceVersion)
-        ? mine.metadata.resourceVersion
-        : cached.metadata.resourceVersion;
+    const resourceVersion = this.newestResourceVersion(key, cached);
     const dm = cached;
     const updated = (await this.deps.clients.custom.patchNamespacedCustomObject(
       {
@@ -431,13 +435,7 @@ export class Controller {
     status: DatabaseMigrationStatus,
   ): Promise<void> {
     const [namespace, name] = key.split('/') as [string, string];
-    const mine = this.written.get(key);
-    const resourceVersion =
-      mine &&
-      mine.metadata.uid === cached.metadata.uid &&
-      Number(mine.metadata.resourceVersion) > Number(cached.metadata.resourceVersion)
-        ? mine.metadata.resourceVersion
-        : cached.metadata.resourceVersion;
+    const resourceVersion = this.newestResourceVersion(key, cached);
     const body = { ...cached, metadata: { ...cached.metadata, resourceVersion }, status };
     const updated = (await this.deps.clients.custom.replaceNamespacedCustomObjectStatus({
       group: GROUP,
