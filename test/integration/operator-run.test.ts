@@ -116,10 +116,10 @@ describe('a DatabaseMigration run against a real API server', () => {
 
   it('a failed Job gives phase Failed with its error in status and a Warning Event', async () => {
     await createResource(c, baseResource('broken', ns, 'broken'));
-    await waitForJob(c, ns, 'check');
-    const checkJob = (await jobsOf(c, ns, 'check')).find(
-      (j) => j.metadata?.ownerReferences?.[0]?.name === 'broken',
-    )!;
+    // This namespace also holds the previous test's Jobs: wait for the one this resource owns.
+    const checkJob = await waitFor('check job of broken', async () =>
+      (await jobsOf(c, ns, 'check')).find((j) => j.metadata?.ownerReferences?.[0]?.name === 'broken'),
+    );
     await finishJobPod(c, checkJob, planResult());
     const backup = await waitFor('backup job of broken', async () =>
       (await jobsOf(c, ns, 'backup')).find((j) => j.metadata?.ownerReferences?.[0]?.name === 'broken'),
