@@ -289,14 +289,13 @@ export class Controller {
     if (current.includes(FINALIZER) === present) return;
     const finalizers = present ? [...current, FINALIZER] : current.filter((f) => f !== FINALIZER);
     const resourceVersion = this.newestResourceVersion(key, cached);
-    const dm = cached;
     const updated = (await this.deps.clients.custom.patchNamespacedCustomObject(
       {
         group: GROUP,
         version: VERSION,
-        namespace: dm.metadata.namespace,
+        namespace: cached.metadata.namespace,
         plural: PLURAL,
-        name: dm.metadata.name,
+        name: cached.metadata.name,
         body: { metadata: { finalizers, resourceVersion } },
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),

@@ -468,10 +468,21 @@ function onInspected(ctx: Ctx, phase: ActivePhase, result: JobResult | undefined
   }
   const message = `the migrate Job's result was lost; ${note}`;
   status.lastError = { step: 'migrate', message };
-  const names = complete ? applied : applied; // a shortened plan names the first 50 only
+  if (!complete) {
+    // The status keeps only the first names of a long plan: a revert by name could not be exact.
+    finish(
+      ctx,
+      'Failed',
+      'failed',
+      'OutcomeUnknown',
+      `Migrate outcome unknown: ${message}; the plan is longer than the names the status keeps. Needs a human`,
+      'Warning',
+    );
+    return;
+  }
   afterMigrateFailure(
     ctx,
-    names.map((n) => ({ name: n, durationMs: 0 })),
+    applied.map((n) => ({ name: n, durationMs: 0 })),
     // In `none` mode the migration that was running may have left changes the table does not show.
     ctx.spec.migrations.transactionMode === 'none',
     `Migrate outcome unknown: ${message}`,

@@ -188,21 +188,23 @@ async function drive(
   }
 }
 
+// One operator identity (ServiceAccount + the chart's RBAC) for every case of this file.
+const system = uniqueName('fault-sys');
+let identity: OperatorIdentity;
+
+beforeAll(async () => {
+  await ensureCrd(c);
+  await createNamespace(c, system);
+  identity = await operatorIdentity(c, system, system);
+});
+
+afterAll(async () => {
+  await deleteNamespace(c, system);
+  writeReliabilityDoc();
+});
+
 describe('the operator killed at every point of a run', () => {
-  const system = uniqueName('fault-sys');
-  let identity: OperatorIdentity;
   const markers = mkdtempSync(path.join(tmpdir(), 'dbm-failpoints-'));
-
-  beforeAll(async () => {
-    await ensureCrd(c);
-    await createNamespace(c, system);
-    identity = await operatorIdentity(c, system, system);
-  });
-
-  afterAll(async () => {
-    await deleteNamespace(c, system);
-    writeReliabilityDoc();
-  });
 
   it.each(CASES)('SIGKILL at $failpoint ($scenario run)', async ({ failpoint, scenario }) => {
     const ns = uniqueName('fault');
@@ -273,20 +275,6 @@ describe('the operator killed at every point of a run', () => {
 });
 
 describe('the spec edited or the resource deleted mid-run', () => {
-  const system = uniqueName('edit-sys');
-  let identity: OperatorIdentity;
-
-  beforeAll(async () => {
-    await ensureCrd(c);
-    await createNamespace(c, system);
-    identity = await operatorIdentity(c, system, system);
-  });
-
-  afterAll(async () => {
-    await deleteNamespace(c, system);
-    writeReliabilityDoc();
-  });
-
   async function untilJob(ns: string, step: JobStep): Promise<k8s.V1Job> {
     for (let i = 0; i < 300; i++) {
       const j = (await jobsOf(c, ns, step))[0];
