@@ -98,6 +98,24 @@ export const BackupRecord = z.object({
 });
 export type BackupRecord = z.infer<typeof BackupRecord>;
 
+export const ShadowRecord = z
+  .object({
+    targetVersion: z.string().describe("The target's server version."),
+    shadowMajor: z.number().int().describe('Major version of the throwaway server the plan ran on.'),
+    schemaErrors: z
+      .array(z.string())
+      .default([])
+      .describe("Statements of the target's schema the shadow could not load (e.g. an extension the image lacks)."),
+    schemaErrorCount: z.number().int().nonnegative().default(0),
+    statementsTraced: z.number().int().nonnegative(),
+    reversibility: z
+      .enum(['proven', 'failed', 'skipped'])
+      .describe("proven: every down() brought the catalog back and the ups re-applied; skipped: an up() failed."),
+    durationMs: z.number().int().nonnegative(),
+  })
+  .describe('How the plan was proven: on a shadow database, never on the target.');
+export type ShadowRecord = z.infer<typeof ShadowRecord>;
+
 export const PlanRecord = z.object({
   pending: z.array(z.string()),
   hash: z.string().describe('sha256 of the pending migrations and their captured SQL; approvals name it.'),
@@ -107,6 +125,7 @@ export const PlanRecord = z.object({
     .array(z.object({ migration: z.string(), rule: z.string(), count: z.number().int().nonnegative() }))
     .optional()
     .describe('Rules a migration silenced with a dbmigrate:ignore comment, and how many findings each hid.'),
+  shadow: ShadowRecord.optional(),
 });
 export type PlanRecord = z.infer<typeof PlanRecord>;
 

@@ -119,6 +119,24 @@ export const Env = z.object({
         return z.NEVER;
       }
     }),
+  // The check's shadow server: its binaries (default: /usr/lib/postgresql/<target major or newer>/bin)
+  // and the directory its data lives in (an emptyDir in the Pod; default the OS temp dir).
+  SHADOW_PG_BIN_DIR: optionalString,
+  SHADOW_DATA_DIR: optionalString,
+  /** onFailure of the run: a revert needs each down() proven, so irreversible findings block then. */
+  ON_FAILURE: z.enum(['none', 'revert', 'restore']).optional(),
+  COMPATIBILITY_QUERIES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return [] as string[];
+      try {
+        return z.array(z.string().min(1)).parse(JSON.parse(v));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON array of SQL strings' });
+        return z.NEVER;
+      }
+    }),
   RESULT_PATH: z.string().min(1).default('/dev/termination-log'),
   MIGRATION_AUTHOR: z.string().max(200).default('dbmigrate'),
   // Where pg_dump/pg_restore are (PATH when unset); PG_BIN_DIR is the older name.

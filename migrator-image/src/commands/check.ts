@@ -1,90 +1,312 @@
-// check: the pending migrations, the SQL each would run (captured by running
-// up() inside one transaction that is always rolled back), lint findings and
-// the plan hash approvals name. The database is left as it was.
-// Caveat: sequences advanced by captured INSERTs stay advanced (nextval is not
-// transactional), and a migration that bypasses its QueryRunner (e.g.
-// dataSource.query) would escape the transaction.
+// check: the plan, proven on a shadow database, never on the target. The
+// target gives its pending migrations, its schema (`pg_dump --schema-only`),
+// the rows of its migrations table and its statistics; a throwaway PostgreSQL
+// in this Pod (shadow/server.ts) gets that schema, and the pending migrations
+// run there for real, in the run's transaction mode, with a trace per
+// statement (locks, rewrites). Then each down() runs in reverse and the catalog
+// must come back to what it was before that migration; then the ups run again.
+// Findings: lint rules on the captured SQL, the trace joined with the target's
+// real sizes, irreversible down()s, and compatibility queries that the
+// migrated schema breaks.
 import { createHash } from 'node:crypto';
 import type { QueryRunner } from 'typeorm';
-import type { JobResult, PlanRecord } from '../../../crds/job-result.js';
+import type { Finding, JobResult, PlanRecord } from '../../../crds/job-result.js';
 import type { Config } from '../config.js';
-import { lintSql, newLintContext } from '../lint/index.js';
+import { connect, quoteIdent } from '../db.js';
+import { lintSql, newLintContext, seedSchema } from '../lint/index.js';
 import { log } from '../log.js';
-import { executorFor, openSession } from '../session.js';
+import { executorFor, migrationsTable, openSession, type Session } from '../session.js';
+import { describeDiff, diffCatalog, snapshotCatalog, type Catalog, type CatalogDiff } from '../shadow/catalog.js';
+import { copyMigrationRows, dumpSchema, loadSchema, readTargetStats, type Rows } from '../shadow/schema.js';
+import { chooseBinDir, startShadow, type ShadowServer } from '../shadow/server.js';
+import { Tracer, traceFindings } from '../shadow/trace.js';
+
+type MigrationInstance = Session['ds']['migrations'][number] & { name?: string };
+
+const rowsOf =
+  (qr: QueryRunner, query: QueryRunner['query']): Rows =>
+  async (sql, params) =>
+    (await query.call(qr, sql, params)) as Array<Record<string, unknown>>;
+
+export function shadowConfig(cfg: Config, shadow: ShadowServer, database: string): Config {
+  return {
+    ...cfg,
+    PGHOST: shadow.host,
+    PGPORT: shadow.port,
+    PGUSER: shadow.user,
+    PGPASSWORD: undefined,
+    PGDATABASE: database,
+    PGSSLMODE: 'disable',
+    // Nothing else runs on the shadow: no lock to wait for, no statement to cut short.
+    LOCK_TIMEOUT_SECONDS: 0,
+    STATEMENT_TIMEOUT_SECONDS: 0,
+  };
+}
+
+/** The target's roles (names only) and database, so GRANTs and ALTER DATABASE in migrations run. */
+async function prepareShadow(cfg: Config, shadow: ShadowServer, roles: string[]): Promise<void> {
+  const { client } = await connect(shadowConfig(cfg, shadow, 'postgres'));
+  try {
+    for (const r of roles)
+      await client.query(
+        `DO $$ BEGIN CREATE ROLE ${quoteIdent(r)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+      );
+    if (cfg.PGDATABASE !== 'postgres') await client.query(`CREATE DATABASE ${quoteIdent(cfg.PGDATABASE)}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function irreversible(migration: string, message: string): Finding {
+  return {
+    rule: 'irreversible-down',
+    category: 'irreversible',
+    severity: 'error',
+    migration,
+    message,
+    hint: 'Write a down() that restores exactly what up() changed, or mark the migration as one that a revert must not cross.',
+  };
+}
+
+function instanceOf(s: Session, name: string): MigrationInstance | undefined {
+  return (s.ds.migrations as MigrationInstance[]).find((i) => (i.name ?? i.constructor.name) === name);
+}
+
+/** As migrate and revert run it: TRANSACTION_MODE=all in one transaction; each/none honour `transaction`. */
+function runsInTransaction(cfg: Config, inst: MigrationInstance | undefined): boolean {
+  return cfg.TRANSACTION_MODE === 'all' || (inst?.transaction ?? cfg.TRANSACTION_MODE === 'each');
+}
+
+/** Entries of `d` not already explained by an earlier (later-migration) leftover. */
+function minus(d: CatalogDiff, carried: CatalogDiff): CatalogDiff {
+  const a = new Set(carried.added);
+  const r = new Set(carried.removed);
+  return { added: d.added.filter((l) => !a.has(l)), removed: d.removed.filter((l) => !r.has(l)) };
+}
 
 export async function check(cfg: Config, res: JobResult): Promise<void> {
-  const s = await openSession(cfg, { lock: true });
+  const t0 = performance.now();
+  const target = await openSession(cfg, { lock: true });
+  let shadow: ShadowServer | undefined;
+  let sh: Session | undefined;
   try {
-    const pending = await executorFor(s).getPendingMigrations();
+    const pending = await executorFor(target).getPendingMigrations();
     const plan: PlanRecord = { pending: pending.map((m) => m.name), hash: '', findings: [], notCaptured: [] };
     res.plan = plan;
-    const volatile = new Set(
-      (
-        (await s.qr.query(`SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v'`)) as Array<{
-          proname: string;
-        }>
-      ).map((r) => r.proname),
+    const h = createHash('sha256');
+    if (pending.length === 0) {
+      plan.hash = h.digest('hex');
+      log.info('check finished: no pending migrations');
+      return;
+    }
+    const targetRows = rowsOf(target.qr, target.qr.query);
+    const stats = await readTargetStats(targetRows);
+    const roles = (await targetRows(`SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_'`)).map((r) =>
+      String(r.rolname),
     );
-    const captured = new Map<string, string[]>();
-    const qr: QueryRunner = s.qr;
+    const volatile = new Set(
+      (await targetRows(`SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v'`)).map((r) =>
+        String(r.proname),
+      ),
+    );
+    const schemaSql = await dumpSchema(cfg);
+
+    shadow = await startShadow({
+      binDir: chooseBinDir(stats.major, cfg.SHADOW_PG_BIN_DIR),
+      parentDir: cfg.SHADOW_DATA_DIR,
+    });
+    await prepareShadow(cfg, shadow, roles);
+    const scfg = shadowConfig(cfg, shadow, cfg.PGDATABASE);
+    const schemaErrors = await loadSchema(cfg, scfg, schemaSql, shadow.major);
+    sh = await openSession(scfg, { lock: false });
+    const qr = sh.qr;
     const original = qr.query;
-    let sink: string[] | undefined;
-    qr.query = function (this: QueryRunner, ...args: Parameters<QueryRunner['query']>) {
-      if (sink && typeof args[0] === 'string') sink.push(args[0]);
-      return original.apply(this, args);
+    const direct = rowsOf(qr, original);
+    await copyMigrationRows(targetRows, direct, migrationsTable(cfg));
+    log.info(
+      { target: stats.serverVersion, shadowMajor: shadow.major, schemaErrors: schemaErrors.length },
+      'shadow database ready',
+    );
+
+    // Capture and trace every statement a migration sends through its QueryRunner.
+    const tracer = new Tracer(direct);
+    const captured = new Map<string, string[]>();
+    const downCaptured = new Map<string, string[]>();
+    let sink: { migration: string; sqls: string[]; trace: boolean } | undefined;
+    qr.query = async function (this: QueryRunner, ...args: Parameters<QueryRunner['query']>) {
+      const cur = sink;
+      if (!cur || typeof args[0] !== 'string') return original.apply(this, args);
+      const index = cur.sqls.length;
+      cur.sqls.push(args[0]);
+      const started = performance.now();
+      const out: unknown = await original.apply(this, args);
+      if (cur.trace)
+        await tracer
+          .after(cur.migration, index, args[0], performance.now() - started)
+          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'trace query failed'));
+      return out;
     } as QueryRunner['query'];
-    let failure: unknown;
-    await qr.startTransaction();
-    try {
-      for (const m of pending) {
-        const inst = m.instance;
-        if (!inst) continue;
-        if (inst.transaction === false) {
-          plan.notCaptured.push({
-            migration: m.name,
-            reason: 'transaction = false: it cannot run inside the rolled-back capture transaction',
-          });
-          continue;
-        }
-        sink = [];
-        captured.set(m.name, sink);
+
+    const before = new Map<string, Catalog>();
+    const after = new Map<string, Catalog>();
+    for (const inst of sh.ds.migrations as MigrationInstance[]) {
+      const name = inst.name ?? inst.constructor.name;
+      const up = inst.up.bind(inst);
+      const down = inst.down.bind(inst);
+      inst.up = async (q: QueryRunner) => {
+        await tracer.settle();
+        if (!before.has(name)) before.set(name, await snapshotCatalog(direct));
+        const sqls: string[] = [];
+        if (!captured.has(name)) captured.set(name, sqls);
+        sink = { migration: name, sqls, trace: captured.get(name) === sqls };
         try {
-          await inst.up(qr);
-        } catch (err) {
-          failure = Object.assign(err as object, { migration: m.name });
-          break;
+          await up(q);
         } finally {
           sink = undefined;
         }
-      }
-    } finally {
-      await qr.rollbackTransaction();
-      qr.query = original;
+        if (!after.has(name)) after.set(name, await snapshotCatalog(direct));
+      };
+      inst.down = async (q: QueryRunner) => {
+        const sqls: string[] = [];
+        downCaptured.set(name, sqls);
+        sink = { migration: name, sqls, trace: false };
+        try {
+          await down(q);
+        } finally {
+          sink = undefined;
+        }
+      };
     }
-    const h = createHash('sha256');
-    // Captured migrations run inside TypeORM's transaction unless the mode is `none`.
-    const ctx = newLintContext(volatile.size > 0 ? volatile : undefined, {
-      implicitTransaction: cfg.TRANSACTION_MODE !== 'none',
-    });
+
+    await tracer.prime();
+    const ex = executorFor(sh);
+    let failure: unknown;
+    try {
+      await ex.executePendingMigrations();
+    } catch (err) {
+      const failed = pending.find((m) => captured.has(m.name) && !after.has(m.name))?.name;
+      failure = Object.assign(err as object, failed ? { migration: failed } : {});
+    }
+    await tracer.settle().catch(() => undefined);
+
+    // Compatibility: what the running app version runs must still run on the migrated schema.
+    if (!failure)
+      for (const [i, query] of cfg.COMPATIBILITY_QUERIES.entries()) {
+        await qr.startTransaction();
+        try {
+          await original.call(qr, query);
+        } catch (err) {
+          plan.findings.push({
+            rule: 'compatibility-query',
+            category: 'backwardIncompatible',
+            severity: 'error',
+            migration: plan.pending[plan.pending.length - 1] ?? '',
+            message: `spec.safety.compatibility.queries[${i}] fails after the migrations: ${(err as Error).message.split('\n')[0]}`,
+            hint: 'Expand first (add, keep the old shape), migrate the app, contract in a later release.',
+          });
+        } finally {
+          await qr.rollbackTransaction();
+        }
+      }
+
+    // Reversibility: each down() in reverse must bring the catalog back to what it was before its up().
+    let reversibility: 'proven' | 'failed' | 'skipped' = failure ? 'skipped' : 'proven';
+    if (!failure) {
+      let carried: CatalogDiff = { added: [], removed: [] };
+      for (const m of [...pending].reverse()) {
+        const expected = before.get(m.name);
+        const inst = instanceOf(sh, m.name);
+        const tx = runsInTransaction(cfg, inst);
+        try {
+          if (!inst) throw new Error('its class is not loaded');
+          if (tx) await qr.startTransaction();
+          await inst.down(qr);
+          await original.call(qr, `DELETE FROM ${migrationsTable(cfg)} WHERE name = $1`, [m.name]);
+          if (tx) await qr.commitTransaction();
+        } catch (err) {
+          if (tx && qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
+          plan.findings.push(irreversible(m.name, `down() of ${m.name} fails: ${(err as Error).message.split('\n')[0]}`));
+          reversibility = 'failed';
+          break;
+        }
+        const upSql = captured.get(m.name) ?? [];
+        if ((downCaptured.get(m.name) ?? []).length === 0 && upSql.length > 0) {
+          plan.findings.push(irreversible(m.name, `down() of ${m.name} runs no SQL: a revert would record it as undone and leave its changes`));
+          reversibility = 'failed';
+        }
+        if (!expected) continue;
+        const diff = diffCatalog(expected, await snapshotCatalog(direct));
+        const own = minus(diff, carried);
+        if (own.added.length + own.removed.length > 0) {
+          if ((downCaptured.get(m.name) ?? []).length > 0)
+            plan.findings.push(
+              irreversible(m.name, `down() of ${m.name} leaves a different schema: ${describeDiff(own)}`),
+            );
+          reversibility = 'failed';
+        }
+        carried = diff;
+      }
+      if (reversibility === 'proven') {
+        // The way forward again after the way back: up() after down() must run.
+        try {
+          await ex.executePendingMigrations();
+        } catch (err) {
+          plan.findings.push(
+            irreversible(
+              (err as { migration?: string }).migration ?? plan.pending[0] ?? '',
+              `up() fails when re-applied after the down()s: ${(err as Error).message.split('\n')[0]}`,
+            ),
+          );
+          reversibility = 'failed';
+        }
+      }
+    }
+    qr.query = original;
+
+    // Lint the captured SQL; teach the linter the target's columns first (binary-coercible types).
+    const ctx = newLintContext(volatile.size > 0 ? volatile : undefined, { implicitTransaction: true });
+    await seedSchema(ctx, schemaSql.replace(/^\\.*$/gm, '')).catch((err: unknown) =>
+      log.warn({ err: (err as Error).message.slice(0, 200) }, 'the schema dump did not parse; linting without it'),
+    );
     for (const m of pending) {
       const sqls = captured.get(m.name);
       h.update(`-- ${m.name}\n`);
       if (!sqls) {
         h.update('-- not captured\n');
+        plan.notCaptured.push({ migration: m.name, reason: 'not reached: an earlier migration failed on the shadow' });
         continue;
       }
       for (const sql of sqls) h.update(sql.trim() + ';\n');
       log.info({ migration: m.name, sql: sqls }, 'captured SQL');
+      ctx.options.implicitTransaction = runsInTransaction(cfg, instanceOf(sh, m.name));
       plan.findings.push(...(await lintSql(m.name, sqls, ctx)));
     }
+    plan.findings.push(...traceFindings(tracer.statements, stats));
     if (ctx.ignored.length > 0) plan.ignored = ctx.ignored;
     plan.hash = h.digest('hex');
+    plan.shadow = {
+      targetVersion: stats.serverVersion,
+      shadowMajor: shadow.major,
+      schemaErrors: schemaErrors.slice(0, 5).map((e) => e.slice(0, 200)),
+      schemaErrorCount: schemaErrors.length,
+      statementsTraced: tracer.statements.length,
+      reversibility,
+      durationMs: Math.round(performance.now() - t0),
+    };
     log.info(
-      { pending: plan.pending.length, findings: plan.findings.length, hash: plan.hash },
+      {
+        pending: plan.pending.length,
+        hash: plan.hash,
+        shadow: plan.shadow,
+        findings: plan.findings,
+        trace: tracer.statements,
+      },
       'check finished',
     );
     if (failure) throw failure;
   } finally {
-    await s.close();
+    await sh?.close();
+    await shadow?.stop();
+    await target.close();
   }
 }
