@@ -105,12 +105,16 @@ export const ShadowRecord = z
     schemaErrors: z
       .array(z.string())
       .default([])
-      .describe("Statements of the target's schema the shadow could not load (e.g. an extension the image lacks)."),
+      .describe(
+        "Statements of the target's schema the shadow could not load (e.g. an extension the image lacks).",
+      ),
     schemaErrorCount: z.number().int().nonnegative().default(0),
     statementsTraced: z.number().int().nonnegative(),
     reversibility: z
       .enum(['proven', 'failed', 'skipped'])
-      .describe("proven: every down() brought the catalog back and the ups re-applied; skipped: an up() failed."),
+      .describe(
+        'proven: every down() brought the catalog back and the ups re-applied; skipped: an up() failed.',
+      ),
     durationMs: z.number().int().nonnegative(),
   })
   .describe('How the plan was proven: on a shadow database, never on the target.');
@@ -125,6 +129,12 @@ export const PlanRecord = z.object({
     .array(z.object({ migration: z.string(), rule: z.string(), count: z.number().int().nonnegative() }))
     .optional()
     .describe('Rules a migration silenced with a dbmigrate:ignore comment, and how many findings each hid.'),
+  revertFindings: z
+    .array(Finding)
+    .optional()
+    .describe(
+      "Findings on the SQL of the pending migrations' down()s: what a revert would do. Reported, never blocking.",
+    ),
   shadow: ShadowRecord.optional(),
 });
 export type PlanRecord = z.infer<typeof PlanRecord>;

@@ -16,7 +16,13 @@ import { connect, quoteIdent } from '../db.js';
 import { lintSql, newLintContext, seedSchema } from '../lint/index.js';
 import { log } from '../log.js';
 import { executorFor, migrationsTable, openSession, type Session } from '../session.js';
-import { describeDiff, diffCatalog, snapshotCatalog, type Catalog, type CatalogDiff } from '../shadow/catalog.js';
+import {
+  describeDiff,
+  diffCatalog,
+  snapshotCatalog,
+  type Catalog,
+  type CatalogDiff,
+} from '../shadow/catalog.js';
 import { copyMigrationRows, dumpSchema, loadSchema, readTargetStats, type Rows } from '../shadow/schema.js';
 import { chooseBinDir, startShadow, type ShadowServer } from '../shadow/server.js';
 import { Tracer, traceFindings } from '../shadow/trace.js';
@@ -225,13 +231,20 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
           if (tx) await qr.commitTransaction();
         } catch (err) {
           if (tx && qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
-          plan.findings.push(irreversible(m.name, `down() of ${m.name} fails: ${(err as Error).message.split('\n')[0]}`));
+          plan.findings.push(
+            irreversible(m.name, `down() of ${m.name} fails: ${(err as Error).message.split('\n')[0]}`),
+          );
           reversibility = 'failed';
           break;
         }
         const upSql = captured.get(m.name) ?? [];
         if ((downCaptured.get(m.name) ?? []).length === 0 && upSql.length > 0) {
-          plan.findings.push(irreversible(m.name, `down() of ${m.name} runs no SQL: a revert would record it as undone and leave its changes`));
+          plan.findings.push(
+            irreversible(
+              m.name,
+              `down() of ${m.name} runs no SQL: a revert would record it as undone and leave its changes`,
+            ),
+          );
           reversibility = 'failed';
         }
         if (!expected) continue;
@@ -266,14 +279,20 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
     // Lint the captured SQL; teach the linter the target's columns first (binary-coercible types).
     const ctx = newLintContext(volatile.size > 0 ? volatile : undefined, { implicitTransaction: true });
     await seedSchema(ctx, schemaSql.replace(/^\\.*$/gm, '')).catch((err: unknown) =>
-      log.warn({ err: (err as Error).message.slice(0, 200) }, 'the schema dump did not parse; linting without it'),
+      log.warn(
+        { err: (err as Error).message.slice(0, 200) },
+        'the schema dump did not parse; linting without it',
+      ),
     );
     for (const m of pending) {
       const sqls = captured.get(m.name);
       h.update(`-- ${m.name}\n`);
       if (!sqls) {
         h.update('-- not captured\n');
-        plan.notCaptured.push({ migration: m.name, reason: 'not reached: an earlier migration failed on the shadow' });
+        plan.notCaptured.push({
+          migration: m.name,
+          reason: 'not reached: an earlier migration failed on the shadow',
+        });
         continue;
       }
       for (const sql of sqls) h.update(sql.trim() + ';\n');
@@ -282,6 +301,17 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
       plan.findings.push(...(await lintSql(m.name, sqls, ctx)));
     }
     plan.findings.push(...traceFindings(tracer.statements, stats));
+    // What a revert would run: reported (a revert drops what the up added), never blocking the deploy.
+    const downCtx = newLintContext(volatile.size > 0 ? volatile : undefined, { implicitTransaction: true });
+    const revertFindings: Finding[] = [];
+    for (const m of [...pending].reverse()) {
+      const sqls = downCaptured.get(m.name);
+      if (!sqls || sqls.length === 0) continue;
+      downCtx.options.implicitTransaction = runsInTransaction(cfg, instanceOf(sh, m.name));
+      for (const f of await lintSql(m.name, sqls, downCtx))
+        revertFindings.push({ ...f, message: `down(): ${f.message}` });
+    }
+    if (revertFindings.length > 0) plan.revertFindings = revertFindings;
     if (ctx.ignored.length > 0) plan.ignored = ctx.ignored;
     plan.hash = h.digest('hex');
     plan.shadow = {
@@ -299,6 +329,7 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
         hash: plan.hash,
         shadow: plan.shadow,
         findings: plan.findings,
+        revertFindings,
         trace: tracer.statements,
       },
       'check finished',

@@ -27,7 +27,9 @@ export interface TargetStats {
 }
 
 export async function readTargetStats(q: Rows): Promise<TargetStats> {
-  const [v] = await q(`SELECT current_setting('server_version') AS v, current_setting('server_version_num')::int AS n`);
+  const [v] = await q(
+    `SELECT current_setting('server_version') AS v, current_setting('server_version_num')::int AS n`,
+  );
   const rels = await q(
     `SELECT n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS rows,
             pg_total_relation_size(c.oid)::float8 AS bytes
@@ -74,12 +76,22 @@ export async function dumpSchema(cfg: Config): Promise<string> {
  */
 export function loadSchema(cfg: Config, shadow: Config, sql: string, shadowMajor: number): Promise<string[]> {
   // pg_dump 17+ sets transaction_timeout, which older shadow servers reject.
-  const script = shadowMajor < 17 ? sql.split('\n').filter((l) => l.trim() !== TRANSACTION_TIMEOUT_SET).join('\n') : sql;
+  const script =
+    shadowMajor < 17
+      ? sql
+          .split('\n')
+          .filter((l) => l.trim() !== TRANSACTION_TIMEOUT_SET)
+          .join('\n')
+      : sql;
   return new Promise((resolve, reject) => {
-    const psql = spawn(toolPath(cfg, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', shadow.PGDATABASE, '-f', '-'], {
-      env: { ...childEnv(shadow), PGOPTIONS: '-c client_min_messages=error' },
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
+    const psql = spawn(
+      toolPath(cfg, 'psql'),
+      ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', shadow.PGDATABASE, '-f', '-'],
+      {
+        env: { ...childEnv(shadow), PGOPTIONS: '-c client_min_messages=error' },
+        stdio: ['pipe', 'ignore', 'pipe'],
+      },
+    );
     trackChild(psql);
     const err: Buffer[] = [];
     psql.stderr.on('data', (b: Buffer) => err.push(b));
@@ -90,7 +102,8 @@ export function loadSchema(cfg: Config, shadow: Config, sql: string, shadowMajor
         .split('\n')
         .filter((l) => /ERROR:/.test(l))
         .map((l) => l.replace(/^psql:<stdin>:\d+: /, '').trim());
-      if (code !== 0 && errors.length === 0) return reject(new MigratorError(`psql exited ${code} loading the schema into the shadow`));
+      if (code !== 0 && errors.length === 0)
+        return reject(new MigratorError(`psql exited ${code} loading the schema into the shadow`));
       resolve(errors);
     });
     psql.stdin.end(script);
@@ -103,7 +116,9 @@ export async function copyMigrationRows(target: Rows, shadow: Rows, table: strin
   if (!reg?.reg) return 0;
   const rows = await target(`SELECT coalesce(json_agg(t), '[]'::json) AS rows FROM ${table} t`);
   const json = JSON.stringify(rows[0]?.rows ?? []);
-  await shadow(`INSERT INTO ${table} SELECT * FROM json_populate_recordset(null::${table}, $1::json)`, [json]);
+  await shadow(`INSERT INTO ${table} SELECT * FROM json_populate_recordset(null::${table}, $1::json)`, [
+    json,
+  ]);
   const seqCols = await shadow(
     `SELECT a.attname AS col FROM pg_attribute a
       WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped

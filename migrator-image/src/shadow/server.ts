@@ -135,7 +135,18 @@ export async function startShadow(opts: { binDir: string; parentDir?: string }):
   ];
   await run(
     bin('pg_ctl'),
-    ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', settings.map((s) => `-c ${s}`).join(' '), 'start'],
+    [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      settings.map((s) => `-c ${s}`).join(' '),
+      'start',
+    ],
     as,
     90_000,
   ).catch((err: unknown) => {
@@ -147,7 +158,9 @@ export async function startShadow(opts: { binDir: string; parentDir?: string }):
     if (stopped) return;
     stopped = true;
     stopping.delete(stop);
-    await run(bin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], as, 30_000).catch(() => undefined);
+    await run(bin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], as, 30_000).catch(
+      () => undefined,
+    );
     rmSync(dir, { recursive: true, force: true });
   };
   stopping.add(stop);

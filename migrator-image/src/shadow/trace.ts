@@ -66,7 +66,9 @@ export class Tracer {
     const now = await this.locks();
     const nodes = await this.filenodes();
     const locks = [...now].filter((l) => !this.held.has(l));
-    const rewrites = [...nodes].filter(([rel, node]) => this.nodes.has(rel) && this.nodes.get(rel) !== node).map(([rel]) => rel);
+    const rewrites = [...nodes]
+      .filter(([rel, node]) => this.nodes.has(rel) && this.nodes.get(rel) !== node)
+      .map(([rel]) => rel);
     // Statements opened earlier whose locks are still held saw one more statement run under them.
     this.open = this.open.filter((i) => {
       const s = this.statements[i]!;
@@ -74,9 +76,18 @@ export class Tracer {
       if (still) s.heldAcross++;
       return still;
     });
-    const entry: TracedStatement = { migration, index, sql: sql.slice(0, 300), locks, rewrites, heldAcross: 0, ms };
+    const entry: TracedStatement = {
+      migration,
+      index,
+      sql: sql.slice(0, 300),
+      locks,
+      rewrites,
+      heldAcross: 0,
+      ms,
+    };
     this.statements.push(entry);
-    if (locks.some((l) => BLOCKING_MODES.includes(l.split(' ')[0]!))) this.open.push(this.statements.length - 1);
+    if (locks.some((l) => BLOCKING_MODES.includes(l.split(' ')[0]!)))
+      this.open.push(this.statements.length - 1);
     this.held = now;
     this.nodes = nodes;
   }
@@ -147,7 +158,8 @@ export function traceFindings(trace: TracedStatement[], stats: TargetStats): Fin
       out.push({
         rule: 'traced-blocking-lock',
         category: 'locking',
-        severity: isLarge(stats, rel) && (mode === 'AccessExclusiveLock' || s.heldAcross > 0) ? 'error' : 'warning',
+        severity:
+          isLarge(stats, rel) && (mode === 'AccessExclusiveLock' || s.heldAcross > 0) ? 'error' : 'warning',
         migration: s.migration,
         message: `traced on the shadow: ${READABLE[mode] ?? mode} on ${rel} (${sizeOf(stats, rel)} on the target)${s.heldAcross > 0 ? `, held across ${s.heldAcross} more statement(s) until the transaction ends` : ''}: ${s.sql.slice(0, 120)}`,
         hint: 'Keep statements that take strong locks in their own short transaction, with a lock_timeout; use CONCURRENTLY / NOT VALID variants.',
