@@ -141,7 +141,10 @@ function lists(r: JobResult): ListRef[] {
     refs.push({ get: () => p.notCaptured, set: (v) => (p.notCaptured = v as typeof p.notCaptured) });
     if (p.ignored) refs.push({ get: () => p.ignored, set: (v) => (p.ignored = v as typeof p.ignored) });
     if (p.revertFindings)
-      refs.push({ get: () => p.revertFindings, set: (v) => (p.revertFindings = v as typeof p.revertFindings) });
+      refs.push({
+        get: () => p.revertFindings,
+        set: (v) => (p.revertFindings = v as typeof p.revertFindings),
+      });
     if (p.shadow) {
       const sh = p.shadow;
       refs.push({ get: () => sh.schemaErrors, set: (v) => (sh.schemaErrors = v as string[]) });
