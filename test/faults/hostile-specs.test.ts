@@ -31,7 +31,7 @@ import {
   waitForPhase,
   type RunningOperator,
 } from '../integration/harness.js';
-import { recordReliability } from './reliability-report.js';
+import { recordReliability, writeReliabilityDoc } from './reliability-report.js';
 import { collectOperatorOutput, createPasswordSecret, findTokens, passwordToken } from './secret-scan.js';
 
 const c = clients();
@@ -327,6 +327,8 @@ afterAll(async () => {
   await operator?.stop();
   await deleteNamespace(c, ns);
   await deleteNamespace(c, system);
+  // Whichever fault file ends last writes the table from every file's rows.
+  writeReliabilityDoc();
 });
 
 const nameOf = (j: Judged) => (j.body.metadata as { name: string }).name;
