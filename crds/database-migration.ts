@@ -13,11 +13,14 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 /** The annotation that asks for a new run of the same generation (e.g. after a failure). Its value is any new token. */
 export const RETRY_ANNOTATION = 'dbmigrate.io/retry';
 
+// An RFC 1123 subdomain, label by label, exactly as the API server checks the
+// names the Jobs carry: a looser pattern ("a..b", "a.-b") passed here and was
+// then refused on the Job, whose error names the Job's field, not this one.
 const dnsName = z
   .string()
   .min(1)
   .max(253)
-  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/);
 
 const cel = (rule: string, message: string, fieldPath?: string) => ({
   rule,
