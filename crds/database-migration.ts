@@ -272,7 +272,15 @@ export const DatabaseMigrationSpec = z
       .array(WorkloadRef)
       .max(20)
       .default([])
-      .describe('Workloads scaled to zero during a restore and back afterwards.'),
+      .describe(
+        'Workloads scaled to zero before writes could be lost (see stopWorkloads) and back to their recorded replicas when the run ends.',
+      ),
+    stopWorkloads: z
+      .enum(['beforeBackup', 'onRestore'])
+      .default('onRestore')
+      .describe(
+        'When restoreWorkloads stop. onRestore: only before a restore (writes between the backup and the restore are lost). beforeBackup: before the backup Job starts (or, with backup disabled, before the migrate or requested revert), their Pods waited gone, so a restore loses no write; they come back when the run ends in any phase, except after a failed restore (the database is then in between and needs a human).',
+      ),
     rollback: RollbackSpec.optional(),
     timeouts: TimeoutsSpec.prefault({}),
     verification: z
@@ -411,7 +419,9 @@ export const DatabaseMigrationStatus = z
     scaledDown: z
       .array(z.object({ kind: z.string(), name: z.string(), replicas: z.number().int() }))
       .optional()
-      .describe('Workloads the restore scaled to zero, with their former replicas.'),
+      .describe(
+        'Workloads scaled to zero (before the backup or the restore), with their former replicas: recorded before scaling, never overwritten, dropped once they are back.',
+      ),
     history: z.array(RunHistoryEntry).max(20).optional(),
   })
   .describe('What the operator observed and did.');

@@ -17,7 +17,7 @@ import { createInformer, type ResilientInformer } from './informer.js';
 import { MANAGED_SELECTOR } from './job-names.js';
 import { describeApiError, httpStatus, type KubeClients } from './kube-clients.js';
 import type { OperatorMetrics, ResourceLabels } from './metrics.js';
-import { isActive } from './phases.js';
+import { isActive, STEP_OF_PHASE } from './phases.js';
 import { failpoint } from './failpoints.js';
 import type { JobBuildConfig } from './job-builder.js';
 import { FINALIZER, jobRefused, reconcile, type Action, type ReconcileOutput } from './reconciler.js';
@@ -311,10 +311,10 @@ export class Controller {
     };
   }
 
-  /** During a restore: Pods of the scaled-down workloads that are still there (the restore waits for 0). */
+  /** During a run: Pods of the scaled-down workloads that are still there (a backup or restore waits for 0). */
   private async workloadPods(dm: DatabaseMigration, logger: Logger): Promise<number | undefined> {
     const recorded = dm.status?.scaledDown ?? [];
-    if (dm.status?.phase !== 'Restoring' || recorded.length === 0) return undefined;
+    if (!isActive(dm.status?.phase) || recorded.length === 0) return undefined;
     try {
       return await runningPods(
         this.deps.clients.apps,
@@ -361,7 +361,7 @@ export class Controller {
         const refused = jobRefused(
           dm,
           status,
-          'restore',
+          isActive(status.phase) ? STEP_OF_PHASE[status.phase] : 'restore',
           `spec.restoreWorkloads: ${describeApiError(err)}`,
           this.now(),
         );
@@ -404,7 +404,7 @@ export class Controller {
           break;
         case 'scaleDown':
           await scaleToZero(clients.apps, ns, action.workloads);
-          logger.warn({ workloads: status.scaledDown }, 'scaled workloads to zero for the restore');
+          logger.warn({ workloads: status.scaledDown, phase: status.phase }, 'scaled workloads to zero');
           failpoint('after-scale-down');
           break;
         case 'scaleUp':

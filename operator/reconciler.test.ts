@@ -629,3 +629,139 @@ describe('reconcile: safety, queueing, validation, retries', () => {
     expect(out.status.observedGeneration).toBe(1);
   });
 });
+
+describe('reconcile: stopWorkloads', () => {
+  const shop = [{ kind: 'Deployment' as const, name: 'shop' }];
+  const recordedShop = [{ kind: 'Deployment', name: 'shop', replicas: 3 }];
+  const scaleDowns = (out: ReconcileOutput) => out.actions.filter((a) => a.kind === 'scaleDown');
+  const scaleUps = (out: ReconcileOutput) => out.actions.filter((a) => a.kind === 'scaleUp');
+  /** The edge recorded the replicas (and scaled): what the next reconcile reads. */
+  const withRecord = (out: ReconcileOutput): ReconcileOutput => ({
+    ...out,
+    status: { ...out.status, scaledDown: recordedShop },
+  });
+  const again = (dm: DatabaseMigration, prev: ReconcileOutput, workloadPodsRunning: number) =>
+    reconcile({ dm: { ...dm, status: prev.status }, jobs: [], pods: [], now, config, workloadPodsRunning });
+
+  it('beforeBackup: the workloads are recorded and stopped, their Pods gone, before the backup Job', () => {
+    const dm = resource({ restoreWorkloads: shop, stopWorkloads: 'beforeBackup' });
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan());
+    expect(b.status.phase).toBe('BackingUp');
+    expect(created(b)).toEqual([]);
+    expect(scaleDowns(b)).toEqual([{ kind: 'scaleDown', workloads: shop }]);
+    expect(b.requeueAfterMs).toBeGreaterThan(0);
+    // Recorded and scaled, but a Pod is still terminating: no backup yet.
+    const waiting = again(dm, withRecord(b), 1);
+    expect(created(waiting)).toEqual([]);
+    expect(waiting.status.phase).toBe('BackingUp');
+    const gone = again(dm, withRecord(b), 0);
+    expect(created(gone).map((j) => j.step)).toEqual(['backup']);
+    // The record is never overwritten by the reconciler: the first replicas stay.
+    expect(gone.status.scaledDown).toEqual(recordedShop);
+    const c = step(dm, gone, 'backup', backupResult);
+    expect(created(c).map((j) => j.step)).toEqual(['migrate']);
+    expect(scaleUps(c)).toEqual([]);
+    const d = step(dm, c, 'migrate', {
+      migrations: [{ name: 'AddProductAttributes1709123456789', durationMs: 12, outcome: 'applied' }],
+      verify: { pending: [], problems: [] },
+    });
+    expect(d.status.phase).toBe('Succeeded');
+    expect(scaleUps(d)).toEqual([{ kind: 'scaleUp', workloads: recordedShop }]);
+    // Until the edge drops the record, every reconcile asks again; the finalizer holds.
+    const e = reconcile({ dm: { ...dm, status: d.status }, jobs: [], pods: [], now, config });
+    expect(scaleUps(e)).toEqual([{ kind: 'scaleUp', workloads: recordedShop }]);
+    expect(e.finalizer).toBe('add');
+  });
+
+  it('onRestore (the default) starts the backup at once and scales nothing', () => {
+    const dm = resource({ restoreWorkloads: shop });
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan());
+    expect(created(b).map((j) => j.step)).toEqual(['backup']);
+    expect(scaleDowns(b)).toEqual([]);
+    expect(b.status.run?.spec).toMatchObject({ stopWorkloads: 'onRestore' });
+  });
+
+  it('beforeBackup with backup disabled stops the workloads before the migrate', () => {
+    const dm = resource({
+      restoreWorkloads: shop,
+      stopWorkloads: 'beforeBackup',
+      backup: { ...resource().spec.backup, enabled: false },
+    });
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan());
+    expect(b.status.phase).toBe('Migrating');
+    expect(created(b)).toEqual([]);
+    expect(scaleDowns(b)).toHaveLength(1);
+    expect(created(again(dm, withRecord(b), 0)).map((j) => j.step)).toEqual(['migrate']);
+  });
+
+  it('beforeBackup: a blocked plan never stops the workloads', () => {
+    const dm = resource({ restoreWorkloads: shop, stopWorkloads: 'beforeBackup' });
+    const b = step(
+      dm,
+      reconcile({ dm, jobs: [], pods: [], now, config }),
+      'check',
+      plan([
+        {
+          rule: 'drop-column',
+          category: 'destructive',
+          severity: 'error',
+          migration: 'M1',
+          message: 'drops a column',
+        },
+      ]),
+    );
+    expect(b.status.phase).toBe('Blocked');
+    expect(scaleDowns(b)).toEqual([]);
+    expect(scaleUps(b)).toEqual([]);
+  });
+
+  it('beforeBackup: a failed migrate (onFailure none) brings the workloads back', () => {
+    const dm = resource({ restoreWorkloads: shop, stopWorkloads: 'beforeBackup' });
+    const b = again(
+      dm,
+      withRecord(step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan())),
+      0,
+    );
+    const c = step(dm, b, 'backup', backupResult);
+    const d = step(dm, c, 'migrate', { ok: false, error: { message: 'boom', migration: 'A1' } });
+    expect(d.status.phase).toBe('Failed');
+    expect(scaleUps(d)).toEqual([{ kind: 'scaleUp', workloads: recordedShop }]);
+  });
+
+  it('beforeBackup and onFailure restore: restored brings them back, a failed restore leaves them down', () => {
+    const dm = resource({
+      restoreWorkloads: shop,
+      stopWorkloads: 'beforeBackup',
+      onFailure: 'restore',
+      migrations: { image: 'shop:2', path: '/m', transactionMode: 'each', tableName: 'migrations' },
+    });
+    const b = again(
+      dm,
+      withRecord(step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan())),
+      0,
+    );
+    const c = step(dm, b, 'backup', backupResult);
+    const d = step(dm, c, 'migrate', {
+      ok: false,
+      error: { message: 'boom', migration: 'B2' },
+      migrations: [
+        { name: 'A1', durationMs: 3, outcome: 'applied' },
+        { name: 'B2', durationMs: 1, outcome: 'failed' },
+      ],
+    });
+    expect(d.status.phase).toBe('Restoring');
+    // Already recorded and at zero: asked again (idempotent), then the restore Job.
+    expect(scaleDowns(d)).toHaveLength(1);
+    const e = again(dm, d, 0);
+    expect(created(e).map((j) => j.step)).toEqual(['restore']);
+    expect(e.status.scaledDown).toEqual(recordedShop);
+    const restored = step(dm, e, 'restore', {});
+    expect(restored.status.phase).toBe('Restored');
+    expect(scaleUps(restored)).toEqual([{ kind: 'scaleUp', workloads: recordedShop }]);
+    const failed = step(dm, e, 'restore', { ok: false, error: { message: 'disk full' } });
+    expect(failed.status.phase).toBe('Failed');
+    expect(scaleUps(failed)).toEqual([]);
+    const later = reconcile({ dm: { ...dm, status: failed.status }, jobs: [], pods: [], now, config });
+    expect(scaleUps(later)).toEqual([]);
+  });
+});

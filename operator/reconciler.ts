@@ -181,11 +181,12 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
     }
   }
 
-  // Workloads a restore scaled down go back up once the run has ended (the
-  // record stays until the controller has scaled them).
+  // Workloads the run scaled down go back up once it has ended (the record
+  // stays until the controller has scaled them).
   if (
-    out.status.phase === 'Restored' &&
+    isTerminal(out.status.phase) &&
     out.status.scaledDown?.length &&
+    !keepsWorkloadsDown(out.status) &&
     !(out.status.observedGeneration !== generation || retryToken !== out.status.retryToken)
   ) {
     out.actions.push({ kind: 'scaleUp', workloads: out.status.scaledDown });
@@ -330,6 +331,10 @@ function invalidSpec(
 }
 
 function startStep(ctx: Ctx, phase: ActivePhase, message: string, params: StepParams = {}): void {
+  if (waitsForStoppedWorkloads(ctx, phase) && !workloadsStopped(ctx)) {
+    stopWorkloads(ctx, phase, message);
+    return;
+  }
   const step = STEP_OF_PHASE[phase];
   const name = jobName(ctx.run, step);
   ctx.status.phase = phase;
@@ -352,21 +357,53 @@ function startRevert(ctx: Ctx, message: string, names?: string[]): void {
 
 /** Restore: scale the workloads down (recorded first), then the Job once their Pods are gone. */
 function startRestore(ctx: Ctx, message: string): void {
-  ctx.status.phase = 'Restoring';
-  ctx.status.jobs = { ...(ctx.status.jobs ?? {}) };
   if (ctx.spec.restoreWorkloads.length) {
-    ctx.out.actions.push({ kind: 'scaleDown', workloads: ctx.spec.restoreWorkloads });
-    ctx.out.requeueAfterMs = WORKLOADS_RECHECK_MS;
-    setPhaseConditions(ctx, 'Restoring', `${message}: scaling the workloads to zero first`);
-    ctx.out.actions.push({
-      kind: 'event',
-      type: 'Warning',
-      reason: 'ScalingDown',
-      message: `${message}: scaling ${ctx.spec.restoreWorkloads.map((w) => `${w.kind}/${w.name}`).join(', ')} to zero`,
-    });
+    // Always asked again, even when they were stopped before the backup: someone
+    // may have scaled them up since, and recording and scaling to 0 are idempotent.
+    stopWorkloads(ctx, 'Restoring', message);
     return;
   }
   startStep(ctx, 'Restoring', message, paramsFor(ctx, 'Restoring'));
+}
+
+/**
+ * Whether the step of `phase` may start only with restoreWorkloads at zero: the
+ * restore always; with stopWorkloads beforeBackup also the backup and every
+ * later mutating step, so no write lands after the backup a restore returns to.
+ */
+function waitsForStoppedWorkloads(ctx: Ctx, phase: ActivePhase): boolean {
+  if (ctx.status.inspection || ctx.spec.restoreWorkloads.length === 0) return false;
+  if (phase === 'Restoring') return true;
+  return ctx.spec.stopWorkloads === 'beforeBackup' && phase !== 'Checking';
+}
+
+/** Every workload's replicas are recorded and none of their Pods is left (terminating ones still write). */
+function workloadsStopped(ctx: Ctx): boolean {
+  const recorded = ctx.status.scaledDown ?? [];
+  const all = ctx.spec.restoreWorkloads.every((w) =>
+    recorded.some((r) => r.kind === w.kind && r.name === w.name),
+  );
+  return all && (ctx.input.workloadPodsRunning ?? 0) === 0;
+}
+
+/** Enters `phase` without its Job: the scale-down intent first (replicas recorded by the edge before scaling). */
+function stopWorkloads(ctx: Ctx, phase: ActivePhase, message: string): void {
+  ctx.status.phase = phase;
+  ctx.status.jobs = { ...(ctx.status.jobs ?? {}) };
+  ctx.out.actions.push({ kind: 'scaleDown', workloads: ctx.spec.restoreWorkloads });
+  ctx.out.requeueAfterMs = WORKLOADS_RECHECK_MS;
+  setPhaseConditions(ctx, phase, `${message}: scaling the workloads to zero first`);
+  ctx.out.actions.push({
+    kind: 'event',
+    type: phase === 'Restoring' ? 'Warning' : 'Normal',
+    reason: 'ScalingDown',
+    message: `${message}: scaling ${ctx.spec.restoreWorkloads.map((w) => `${w.kind}/${w.name}`).join(', ')} to zero`,
+  });
+}
+
+/** After a failed restore the database is in between: the application stays stopped for a human. */
+function keepsWorkloadsDown(status: DatabaseMigrationStatus): boolean {
+  return status.phase === 'Failed' && status.lastError?.step === 'restore';
 }
 
 /** Looks at the Job of the active phase and moves the run on when it has finished. */
@@ -376,11 +413,11 @@ function advanceActive(ctx: Ctx, phase: ActivePhase): void {
   const name = jobName(ctx.run, step);
   const obs = observeStep(name, input.jobs, input.pods);
   if (obs.state === 'absent') {
-    if (phase === 'Restoring' && !ctx.status.inspection && ctx.spec.restoreWorkloads.length) {
+    if (waitsForStoppedWorkloads(ctx, phase)) {
       // Scaling down is recorded and re-applied until every Pod of the app is gone:
-      // a restore under a running app would lose its writes or fail on its locks.
+      // a backup or restore under a running app would lose its writes (or fail on its locks).
       ctx.out.actions.push({ kind: 'scaleDown', workloads: ctx.spec.restoreWorkloads });
-      if ((input.workloadPodsRunning ?? 0) > 0 || !ctx.status.scaledDown?.length) {
+      if (!workloadsStopped(ctx)) {
         ctx.out.requeueAfterMs = WORKLOADS_RECHECK_MS;
         return;
       }
@@ -633,8 +670,6 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
     case 'Restoring': {
       const message = `Restored ${status.backup?.path ?? 'the backup'} and verified row counts and the migrations table`;
       stepCondition(ctx, 'Restored', true, 'Restored', message);
-      // The record of replicas stays until the controller has scaled them back.
-      if (status.scaledDown?.length) ctx.out.actions.push({ kind: 'scaleUp', workloads: status.scaledDown });
       const cause = status.lastError ? ` after: ${status.lastError.message}` : '';
       finish(ctx, 'Restored', 'restored', 'MigrationFailedRestored', `${message}${cause}`, 'Warning');
       return;
@@ -787,6 +822,10 @@ function finish(
   delete status.inspection;
   ctx.out.runFinished = result;
   ctx.out.holdsTarget = false;
+  // Whatever the end, the workloads the run stopped go back (the record of
+  // replicas stays until the controller has scaled them), but not after a failed restore.
+  if (status.scaledDown?.length && !keepsWorkloadsDown(status))
+    ctx.out.actions.push({ kind: 'scaleUp', workloads: status.scaledDown });
   if (emit || eventType === 'Warning')
     ctx.out.actions.push({ kind: 'event', type: eventType, reason, message });
   setPhaseConditions(ctx, phase, message, reason);
