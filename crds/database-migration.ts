@@ -208,6 +208,8 @@ const quantityMap = z.record(
   z.string().refine((q) => QUANTITY.test(q), { message: 'is not a Kubernetes quantity (e.g. 500m, 256Mi)' }),
 );
 
+const stepDeadline = z.number().int().min(1).max(604800).optional();
+
 export const JobTemplateSpec = z
   .object({
     resources: z
@@ -236,7 +238,20 @@ export const JobTemplateSpec = z
       .min(1)
       .max(604800)
       .default(3600)
-      .describe('Deadline of each Job.'),
+      .describe('Deadline of each Job (of a step without its own stepDeadlineSeconds).'),
+    stepDeadlineSeconds: z
+      .object({
+        check: stepDeadline,
+        backup: stepDeadline,
+        migrate: stepDeadline,
+        verify: stepDeadline,
+        revert: stepDeadline,
+        restore: stepDeadline,
+      })
+      .optional()
+      .describe(
+        "Deadline per step (check, backup, migrate, verify, revert, restore), frozen with the run; a step without one uses activeDeadlineSeconds. It is the Job's activeDeadlineSeconds, and the migrator stops itself (cancels its statements, writes its result) about 10 s before it, while the Pod still exists.",
+      ),
     backoffLimit: z
       .number()
       .int()

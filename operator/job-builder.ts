@@ -57,10 +57,17 @@ function databaseEnv(spec: DatabaseMigrationSpec): V1EnvVar[] {
   ];
 }
 
+/** The step's own deadline, else the one of every Job: the Job's activeDeadlineSeconds. */
+export function stepDeadline(spec: DatabaseMigrationSpec, step: JobStep): number {
+  return spec.jobTemplate.stepDeadlineSeconds?.[step] ?? spec.jobTemplate.activeDeadlineSeconds;
+}
+
 function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepParams): V1EnvVar[] {
   const spec = dm.spec;
   const env: V1EnvVar[] = [
     { name: 'RESULT_PATH', value: TERMINATION_MESSAGE_PATH },
+    // The migrator stops itself shortly before, so its result is written while the Pod exists.
+    { name: 'STEP_DEADLINE_SECONDS', value: String(stepDeadline(spec, step)) },
     { name: 'MIGRATIONS_TABLE', value: spec.migrations.tableName },
     { name: 'ADVISORY_LOCK_WAIT_SECONDS', value: String(spec.timeouts.advisoryLockWaitSeconds) },
     {
@@ -184,7 +191,7 @@ export function buildJob(
     },
     spec: {
       backoffLimit: MUTATING_STEPS.has(step) ? 0 : tpl.backoffLimit,
-      activeDeadlineSeconds: tpl.activeDeadlineSeconds,
+      activeDeadlineSeconds: stepDeadline(spec, step),
       template: {
         metadata: { labels },
         spec: {

@@ -765,3 +765,25 @@ describe('reconcile: stopWorkloads', () => {
     expect(scaleUps(later)).toEqual([]);
   });
 });
+
+describe('reconcile: step deadlines are frozen with the run', () => {
+  it('a Job re-created mid-run keeps the deadline the run started with', () => {
+    const tpl = { activeDeadlineSeconds: 3600, backoffLimit: 0 };
+    const dm = resource({ jobTemplate: { ...tpl, stepDeadlineSeconds: { migrate: 7200 } } });
+    const b = step(
+      dm,
+      step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()),
+      'backup',
+      backupResult,
+    );
+    const edited = resource({ jobTemplate: { ...tpl, stepDeadlineSeconds: { migrate: 60 } } }, b.status, 2);
+    // The migrate Job is not seen (cache lag): it is built again, from the frozen plan.
+    const c = reconcile({ dm: edited, jobs: [], pods: [], now, config });
+    const job = created(c, edited)[0]?.job;
+    expect(job?.spec?.activeDeadlineSeconds).toBe(7200);
+    expect(job?.spec?.template.spec?.containers[0]?.env).toContainEqual({
+      name: 'STEP_DEADLINE_SECONDS',
+      value: '7200',
+    });
+  });
+});

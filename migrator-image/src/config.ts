@@ -59,6 +59,19 @@ export const Env = z.object({
   STATEMENT_TIMEOUT_SECONDS: int(0, 0, 86400),
   IDLE_IN_TRANSACTION_TIMEOUT_SECONDS: int(600, 0, 86400),
   SHUTDOWN_GRACE_SECONDS: int(8, 1, 3600),
+  // The Job's activeDeadlineSeconds: the migrator stops itself shortly before it.
+  STEP_DEADLINE_SECONDS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 604800) {
+        ctx.addIssue({ code: 'custom', message: 'must be an integer between 1 and 604800' });
+        return z.NEVER;
+      }
+      return n;
+    }),
   ADVISORY_LOCK_WAIT_SECONDS: int(300, 0, 3600),
   BACKUP_DIR: optionalString,
   BACKUP_FORMAT: z.enum(['custom', 'directory']).default('custom'),

@@ -9,7 +9,14 @@ import { APP_NAME, connect } from './db.js';
 import { log } from './log.js';
 import { toResultError, totalsOf, usage, writeResult } from './result.js';
 import { registerSecret, scrub } from './scrub.js';
-import { installSignalHandlers, terminatedBy, terminationError, type BackendKiller } from './shutdown.js';
+import {
+  installSignalHandlers,
+  stopAfterMs,
+  terminatedBy,
+  terminationError,
+  type BackendKiller,
+  type StopCause,
+} from './shutdown.js';
 
 type Command = (cfg: Config, res: JobResult) => Promise<void>;
 
@@ -47,11 +54,16 @@ function backendKiller(cfg: Config): { kill: BackendKiller; close: () => Promise
   };
 }
 
-const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+// Stopped for the step deadline: 124, what timeout(1) exits with.
+const SIGNAL_EXIT: Partial<Record<StopCause, number>> = { SIGINT: 130, SIGTERM: 143, deadline: 124 };
 
 function isStep(s: string | undefined): s is JobStep {
   return s !== undefined && Object.hasOwn(commands, s);
 }
+
+// The step deadline is counted from the process start: the time before it (image
+// pull, the init container's copy) is not known here, which the margin absorbs.
+const STARTED = performance.now();
 
 export async function main(argv: string[]): Promise<number> {
   registerSecret(process.env.PGPASSWORD);
@@ -96,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
     signals = installSignalHandlers({
       killBackends: k.kill,
       graceMs: cfg.SHUTDOWN_GRACE_SECONDS * 1000,
+      ...stopAfterMs(cfg.STEP_DEADLINE_SECONDS, cfg.SHUTDOWN_GRACE_SECONDS, STARTED),
       log: (msg, fields) => log.warn(fields ?? {}, msg),
       onDeadline: () => {
         // The command did not unwind in time: our sessions are terminated (so the
