@@ -366,7 +366,15 @@ export const FrozenRun = z
     migrationsImageDigest: z
       .string()
       .optional()
-      .describe('The migrations image as the first Pod resolved it (image@sha256:...); later Jobs use it.'),
+      .describe(
+        'The migrations image as the first Pod of the run resolved it (image@sha256:...); every later Job of the run uses it, so a re-tagged image cannot change the run.',
+      ),
+    migrationsConfigMap: z
+      .object({ name: z.string(), uid: z.string(), resourceVersion: z.string(), sha256: z.string() })
+      .optional()
+      .describe(
+        'The migrations ConfigMap as the run started (its content hash over data and binaryData): a later Job is refused, the run Stalled naming it, when it was replaced or its content changed.',
+      ),
   })
   .describe('The frozen plan of the current run.');
 export type FrozenRun = z.infer<typeof FrozenRun>;

@@ -8,6 +8,7 @@ import {
   PLURAL,
   VERSION,
   targetKey,
+  validateSpec,
   type DatabaseMigration,
   type DatabaseMigrationStatus,
 } from '../crds/database-migration.js';
@@ -20,7 +21,15 @@ import type { OperatorMetrics, ResourceLabels } from './metrics.js';
 import { isActive, STEP_OF_PHASE } from './phases.js';
 import { failpoint } from './failpoints.js';
 import type { JobBuildConfig } from './job-builder.js';
-import { FINALIZER, jobRefused, reconcile, type Action, type ReconcileOutput } from './reconciler.js';
+import { configMapHash, type ConfigMapSeen } from './frozen-sources.js';
+import {
+  FINALIZER,
+  frozenSpec,
+  jobRefused,
+  reconcile,
+  type Action,
+  type ReconcileOutput,
+} from './reconciler.js';
 import { jobForStep } from './step-jobs.js';
 import { TargetLocks } from './target-locks.js';
 import { WorkQueue } from './workqueue.js';
@@ -250,6 +259,7 @@ export class Controller {
       .filter((p) => p.metadata?.ownerReferences?.some((r) => r.kind === 'Job' && jobNames.has(r.name)));
 
     const workloadPodsRunning = await this.workloadPods(dm, logger);
+    const migrationsConfigMap = await this.migrationsConfigMap(dm);
     // Holder lookup, reconcile and claim run without an await between them, so
     // two workers can never both take the same target.
     const target = safeTarget(dm);
@@ -262,6 +272,7 @@ export class Controller {
       ...(holder && holder !== key ? { targetHolder: holder } : {}),
       config: this.jobConfig(),
       ...(workloadPodsRunning !== undefined ? { workloadPodsRunning } : {}),
+      ...(migrationsConfigMap ? { migrationsConfigMap } : {}),
     });
     if (out.holdsTarget && target) this.locks.claim(target, key);
 
@@ -325,6 +336,33 @@ export class Controller {
     } catch (err) {
       logger.warn({ err: describeApiError(err) }, "could not count the workloads' Pods; waiting");
       return 1;
+    }
+  }
+
+  /**
+   * The migrations ConfigMap the run uses:
+   * identity and content hash, so the reconciler can refuse one changed mid-run.
+   */
+  private async migrationsConfigMap(dm: DatabaseMigration): Promise<ConfigMapSeen | undefined> {
+    // An active run reads its own; a run about to start reads the live spec's.
+    const live = validateSpec(dm.spec);
+    const spec =
+      (isActive(dm.status?.phase) ? frozenSpec(dm.status) : undefined) ?? (live.ok ? live.spec : undefined);
+    const name = spec?.migrations.configMapRef?.name;
+    if (!name) return undefined;
+    try {
+      const cm = await this.deps.clients.core.readNamespacedConfigMap({
+        name,
+        namespace: dm.metadata.namespace,
+      });
+      return {
+        uid: cm.metadata?.uid ?? '',
+        resourceVersion: cm.metadata?.resourceVersion ?? '',
+        sha256: configMapHash(cm),
+      };
+    } catch (err) {
+      if (httpStatus(err) === 404) return { missing: true };
+      throw err;
     }
   }
 

@@ -6,6 +6,7 @@ import type { V1Container, V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kub
 import type { DatabaseMigration, DatabaseMigrationSpec } from '../crds/database-migration.js';
 import { API_VERSION, KIND } from '../crds/database-migration.js';
 import { TERMINATION_MESSAGE_PATH, type JobStep } from '../crds/job-result.js';
+import { COPY_MIGRATIONS_CONTAINER } from './frozen-sources.js';
 import { backupId, jobLabels, jobName, type RunId } from './job-names.js';
 
 export interface JobBuildConfig {
@@ -144,7 +145,7 @@ function copyMigrationsInit(
 ): V1Container | undefined {
   if (!spec.migrations.image) return undefined;
   return {
-    name: 'copy-migrations',
+    name: COPY_MIGRATIONS_CONTAINER,
     image: spec.migrations.image,
     command: ['sh', '-c', 'cp -R "$MIGRATIONS_SOURCE"/. /migrations/'],
     env: [{ name: 'MIGRATIONS_SOURCE', value: spec.migrations.path }],

@@ -787,3 +787,102 @@ describe('reconcile: step deadlines are frozen with the run', () => {
     });
   });
 });
+
+describe('reconcile: the migrations cannot change under a run', () => {
+  const digest = `sha256:${'c3'.repeat(32)}`;
+  const withInit = (pod: V1Pod, imageID: string): V1Pod => ({
+    ...pod,
+    status: {
+      ...pod.status,
+      initContainerStatuses: [
+        { name: 'copy-migrations', image: 'shop:2', imageID, ready: false, restartCount: 0 },
+      ],
+    },
+  });
+  const initImage = (job: V1Job | undefined) => job?.spec?.template.spec?.initContainers?.[0]?.image;
+
+  it('pins the migrations image to the digest the first Pod resolved; later Jobs use it', () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    expect(initImage(created(a)[0]?.job)).toBe('shop:2');
+    const b = reconcile({
+      dm: { ...dm, status: a.status },
+      jobs: [finishedJob('check', true)],
+      pods: [withInit(podWithResult('check', plan()), `docker.io/library/shop@${digest}`)],
+      now,
+      config,
+    });
+    expect(b.status.run?.migrationsImageDigest).toBe(`shop@${digest}`);
+    expect(events(b).map((e) => e.reason)).toContain('MigrationsImagePinned');
+    const c = step(dm, b, 'backup', backupResult);
+    expect(initImage(created(c)[0]?.job)).toBe(`shop@${digest}`);
+    // Recorded once: a later Pod with another digest changes nothing.
+    expect(c.status.run?.migrationsImageDigest).toBe(`shop@${digest}`);
+  });
+
+  it('a local image without a registry digest is not pinned', () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const b = reconcile({
+      dm: { ...dm, status: a.status },
+      jobs: [finishedJob('check', true)],
+      pods: [withInit(podWithResult('check', plan()), digest)],
+      now,
+      config,
+    });
+    expect(b.status.run?.migrationsImageDigest).toBeUndefined();
+  });
+
+  const cmSource = {
+    configMapRef: { name: 'shop-migrations' },
+    path: '/m',
+    transactionMode: 'all' as const,
+    tableName: 'migrations',
+  };
+  const seen = (sha256: string, resourceVersion = '7', uid = 'cm-1') => ({ uid, resourceVersion, sha256 });
+
+  it('a ConfigMap changed mid-run stops the run before the migrate Job, naming it', () => {
+    const dm = resource({ migrations: cmSource });
+    const a = reconcile({ dm, jobs: [], pods: [], now, config, migrationsConfigMap: seen('h1') });
+    expect(a.status.run?.migrationsConfigMap).toEqual({
+      name: 'shop-migrations',
+      uid: 'cm-1',
+      resourceVersion: '7',
+      sha256: 'h1',
+    });
+    const b = step(dm, a, 'check', plan());
+    const go = (prev: ReconcileOutput, cm: ReturnType<typeof seen>) =>
+      reconcile({
+        dm: { ...dm, status: prev.status },
+        jobs: [finishedJob('backup', true)],
+        pods: [podWithResult('backup', backupResult)],
+        now,
+        config,
+        migrationsConfigMap: cm,
+      });
+    // A label edit (new resourceVersion, same content) is not a change.
+    expect(created(go(b, seen('h1', '8'))).map((j) => j.step)).toEqual(['migrate']);
+    const changed = go(b, seen('h2', '9'));
+    expect(created(changed)).toEqual([]);
+    expect(changed.status.phase).toBe('Failed');
+    expect(cond(changed, 'Stalled')).toBe('True');
+    const msg = getCondition(changed.status.conditions, 'Stalled')?.message;
+    expect(msg).toContain(
+      'ConfigMap shop-migrations changed during the run (resourceVersion 7 at its start, 9 now)',
+    );
+    expect(msg).toContain('The database was not changed');
+    expect(changed.holdsTarget).toBe(false);
+    const replaced = go(b, seen('h1', '10', 'cm-2'));
+    expect(replaced.status.lastError?.message).toBe('ConfigMap shop-migrations was replaced during the run');
+  });
+
+  it('a missing migrations ConfigMap stalls the run before its first Job', () => {
+    const dm = resource({ migrations: cmSource });
+    const a = reconcile({ dm, jobs: [], pods: [], now, config, migrationsConfigMap: { missing: true } });
+    expect(created(a)).toEqual([]);
+    expect(a.status.phase).toBe('Failed');
+    expect(a.status.lastError?.message).toBe(
+      'ConfigMap shop-migrations (spec.migrations.configMapRef) does not exist',
+    );
+  });
+});

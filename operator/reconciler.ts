@@ -14,6 +14,7 @@ import {
 } from '../crds/database-migration.js';
 import type { FindingCategory, JobResult, JobStep } from '../crds/job-result.js';
 import { setCondition } from './conditions.js';
+import { pinImage, resolvedDigest, type ConfigMapSeen } from './frozen-sources.js';
 import type { JobBuildConfig, StepParams } from './job-builder.js';
 import { jobName, type RunId } from './job-names.js';
 import { observeStep } from './job-observer.js';
@@ -55,6 +56,8 @@ export interface ReconcileInput {
   config: JobBuildConfig;
   /** Pods still running for the workloads recorded in status.scaledDown (a restore waits for 0). */
   workloadPodsRunning?: number;
+  /** The migrations ConfigMap as the edge read it now (when the spec names one). */
+  migrationsConfigMap?: ConfigMapSeen;
 }
 
 export interface ReconcileOutput {
@@ -176,6 +179,7 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
       const spec = frozen ?? (live as { ok: true; spec: DatabaseMigrationSpec }).spec;
       const ctx: Ctx = { dm, spec, run, now: nowIso, status: out.status, out, input };
       out.holdsTarget = true;
+      pinMigrationsImage(ctx);
       advanceActive(ctx, phase);
       return out;
     }
@@ -232,7 +236,24 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
   status.startedAt = nowIso;
   // The frozen plan: every Job of this run is built from this copy of the spec
   // (the API server fills only defaults of fields that are present, zod the rest).
-  status.run = { generation, attempt, startedAt: nowIso, spec: spec.spec };
+  const cmRef = spec.spec.migrations.configMapRef;
+  const cm = input.migrationsConfigMap;
+  status.run = {
+    generation,
+    attempt,
+    startedAt: nowIso,
+    spec: spec.spec,
+    ...(cmRef && cm && !cm.missing
+      ? {
+          migrationsConfigMap: {
+            name: cmRef.name,
+            uid: cm.uid,
+            resourceVersion: cm.resourceVersion,
+            sha256: cm.sha256,
+          },
+        }
+      : {}),
+  };
   const rb = spec.spec.rollback;
   if (rb && current.rollbackDone?.hash === rollbackHash(rb)) {
     // An unrelated edit must not revert again what this request already reverted.
@@ -331,6 +352,7 @@ function invalidSpec(
 }
 
 function startStep(ctx: Ctx, phase: ActivePhase, message: string, params: StepParams = {}): void {
+  if (refusedForChangedMigrations(ctx, phase)) return;
   if (waitsForStoppedWorkloads(ctx, phase) && !workloadsStopped(ctx)) {
     stopWorkloads(ctx, phase, message);
     return;
@@ -401,6 +423,62 @@ function stopWorkloads(ctx: Ctx, phase: ActivePhase, message: string): void {
   });
 }
 
+/** Records the migrations image digest once a Pod of the run has resolved it (the status is written before the next Job). */
+function pinMigrationsImage(ctx: Ctx): void {
+  const image = ctx.spec.migrations.image;
+  const run = ctx.status.run;
+  if (!image || !run || run.migrationsImageDigest) return;
+  const digest = resolvedDigest(ctx.input.pods, new Set(Object.values(ctx.status.jobs ?? {})));
+  if (!digest) return;
+  const pinned = pinImage(image, digest);
+  ctx.status.run = { ...run, migrationsImageDigest: pinned };
+  ctx.out.actions.push({
+    kind: 'event',
+    type: 'Normal',
+    reason: 'MigrationsImagePinned',
+    message: `${image} resolved to ${pinned}: every later Job of this run uses it`,
+  });
+}
+
+/** Why the run's migrations ConfigMap is no longer the one it started with; undefined when it is (or unknown). */
+function changedMigrations(ctx: Ctx): string | undefined {
+  const ref = ctx.spec.migrations.configMapRef;
+  const seen = ctx.input.migrationsConfigMap;
+  if (!ref || !seen) return undefined;
+  if (seen.missing) return `ConfigMap ${ref.name} (spec.migrations.configMapRef) does not exist`;
+  const frozen = ctx.status.run?.migrationsConfigMap;
+  if (!frozen) return undefined;
+  if (frozen.uid !== seen.uid) return `ConfigMap ${ref.name} was replaced during the run`;
+  if (frozen.sha256 !== seen.sha256)
+    return `ConfigMap ${ref.name} changed during the run (resourceVersion ${frozen.resourceVersion} at its start, ${seen.resourceVersion} now)`;
+  return undefined;
+}
+
+/**
+ * A step that loads the migrations never starts with other migrations than the
+ * run checked: the run ends Stalled, naming the ConfigMap. True when refused.
+ */
+function refusedForChangedMigrations(ctx: Ctx, phase: ActivePhase): boolean {
+  const step = STEP_OF_PHASE[phase];
+  if (step === 'backup' || step === 'restore' || ctx.status.inspection) return false;
+  const why = changedMigrations(ctx);
+  if (!why) return false;
+  const untouched = phase === 'Checking' || phase === 'Migrating';
+  const advice = untouched
+    ? 'The database was not changed; retry (annotation dbmigrate.io/retry) to run with the ConfigMap as it is now'
+    : 'The database may hold migrations of this run: needs a human';
+  ctx.status.lastError = { step, message: why };
+  finish(
+    ctx,
+    'Failed',
+    'failed',
+    'MigrationsChanged',
+    `${why}: the ${step} Job was not started, so this run never mixes two sets of migrations. ${advice}`,
+    'Warning',
+  );
+  return true;
+}
+
 /** After a failed restore the database is in between: the application stays stopped for a human. */
 function keepsWorkloadsDown(status: DatabaseMigrationStatus): boolean {
   return status.phase === 'Failed' && status.lastError?.step === 'restore';
@@ -422,6 +500,8 @@ function advanceActive(ctx: Ctx, phase: ActivePhase): void {
         return;
       }
     }
+    // Only a Job never asked for is refused: one already asked for may exist unseen (cache lag).
+    if (ctx.status.jobs?.[step] !== name && refusedForChangedMigrations(ctx, phase)) return;
     // Created before but not seen yet (cache lag), or not created yet (the status
     // was written first): creating it is safe, the name is deterministic and
     // AlreadyExists means adopt.

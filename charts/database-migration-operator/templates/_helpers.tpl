@@ -76,6 +76,10 @@ no ConfigMaps (Jobs mount them).
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
+# The migrations ConfigMap is read to freeze its content hash with the run.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
