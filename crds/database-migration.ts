@@ -404,6 +404,12 @@ export const DatabaseMigrationStatus = z
           .describe('All pending migrations (pending may be shortened).'),
         findingsCount: z.number().int().optional(),
         blockingCount: z.number().int().optional(),
+        configMap: z
+          .string()
+          .optional()
+          .describe(
+            'ConfigMap (owned by this resource) with the full plan and applied list, uncut: kubectl get configmap <name> -o jsonpath={.data.plan\\.json}',
+          ),
       })
       .optional(),
     revert: z

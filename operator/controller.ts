@@ -22,6 +22,7 @@ import { isActive, STEP_OF_PHASE } from './phases.js';
 import { failpoint } from './failpoints.js';
 import type { JobBuildConfig } from './job-builder.js';
 import { configMapHash, type ConfigMapSeen } from './frozen-sources.js';
+import { publishResult } from './plan-configmap.js';
 import {
   FINALIZER,
   frozenSpec,
@@ -444,6 +445,17 @@ export class Controller {
           await scaleToZero(clients.apps, ns, action.workloads);
           logger.warn({ workloads: status.scaledDown, phase: status.phase }, 'scaled workloads to zero');
           failpoint('after-scale-down');
+          break;
+        case 'publishResult':
+          // For people, never for a decision: a failure is logged and the run goes on.
+          try {
+            await publishResult(clients.core, dm, action, logger);
+          } catch (err) {
+            logger.warn(
+              { err: describeApiError(err), step: action.step },
+              'could not write the plan ConfigMap',
+            );
+          }
           break;
         case 'scaleUp':
           await scaleUp(clients.apps, ns, action.workloads);

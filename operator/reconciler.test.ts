@@ -886,3 +886,18 @@ describe('reconcile: the migrations cannot change under a run', () => {
     );
   });
 });
+
+describe('reconcile: the full plan for people', () => {
+  it('asks for the plan ConfigMap after the check and the migrate Jobs, and names it in status.plan', () => {
+    const dm = resource();
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan());
+    const published = (out: ReconcileOutput) => out.actions.filter((a) => a.kind === 'publishResult');
+    expect(published(b)).toMatchObject([{ step: 'check', job: jobName(run(), 'check'), run: run() }]);
+    expect(b.status.plan?.configMap).toBe('shop-plan');
+    const c = step(dm, b, 'backup', backupResult);
+    expect(published(c)).toEqual([]);
+    const d = step(dm, c, 'migrate', { ok: false, error: { message: 'boom' } });
+    // A failed migrate's applied list is just as much for people.
+    expect(published(d)).toMatchObject([{ step: 'migrate', result: { ok: false } }]);
+  });
+});

@@ -15,6 +15,7 @@ import {
 import type { FindingCategory, JobResult, JobStep } from '../crds/job-result.js';
 import { setCondition } from './conditions.js';
 import { pinImage, resolvedDigest, type ConfigMapSeen } from './frozen-sources.js';
+import { planConfigMapName } from './plan-configmap.js';
 import type { JobBuildConfig, StepParams } from './job-builder.js';
 import { jobName, type RunId } from './job-names.js';
 import { observeStep } from './job-observer.js';
@@ -42,7 +43,9 @@ export type Action =
   /** Record each workload's replicas in status.scaledDown (never over an earlier record), then scale to 0. */
   | { kind: 'scaleDown'; workloads: { kind: 'Deployment' | 'StatefulSet'; name: string }[] }
   /** Scale back to the recorded replicas, then drop the record. */
-  | { kind: 'scaleUp'; workloads: { kind: string; name: string; replicas: number }[] };
+  | { kind: 'scaleUp'; workloads: { kind: string; name: string; replicas: number }[] }
+  /** Copy the full result of a finished check or migrate Job into the plan ConfigMap (for people; best-effort). */
+  | { kind: 'publishResult'; step: 'check' | 'migrate'; job: string; run: RunId; result?: JobResult };
 
 export type RunResult = 'succeeded' | 'failed' | 'rolled_back' | 'restored' | 'blocked';
 
@@ -513,6 +516,14 @@ function advanceActive(ctx: Ctx, phase: ActivePhase): void {
 
   const seconds = stepSeconds(obs.job, obs.result);
   ctx.out.stepsFinished.push({ step, ok: obs.state === 'succeeded', seconds });
+  if (!ctx.status.inspection && (step === 'check' || step === 'migrate'))
+    ctx.out.actions.push({
+      kind: 'publishResult',
+      step,
+      job: name,
+      run: ctx.run,
+      ...(obs.result ? { result: obs.result } : {}),
+    });
   if (ctx.status.inspection) {
     onInspected(ctx, phase, obs.result);
     return;
@@ -659,6 +670,7 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
         pendingCount,
         findingsCount: Math.max(result.totals?.findings ?? 0, plan.findings.length),
         blockingCount,
+        configMap: planConfigMapName(ctx.dm.metadata.name),
       };
       ctx.out.pendingMigrations = pendingCount;
       const summary = `${pendingCount} pending migration(s), ${status.plan.findingsCount} finding(s)`;

@@ -3,7 +3,7 @@
 // exactly one JobResult (crds/job-result.ts) to RESULT_PATH and exits 0 only on
 // success.
 import type pg from 'pg';
-import type { JobResult, JobStep } from '../../crds/job-result.js';
+import { fullResultLine, type JobResult, type JobStep } from '../../crds/job-result.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { APP_NAME, connect } from './db.js';
 import { log } from './log.js';
@@ -89,6 +89,9 @@ export async function main(argv: string[]): Promise<number> {
     // Counted on the full lists, before serializeResult may shorten them.
     if (res.plan || res.migrations || res.verify) res.totals = totalsOf(res, block);
     try {
+      // The full result first (lists uncut, scrubbed) for the plan ConfigMap; the
+      // termination message below is the one the operator decides on.
+      process.stdout.write(`${fullResultLine(scrub(JSON.stringify(res)))}\n`);
       const text = writeResult(resultPath, res);
       log.info({ ok: res.ok, bytes: Buffer.byteLength(text) }, 'result written');
     } catch (err) {
