@@ -369,6 +369,15 @@ export const FrozenRun = z
       .describe(
         'The migrations image as the first Pod of the run resolved it (image@sha256:...); every later Job of the run uses it, so a re-tagged image cannot change the run.',
       ),
+    checkedPlan: z
+      .object({
+        checksums: z.record(z.string(), z.string()),
+        pendingCount: z.number().int().nonnegative(),
+      })
+      .optional()
+      .describe(
+        "What the run's check saw: each pending migration's file sha256 (fewer than pendingCount when its result was cut) and how many were pending. The migrate Job refuses files that differ, or other pending migrations.",
+      ),
     migrationsConfigMap: z
       .object({ name: z.string(), uid: z.string(), resourceVersion: z.string(), sha256: z.string() })
       .optional()

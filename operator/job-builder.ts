@@ -21,6 +21,8 @@ export interface StepParams {
   revertTo?: string;
   /** Exactly the migrations to undo, newest first (a failed run's own). */
   revertMigrations?: string[];
+  /** The run's checked plan: migrate refuses other files or other pending migrations. */
+  checkedPlan?: { checksums: Record<string, string>; pendingCount: number };
 }
 
 /** Steps that change the database: the operator decides every retry of these, never the Job controller. */
@@ -106,6 +108,12 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
   if (params.revertTo !== undefined) env.push({ name: 'REVERT_TO', value: params.revertTo });
   if (params.revertMigrations !== undefined)
     env.push({ name: 'REVERT_MIGRATIONS', value: params.revertMigrations.join(',') });
+  if (step === 'migrate' && params.checkedPlan) {
+    env.push(
+      { name: 'EXPECTED_CHECKSUMS', value: JSON.stringify(params.checkedPlan.checksums) },
+      { name: 'EXPECTED_PENDING_COUNT', value: String(params.checkedPlan.pendingCount) },
+    );
+  }
   return env;
 }
 

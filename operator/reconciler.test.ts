@@ -901,3 +901,37 @@ describe('reconcile: the full plan for people', () => {
     expect(published(d)).toMatchObject([{ step: 'migrate', result: { ok: false } }]);
   });
 });
+
+describe('reconcile: approval by checksums', () => {
+  it("freezes the check's checksums with the run and hands them to the migrate Job", () => {
+    const sums = { AddProductAttributes1709123456789: 'd'.repeat(64) };
+    const dm = resource();
+    const checked = plan();
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', {
+      plan: { ...checked.plan, checksums: sums },
+      totals: { pending: 1 },
+    });
+    expect(b.status.run?.checkedPlan).toEqual({ checksums: sums, pendingCount: 1 });
+    const c = step(dm, b, 'backup', backupResult);
+    const env = created(c)[0]?.job.spec?.template.spec?.containers[0]?.env;
+    expect(env).toContainEqual({ name: 'EXPECTED_CHECKSUMS', value: JSON.stringify(sums) });
+    expect(env).toContainEqual({ name: 'EXPECTED_PENDING_COUNT', value: '1' });
+    // Only the migrate Job carries them.
+    expect(created(b)[0]?.job.spec?.template.spec?.containers[0]?.env?.map((e) => e.name)).not.toContain(
+      'EXPECTED_CHECKSUMS',
+    );
+  });
+
+  it('a check without checksums (an older migrator) sends none', () => {
+    const dm = resource();
+    const c = step(
+      dm,
+      step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()),
+      'backup',
+      backupResult,
+    );
+    expect(c.status.run?.checkedPlan).toBeUndefined();
+    const names = created(c)[0]?.job.spec?.template.spec?.containers[0]?.env?.map((e) => e.name);
+    expect(names).not.toContain('EXPECTED_CHECKSUMS');
+  });
+});

@@ -364,7 +364,12 @@ function startStep(ctx: Ctx, phase: ActivePhase, message: string, params: StepPa
   const name = jobName(ctx.run, step);
   ctx.status.phase = phase;
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}), [step]: name };
-  ctx.out.actions.push({ kind: 'startStep', step, run: ctx.run, params });
+  ctx.out.actions.push({
+    kind: 'startStep',
+    step,
+    run: ctx.run,
+    params: { ...paramsFor(ctx, phase), ...params },
+  });
   ctx.out.actions.push({
     kind: 'event',
     type: 'Normal',
@@ -618,6 +623,10 @@ function onInspected(ctx: Ctx, phase: ActivePhase, result: JobResult | undefined
 }
 
 function paramsFor(ctx: Ctx, phase: ActivePhase): StepParams {
+  if (phase === 'Migrating') {
+    const checked = ctx.status.run?.checkedPlan;
+    return checked ? { checkedPlan: checked } : {};
+  }
   if (phase === 'Restoring') return ctx.status.backup?.path ? { backupPath: ctx.status.backup.path } : {};
   if (phase === 'RollingBack') {
     if (ctx.status.revert) return { revertMigrations: ctx.status.revert.migrations };
@@ -673,6 +682,9 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
         configMap: planConfigMapName(ctx.dm.metadata.name),
       };
       ctx.out.pendingMigrations = pendingCount;
+      // Frozen with the run: the migrate Job refuses files other than the ones checked here.
+      if (plan.checksums && status.run)
+        status.run = { ...status.run, checkedPlan: { checksums: plan.checksums, pendingCount } };
       const summary = `${pendingCount} pending migration(s), ${status.plan.findingsCount} finding(s)`;
       stepCondition(ctx, 'Checked', true, 'PlanChecked', summary);
       if (blockingCount > 0 && spec.safety.approval !== plan.hash) {

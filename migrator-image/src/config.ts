@@ -132,6 +132,31 @@ export const Env = z.object({
         return z.NEVER;
       }
     }),
+  // The run's checked plan (name -> file sha256, JSON) and its pending count: migrate refuses other files.
+  EXPECTED_CHECKSUMS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      try {
+        return z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)).parse(JSON.parse(v));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of migration name to sha256' });
+        return z.NEVER;
+      }
+    }),
+  EXPECTED_PENDING_COUNT: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a non-negative integer' });
+        return z.NEVER;
+      }
+      return n;
+    }),
   RESULT_PATH: z.string().min(1).default('/dev/termination-log'),
   MIGRATION_AUTHOR: z.string().max(200).default('dbmigrate'),
   // Where pg_dump/pg_restore are (PATH when unset); PG_BIN_DIR is the older name.

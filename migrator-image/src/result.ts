@@ -140,6 +140,13 @@ function lists(r: JobResult): ListRef[] {
     refs.push({ get: () => p.pending, set: (v) => (p.pending = v as string[]) });
     refs.push({ get: () => p.notCaptured, set: (v) => (p.notCaptured = v as typeof p.notCaptured) });
     if (p.ignored) refs.push({ get: () => p.ignored, set: (v) => (p.ignored = v as typeof p.ignored) });
+    // Shortened like a list (the first names kept); the operator and migrate then check the count.
+    const sums = p.checksums;
+    if (sums)
+      refs.push({
+        get: () => Object.entries(sums),
+        set: (v) => (p.checksums = Object.fromEntries(v as [string, string][])),
+      });
   }
   if (r.verify) {
     const v0 = r.verify;
