@@ -211,6 +211,8 @@ const quantityMap = z.record(
   z.string().refine((q) => QUANTITY.test(q), { message: 'is not a Kubernetes quantity (e.g. 500m, 256Mi)' }),
 );
 
+const stepDeadline = z.number().int().min(1).max(604800).optional();
+
 export const JobTemplateSpec = z
   .object({
     resources: z
@@ -239,7 +241,20 @@ export const JobTemplateSpec = z
       .min(1)
       .max(604800)
       .default(3600)
-      .describe('Deadline of each Job.'),
+      .describe('Deadline of each Job (of a step without its own stepDeadlineSeconds).'),
+    stepDeadlineSeconds: z
+      .object({
+        check: stepDeadline,
+        backup: stepDeadline,
+        migrate: stepDeadline,
+        verify: stepDeadline,
+        revert: stepDeadline,
+        restore: stepDeadline,
+      })
+      .optional()
+      .describe(
+        "Deadline per step (check, backup, migrate, verify, revert, restore), frozen with the run; a step without one uses activeDeadlineSeconds. It is the Job's activeDeadlineSeconds, and the migrator stops itself (cancels its statements, writes its result) about 10 s before it, while the Pod still exists.",
+      ),
     backoffLimit: z
       .number()
       .int()
@@ -275,7 +290,15 @@ export const DatabaseMigrationSpec = z
       .array(WorkloadRef)
       .max(20)
       .default([])
-      .describe('Workloads scaled to zero during a restore and back afterwards.'),
+      .describe(
+        'Workloads scaled to zero before writes could be lost (see stopWorkloads) and back to their recorded replicas when the run ends.',
+      ),
+    stopWorkloads: z
+      .enum(['beforeBackup', 'onRestore'])
+      .default('onRestore')
+      .describe(
+        'When restoreWorkloads stop. onRestore: only before a restore (writes between the backup and the restore are lost). beforeBackup: before the backup Job starts (or, with backup disabled, before the migrate or requested revert), their Pods waited gone, so a restore loses no write; they come back when the run ends in any phase, except after a failed restore (the database is then in between and needs a human).',
+      ),
     rollback: RollbackSpec.optional(),
     timeouts: TimeoutsSpec.prefault({}),
     verification: z
@@ -346,7 +369,24 @@ export const FrozenRun = z
     migrationsImageDigest: z
       .string()
       .optional()
-      .describe('The migrations image as the first Pod resolved it (image@sha256:...); later Jobs use it.'),
+      .describe(
+        'The migrations image as the first Pod of the run resolved it (image@sha256:...); every later Job of the run uses it, so a re-tagged image cannot change the run.',
+      ),
+    checkedPlan: z
+      .object({
+        checksums: z.record(z.string(), z.string()),
+        pendingCount: z.number().int().nonnegative(),
+      })
+      .optional()
+      .describe(
+        "What the run's check saw: each pending migration's file sha256 (fewer than pendingCount when its result was cut) and how many were pending. The migrate Job refuses files that differ, or other pending migrations.",
+      ),
+    migrationsConfigMap: z
+      .object({ name: z.string(), uid: z.string(), resourceVersion: z.string(), sha256: z.string() })
+      .optional()
+      .describe(
+        'The migrations ConfigMap as the run started (its content hash over data and binaryData): a later Job is refused, the run Stalled naming it, when it was replaced or its content changed.',
+      ),
   })
   .describe('The frozen plan of the current run.');
 export type FrozenRun = z.infer<typeof FrozenRun>;
@@ -376,6 +416,12 @@ export const DatabaseMigrationStatus = z
           .describe('All pending migrations (pending may be shortened).'),
         findingsCount: z.number().int().optional(),
         blockingCount: z.number().int().optional(),
+        configMap: z
+          .string()
+          .optional()
+          .describe(
+            'ConfigMap (owned by this resource) with the full plan and applied list, uncut: kubectl get configmap <name> -o jsonpath={.data.plan\\.json}',
+          ),
       })
       .optional(),
     revert: z
@@ -414,7 +460,9 @@ export const DatabaseMigrationStatus = z
     scaledDown: z
       .array(z.object({ kind: z.string(), name: z.string(), replicas: z.number().int() }))
       .optional()
-      .describe('Workloads the restore scaled to zero, with their former replicas.'),
+      .describe(
+        'Workloads scaled to zero (before the backup or the restore), with their former replicas: recorded before scaling, never overwritten, dropped once they are back.',
+      ),
     history: z.array(RunHistoryEntry).max(20).optional(),
   })
   .describe('What the operator observed and did.');

@@ -1,11 +1,21 @@
 // The contract between the operator and the migrator: every Job's container
 // writes one JSON document of this shape to its termination message file
-// (Kubernetes keeps at most 4096 bytes of it). The operator reads it from the
-// Pod status, never from logs, so it never needs database credentials.
+// (Kubernetes keeps at most 4096 bytes of it). The operator decides on it, read
+// from the Pod status, so it never needs database credentials. The full result
+// (every list uncut) is also printed once on stdout, as a JSON line of its own
+// ({"dbmigrateFullResult": ...}, so logs stay JSON lines), for people: the
+// operator copies it into the resource's plan ConfigMap.
 import { z } from 'zod';
 
 export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 export const RESULT_MAX_BYTES = 4096;
+/** Starts the one stdout line that holds the full (uncut, scrubbed) result. */
+export const FULL_RESULT_MARKER = '{"dbmigrateFullResult":';
+
+/** The stdout line for a full result given as JSON text. */
+export function fullResultLine(json: string): string {
+  return `${FULL_RESULT_MARKER}${json}}`;
+}
 
 export const jobSteps = ['check', 'backup', 'migrate', 'verify', 'revert', 'restore'] as const;
 export const JobStep = z.enum(jobSteps);
@@ -136,6 +146,12 @@ export const PlanRecord = z.object({
       "Findings on the SQL of the pending migrations' down()s: what a revert would do. Reported, never blocking.",
     ),
   shadow: ShadowRecord.optional(),
+  checksums: z
+    .record(z.string(), z.string().regex(/^[0-9a-f]{64}$/))
+    .optional()
+    .describe(
+      "sha256 of each pending migration's file, by name: the migrate Job of the run refuses files that differ.",
+    ),
 });
 export type PlanRecord = z.infer<typeof PlanRecord>;
 
@@ -214,4 +230,20 @@ export function parseJobResult(
     };
   }
   return { ok: true, result: parsed.data };
+}
+
+/** The JSON text of the full result in a Pod's log (the last marked line), if there is one. */
+export function fullResultFromLog(log: string): string | undefined {
+  const at = log.lastIndexOf(`\n${FULL_RESULT_MARKER}`);
+  const start = at >= 0 ? at + 1 : log.startsWith(FULL_RESULT_MARKER) ? 0 : -1;
+  if (start < 0) return undefined;
+  const end = log.indexOf('\n', start);
+  const line = log.slice(start, end < 0 ? undefined : end);
+  try {
+    const value = (JSON.parse(line) as { dbmigrateFullResult?: unknown }).dbmigrateFullResult;
+    return value === undefined ? undefined : JSON.stringify(value);
+  } catch {
+    // Cut (a log read bounded in bytes) or garbled: not the result.
+    return undefined;
+  }
 }

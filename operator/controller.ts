@@ -8,6 +8,7 @@ import {
   PLURAL,
   VERSION,
   targetKey,
+  validateSpec,
   type DatabaseMigration,
   type DatabaseMigrationStatus,
 } from '../crds/database-migration.js';
@@ -17,10 +18,19 @@ import { createInformer, type ResilientInformer } from './informer.js';
 import { MANAGED_SELECTOR } from './job-names.js';
 import { describeApiError, httpStatus, type KubeClients } from './kube-clients.js';
 import type { OperatorMetrics, ResourceLabels } from './metrics.js';
-import { isActive } from './phases.js';
+import { isActive, STEP_OF_PHASE } from './phases.js';
 import { failpoint } from './failpoints.js';
 import type { JobBuildConfig } from './job-builder.js';
-import { FINALIZER, jobRefused, reconcile, type Action, type ReconcileOutput } from './reconciler.js';
+import { configMapHash, type ConfigMapSeen } from './frozen-sources.js';
+import { publishResult } from './plan-configmap.js';
+import {
+  FINALIZER,
+  frozenSpec,
+  jobRefused,
+  reconcile,
+  type Action,
+  type ReconcileOutput,
+} from './reconciler.js';
 import { jobForStep } from './step-jobs.js';
 import { TargetLocks } from './target-locks.js';
 import { WorkQueue } from './workqueue.js';
@@ -250,6 +260,7 @@ export class Controller {
       .filter((p) => p.metadata?.ownerReferences?.some((r) => r.kind === 'Job' && jobNames.has(r.name)));
 
     const workloadPodsRunning = await this.workloadPods(dm, logger);
+    const migrationsConfigMap = await this.migrationsConfigMap(dm);
     // Holder lookup, reconcile and claim run without an await between them, so
     // two workers can never both take the same target.
     const target = safeTarget(dm);
@@ -262,6 +273,7 @@ export class Controller {
       ...(holder && holder !== key ? { targetHolder: holder } : {}),
       config: this.jobConfig(),
       ...(workloadPodsRunning !== undefined ? { workloadPodsRunning } : {}),
+      ...(migrationsConfigMap ? { migrationsConfigMap } : {}),
     });
     if (out.holdsTarget && target) this.locks.claim(target, key);
 
@@ -311,10 +323,10 @@ export class Controller {
     };
   }
 
-  /** During a restore: Pods of the scaled-down workloads that are still there (the restore waits for 0). */
+  /** During a run: Pods of the scaled-down workloads that are still there (a backup or restore waits for 0). */
   private async workloadPods(dm: DatabaseMigration, logger: Logger): Promise<number | undefined> {
     const recorded = dm.status?.scaledDown ?? [];
-    if (dm.status?.phase !== 'Restoring' || recorded.length === 0) return undefined;
+    if (!isActive(dm.status?.phase) || recorded.length === 0) return undefined;
     try {
       return await runningPods(
         this.deps.clients.apps,
@@ -325,6 +337,33 @@ export class Controller {
     } catch (err) {
       logger.warn({ err: describeApiError(err) }, "could not count the workloads' Pods; waiting");
       return 1;
+    }
+  }
+
+  /**
+   * The migrations ConfigMap the run uses:
+   * identity and content hash, so the reconciler can refuse one changed mid-run.
+   */
+  private async migrationsConfigMap(dm: DatabaseMigration): Promise<ConfigMapSeen | undefined> {
+    // An active run reads its own; a run about to start reads the live spec's.
+    const live = validateSpec(dm.spec);
+    const spec =
+      (isActive(dm.status?.phase) ? frozenSpec(dm.status) : undefined) ?? (live.ok ? live.spec : undefined);
+    const name = spec?.migrations.configMapRef?.name;
+    if (!name) return undefined;
+    try {
+      const cm = await this.deps.clients.core.readNamespacedConfigMap({
+        name,
+        namespace: dm.metadata.namespace,
+      });
+      return {
+        uid: cm.metadata?.uid ?? '',
+        resourceVersion: cm.metadata?.resourceVersion ?? '',
+        sha256: configMapHash(cm),
+      };
+    } catch (err) {
+      if (httpStatus(err) === 404) return { missing: true };
+      throw err;
     }
   }
 
@@ -361,7 +400,7 @@ export class Controller {
         const refused = jobRefused(
           dm,
           status,
-          'restore',
+          isActive(status.phase) ? STEP_OF_PHASE[status.phase] : 'restore',
           `spec.restoreWorkloads: ${describeApiError(err)}`,
           this.now(),
         );
@@ -404,8 +443,19 @@ export class Controller {
           break;
         case 'scaleDown':
           await scaleToZero(clients.apps, ns, action.workloads);
-          logger.warn({ workloads: status.scaledDown }, 'scaled workloads to zero for the restore');
+          logger.warn({ workloads: status.scaledDown, phase: status.phase }, 'scaled workloads to zero');
           failpoint('after-scale-down');
+          break;
+        case 'publishResult':
+          // For people, never for a decision: a failure is logged and the run goes on.
+          try {
+            await publishResult(clients.core, dm, action, logger);
+          } catch (err) {
+            logger.warn(
+              { err: describeApiError(err), step: action.step },
+              'could not write the plan ConfigMap',
+            );
+          }
           break;
         case 'scaleUp':
           await scaleUp(clients.apps, ns, action.workloads);

@@ -92,4 +92,30 @@ describe('buildJob', () => {
     expect(name.length).toBeLessThanOrEqual(57);
     expect(labelSafe(long).length).toBeLessThanOrEqual(63);
   });
+
+  it('gives each step its own deadline (else activeDeadlineSeconds), as the Job deadline and STEP_DEADLINE_SECONDS', () => {
+    const withDeadlines: DatabaseMigration = {
+      ...dm,
+      spec: DatabaseMigrationSpec.parse({
+        ...spec,
+        jobTemplate: { activeDeadlineSeconds: 900, stepDeadlineSeconds: { migrate: 7200, check: 120 } },
+      }),
+    };
+    const deadlines = (['check', 'backup', 'migrate', 'verify', 'revert', 'restore'] as const).map((s) => {
+      const j = buildJob(withDeadlines, run, s, config);
+      const env = j.spec?.template.spec?.containers[0]?.env ?? [];
+      return [s, j.spec?.activeDeadlineSeconds, env.find((e) => e.name === 'STEP_DEADLINE_SECONDS')?.value];
+    });
+    expect(deadlines).toEqual([
+      ['check', 120, '120'],
+      ['backup', 900, '900'],
+      ['migrate', 7200, '7200'],
+      ['verify', 900, '900'],
+      ['revert', 900, '900'],
+      ['restore', 900, '900'],
+    ]);
+    expect(() =>
+      DatabaseMigrationSpec.parse({ ...spec, jobTemplate: { stepDeadlineSeconds: { migrate: 0 } } }),
+    ).toThrow();
+  });
 });

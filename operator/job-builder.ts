@@ -6,6 +6,7 @@ import type { V1Container, V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kub
 import type { DatabaseMigration, DatabaseMigrationSpec } from '../crds/database-migration.js';
 import { API_VERSION, KIND } from '../crds/database-migration.js';
 import { TERMINATION_MESSAGE_PATH, type JobStep } from '../crds/job-result.js';
+import { COPY_MIGRATIONS_CONTAINER } from './frozen-sources.js';
 import { backupId, jobLabels, jobName, type RunId } from './job-names.js';
 
 export interface JobBuildConfig {
@@ -20,6 +21,8 @@ export interface StepParams {
   revertTo?: string;
   /** Exactly the migrations to undo, newest first (a failed run's own). */
   revertMigrations?: string[];
+  /** The run's checked plan: migrate refuses other files or other pending migrations. */
+  checkedPlan?: { checksums: Record<string, string>; pendingCount: number };
 }
 
 /** Steps that change the database: the operator decides every retry of these, never the Job controller. */
@@ -57,10 +60,17 @@ function databaseEnv(spec: DatabaseMigrationSpec): V1EnvVar[] {
   ];
 }
 
+/** The step's own deadline, else the one of every Job: the Job's activeDeadlineSeconds. */
+export function stepDeadline(spec: DatabaseMigrationSpec, step: JobStep): number {
+  return spec.jobTemplate.stepDeadlineSeconds?.[step] ?? spec.jobTemplate.activeDeadlineSeconds;
+}
+
 function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepParams): V1EnvVar[] {
   const spec = dm.spec;
   const env: V1EnvVar[] = [
     { name: 'RESULT_PATH', value: TERMINATION_MESSAGE_PATH },
+    // The migrator stops itself shortly before, so its result is written while the Pod exists.
+    { name: 'STEP_DEADLINE_SECONDS', value: String(stepDeadline(spec, step)) },
     { name: 'MIGRATIONS_TABLE', value: spec.migrations.tableName },
     { name: 'ADVISORY_LOCK_WAIT_SECONDS', value: String(spec.timeouts.advisoryLockWaitSeconds) },
     {
@@ -98,6 +108,12 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
   if (params.revertTo !== undefined) env.push({ name: 'REVERT_TO', value: params.revertTo });
   if (params.revertMigrations !== undefined)
     env.push({ name: 'REVERT_MIGRATIONS', value: params.revertMigrations.join(',') });
+  if (step === 'migrate' && params.checkedPlan) {
+    env.push(
+      { name: 'EXPECTED_CHECKSUMS', value: JSON.stringify(params.checkedPlan.checksums) },
+      { name: 'EXPECTED_PENDING_COUNT', value: String(params.checkedPlan.pendingCount) },
+    );
+  }
   return env;
 }
 
@@ -137,7 +153,7 @@ function copyMigrationsInit(
 ): V1Container | undefined {
   if (!spec.migrations.image) return undefined;
   return {
-    name: 'copy-migrations',
+    name: COPY_MIGRATIONS_CONTAINER,
     image: spec.migrations.image,
     command: ['sh', '-c', 'cp -R "$MIGRATIONS_SOURCE"/. /migrations/'],
     env: [{ name: 'MIGRATIONS_SOURCE', value: spec.migrations.path }],
@@ -184,7 +200,7 @@ export function buildJob(
     },
     spec: {
       backoffLimit: MUTATING_STEPS.has(step) ? 0 : tpl.backoffLimit,
-      activeDeadlineSeconds: tpl.activeDeadlineSeconds,
+      activeDeadlineSeconds: stepDeadline(spec, step),
       template: {
         metadata: { labels },
         spec: {

@@ -629,3 +629,309 @@ describe('reconcile: safety, queueing, validation, retries', () => {
     expect(out.status.observedGeneration).toBe(1);
   });
 });
+
+describe('reconcile: stopWorkloads', () => {
+  const shop = [{ kind: 'Deployment' as const, name: 'shop' }];
+  const recordedShop = [{ kind: 'Deployment', name: 'shop', replicas: 3 }];
+  const scaleDowns = (out: ReconcileOutput) => out.actions.filter((a) => a.kind === 'scaleDown');
+  const scaleUps = (out: ReconcileOutput) => out.actions.filter((a) => a.kind === 'scaleUp');
+  /** The edge recorded the replicas (and scaled): what the next reconcile reads. */
+  const withRecord = (out: ReconcileOutput): ReconcileOutput => ({
+    ...out,
+    status: { ...out.status, scaledDown: recordedShop },
+  });
+  const again = (dm: DatabaseMigration, prev: ReconcileOutput, workloadPodsRunning: number) =>
+    reconcile({ dm: { ...dm, status: prev.status }, jobs: [], pods: [], now, config, workloadPodsRunning });
+
+  it('beforeBackup: the workloads are recorded and stopped, their Pods gone, before the backup Job', () => {
+    const dm = resource({ restoreWorkloads: shop, stopWorkloads: 'beforeBackup' });
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan());
+    expect(b.status.phase).toBe('BackingUp');
+    expect(created(b)).toEqual([]);
+    expect(scaleDowns(b)).toEqual([{ kind: 'scaleDown', workloads: shop }]);
+    expect(b.requeueAfterMs).toBeGreaterThan(0);
+    // Recorded and scaled, but a Pod is still terminating: no backup yet.
+    const waiting = again(dm, withRecord(b), 1);
+    expect(created(waiting)).toEqual([]);
+    expect(waiting.status.phase).toBe('BackingUp');
+    const gone = again(dm, withRecord(b), 0);
+    expect(created(gone).map((j) => j.step)).toEqual(['backup']);
+    // The record is never overwritten by the reconciler: the first replicas stay.
+    expect(gone.status.scaledDown).toEqual(recordedShop);
+    const c = step(dm, gone, 'backup', backupResult);
+    expect(created(c).map((j) => j.step)).toEqual(['migrate']);
+    expect(scaleUps(c)).toEqual([]);
+    const d = step(dm, c, 'migrate', {
+      migrations: [{ name: 'AddProductAttributes1709123456789', durationMs: 12, outcome: 'applied' }],
+      verify: { pending: [], problems: [] },
+    });
+    expect(d.status.phase).toBe('Succeeded');
+    expect(scaleUps(d)).toEqual([{ kind: 'scaleUp', workloads: recordedShop }]);
+    // Until the edge drops the record, every reconcile asks again; the finalizer holds.
+    const e = reconcile({ dm: { ...dm, status: d.status }, jobs: [], pods: [], now, config });
+    expect(scaleUps(e)).toEqual([{ kind: 'scaleUp', workloads: recordedShop }]);
+    expect(e.finalizer).toBe('add');
+  });
+
+  it('onRestore (the default) starts the backup at once and scales nothing', () => {
+    const dm = resource({ restoreWorkloads: shop });
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan());
+    expect(created(b).map((j) => j.step)).toEqual(['backup']);
+    expect(scaleDowns(b)).toEqual([]);
+    expect(b.status.run?.spec).toMatchObject({ stopWorkloads: 'onRestore' });
+  });
+
+  it('beforeBackup with backup disabled stops the workloads before the migrate', () => {
+    const dm = resource({
+      restoreWorkloads: shop,
+      stopWorkloads: 'beforeBackup',
+      backup: { ...resource().spec.backup, enabled: false },
+    });
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan());
+    expect(b.status.phase).toBe('Migrating');
+    expect(created(b)).toEqual([]);
+    expect(scaleDowns(b)).toHaveLength(1);
+    expect(created(again(dm, withRecord(b), 0)).map((j) => j.step)).toEqual(['migrate']);
+  });
+
+  it('beforeBackup: a blocked plan never stops the workloads', () => {
+    const dm = resource({ restoreWorkloads: shop, stopWorkloads: 'beforeBackup' });
+    const b = step(
+      dm,
+      reconcile({ dm, jobs: [], pods: [], now, config }),
+      'check',
+      plan([
+        {
+          rule: 'drop-column',
+          category: 'destructive',
+          severity: 'error',
+          migration: 'M1',
+          message: 'drops a column',
+        },
+      ]),
+    );
+    expect(b.status.phase).toBe('Blocked');
+    expect(scaleDowns(b)).toEqual([]);
+    expect(scaleUps(b)).toEqual([]);
+  });
+
+  it('beforeBackup: a failed migrate (onFailure none) brings the workloads back', () => {
+    const dm = resource({ restoreWorkloads: shop, stopWorkloads: 'beforeBackup' });
+    const b = again(
+      dm,
+      withRecord(step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan())),
+      0,
+    );
+    const c = step(dm, b, 'backup', backupResult);
+    const d = step(dm, c, 'migrate', { ok: false, error: { message: 'boom', migration: 'A1' } });
+    expect(d.status.phase).toBe('Failed');
+    expect(scaleUps(d)).toEqual([{ kind: 'scaleUp', workloads: recordedShop }]);
+  });
+
+  it('beforeBackup and onFailure restore: restored brings them back, a failed restore leaves them down', () => {
+    const dm = resource({
+      restoreWorkloads: shop,
+      stopWorkloads: 'beforeBackup',
+      onFailure: 'restore',
+      migrations: { image: 'shop:2', path: '/m', transactionMode: 'each', tableName: 'migrations' },
+    });
+    const b = again(
+      dm,
+      withRecord(step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan())),
+      0,
+    );
+    const c = step(dm, b, 'backup', backupResult);
+    const d = step(dm, c, 'migrate', {
+      ok: false,
+      error: { message: 'boom', migration: 'B2' },
+      migrations: [
+        { name: 'A1', durationMs: 3, outcome: 'applied' },
+        { name: 'B2', durationMs: 1, outcome: 'failed' },
+      ],
+    });
+    expect(d.status.phase).toBe('Restoring');
+    // Already recorded and at zero: asked again (idempotent), then the restore Job.
+    expect(scaleDowns(d)).toHaveLength(1);
+    const e = again(dm, d, 0);
+    expect(created(e).map((j) => j.step)).toEqual(['restore']);
+    expect(e.status.scaledDown).toEqual(recordedShop);
+    const restored = step(dm, e, 'restore', {});
+    expect(restored.status.phase).toBe('Restored');
+    expect(scaleUps(restored)).toEqual([{ kind: 'scaleUp', workloads: recordedShop }]);
+    const failed = step(dm, e, 'restore', { ok: false, error: { message: 'disk full' } });
+    expect(failed.status.phase).toBe('Failed');
+    expect(scaleUps(failed)).toEqual([]);
+    const later = reconcile({ dm: { ...dm, status: failed.status }, jobs: [], pods: [], now, config });
+    expect(scaleUps(later)).toEqual([]);
+  });
+});
+
+describe('reconcile: step deadlines are frozen with the run', () => {
+  it('a Job re-created mid-run keeps the deadline the run started with', () => {
+    const tpl = { activeDeadlineSeconds: 3600, backoffLimit: 0 };
+    const dm = resource({ jobTemplate: { ...tpl, stepDeadlineSeconds: { migrate: 7200 } } });
+    const b = step(
+      dm,
+      step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()),
+      'backup',
+      backupResult,
+    );
+    const edited = resource({ jobTemplate: { ...tpl, stepDeadlineSeconds: { migrate: 60 } } }, b.status, 2);
+    // The migrate Job is not seen (cache lag): it is built again, from the frozen plan.
+    const c = reconcile({ dm: edited, jobs: [], pods: [], now, config });
+    const job = created(c, edited)[0]?.job;
+    expect(job?.spec?.activeDeadlineSeconds).toBe(7200);
+    expect(job?.spec?.template.spec?.containers[0]?.env).toContainEqual({
+      name: 'STEP_DEADLINE_SECONDS',
+      value: '7200',
+    });
+  });
+});
+
+describe('reconcile: the migrations cannot change under a run', () => {
+  const digest = `sha256:${'c3'.repeat(32)}`;
+  const withInit = (pod: V1Pod, imageID: string): V1Pod => ({
+    ...pod,
+    status: {
+      ...pod.status,
+      initContainerStatuses: [
+        { name: 'copy-migrations', image: 'shop:2', imageID, ready: false, restartCount: 0 },
+      ],
+    },
+  });
+  const initImage = (job: V1Job | undefined) => job?.spec?.template.spec?.initContainers?.[0]?.image;
+
+  it('pins the migrations image to the digest the first Pod resolved; later Jobs use it', () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    expect(initImage(created(a)[0]?.job)).toBe('shop:2');
+    const b = reconcile({
+      dm: { ...dm, status: a.status },
+      jobs: [finishedJob('check', true)],
+      pods: [withInit(podWithResult('check', plan()), `docker.io/library/shop@${digest}`)],
+      now,
+      config,
+    });
+    expect(b.status.run?.migrationsImageDigest).toBe(`shop@${digest}`);
+    expect(events(b).map((e) => e.reason)).toContain('MigrationsImagePinned');
+    const c = step(dm, b, 'backup', backupResult);
+    expect(initImage(created(c)[0]?.job)).toBe(`shop@${digest}`);
+    // Recorded once: a later Pod with another digest changes nothing.
+    expect(c.status.run?.migrationsImageDigest).toBe(`shop@${digest}`);
+  });
+
+  it('a local image without a registry digest is not pinned', () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const b = reconcile({
+      dm: { ...dm, status: a.status },
+      jobs: [finishedJob('check', true)],
+      pods: [withInit(podWithResult('check', plan()), digest)],
+      now,
+      config,
+    });
+    expect(b.status.run?.migrationsImageDigest).toBeUndefined();
+  });
+
+  const cmSource = {
+    configMapRef: { name: 'shop-migrations' },
+    path: '/m',
+    transactionMode: 'all' as const,
+    tableName: 'migrations',
+  };
+  const seen = (sha256: string, resourceVersion = '7', uid = 'cm-1') => ({ uid, resourceVersion, sha256 });
+
+  it('a ConfigMap changed mid-run stops the run before the migrate Job, naming it', () => {
+    const dm = resource({ migrations: cmSource });
+    const a = reconcile({ dm, jobs: [], pods: [], now, config, migrationsConfigMap: seen('h1') });
+    expect(a.status.run?.migrationsConfigMap).toEqual({
+      name: 'shop-migrations',
+      uid: 'cm-1',
+      resourceVersion: '7',
+      sha256: 'h1',
+    });
+    const b = step(dm, a, 'check', plan());
+    const go = (prev: ReconcileOutput, cm: ReturnType<typeof seen>) =>
+      reconcile({
+        dm: { ...dm, status: prev.status },
+        jobs: [finishedJob('backup', true)],
+        pods: [podWithResult('backup', backupResult)],
+        now,
+        config,
+        migrationsConfigMap: cm,
+      });
+    // A label edit (new resourceVersion, same content) is not a change.
+    expect(created(go(b, seen('h1', '8'))).map((j) => j.step)).toEqual(['migrate']);
+    const changed = go(b, seen('h2', '9'));
+    expect(created(changed)).toEqual([]);
+    expect(changed.status.phase).toBe('Failed');
+    expect(cond(changed, 'Stalled')).toBe('True');
+    const msg = getCondition(changed.status.conditions, 'Stalled')?.message;
+    expect(msg).toContain(
+      'ConfigMap shop-migrations changed during the run (resourceVersion 7 at its start, 9 now)',
+    );
+    expect(msg).toContain('The database was not changed');
+    expect(changed.holdsTarget).toBe(false);
+    const replaced = go(b, seen('h1', '10', 'cm-2'));
+    expect(replaced.status.lastError?.message).toBe('ConfigMap shop-migrations was replaced during the run');
+  });
+
+  it('a missing migrations ConfigMap stalls the run before its first Job', () => {
+    const dm = resource({ migrations: cmSource });
+    const a = reconcile({ dm, jobs: [], pods: [], now, config, migrationsConfigMap: { missing: true } });
+    expect(created(a)).toEqual([]);
+    expect(a.status.phase).toBe('Failed');
+    expect(a.status.lastError?.message).toBe(
+      'ConfigMap shop-migrations (spec.migrations.configMapRef) does not exist',
+    );
+  });
+});
+
+describe('reconcile: the full plan for people', () => {
+  it('asks for the plan ConfigMap after the check and the migrate Jobs, and names it in status.plan', () => {
+    const dm = resource();
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan());
+    const published = (out: ReconcileOutput) => out.actions.filter((a) => a.kind === 'publishResult');
+    expect(published(b)).toMatchObject([{ step: 'check', job: jobName(run(), 'check'), run: run() }]);
+    expect(b.status.plan?.configMap).toBe('shop-plan');
+    const c = step(dm, b, 'backup', backupResult);
+    expect(published(c)).toEqual([]);
+    const d = step(dm, c, 'migrate', { ok: false, error: { message: 'boom' } });
+    // A failed migrate's applied list is just as much for people.
+    expect(published(d)).toMatchObject([{ step: 'migrate', result: { ok: false } }]);
+  });
+});
+
+describe('reconcile: approval by checksums', () => {
+  it("freezes the check's checksums with the run and hands them to the migrate Job", () => {
+    const sums = { AddProductAttributes1709123456789: 'd'.repeat(64) };
+    const dm = resource();
+    const checked = plan();
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', {
+      plan: { ...checked.plan, checksums: sums },
+      totals: { pending: 1 },
+    });
+    expect(b.status.run?.checkedPlan).toEqual({ checksums: sums, pendingCount: 1 });
+    const c = step(dm, b, 'backup', backupResult);
+    const env = created(c)[0]?.job.spec?.template.spec?.containers[0]?.env;
+    expect(env).toContainEqual({ name: 'EXPECTED_CHECKSUMS', value: JSON.stringify(sums) });
+    expect(env).toContainEqual({ name: 'EXPECTED_PENDING_COUNT', value: '1' });
+    // Only the migrate Job carries them.
+    expect(created(b)[0]?.job.spec?.template.spec?.containers[0]?.env?.map((e) => e.name)).not.toContain(
+      'EXPECTED_CHECKSUMS',
+    );
+  });
+
+  it('a check without checksums (an older migrator) sends none', () => {
+    const dm = resource();
+    const c = step(
+      dm,
+      step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()),
+      'backup',
+      backupResult,
+    );
+    expect(c.status.run?.checkedPlan).toBeUndefined();
+    const names = created(c)[0]?.job.spec?.template.spec?.containers[0]?.env?.map((e) => e.name);
+    expect(names).not.toContain('EXPECTED_CHECKSUMS');
+  });
+});

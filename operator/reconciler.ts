@@ -14,6 +14,8 @@ import {
 } from '../crds/database-migration.js';
 import type { FindingCategory, JobResult, JobStep } from '../crds/job-result.js';
 import { setCondition } from './conditions.js';
+import { pinImage, resolvedDigest, type ConfigMapSeen } from './frozen-sources.js';
+import { planConfigMapName } from './plan-configmap.js';
 import type { JobBuildConfig, StepParams } from './job-builder.js';
 import { jobName, type RunId } from './job-names.js';
 import { observeStep } from './job-observer.js';
@@ -41,7 +43,9 @@ export type Action =
   /** Record each workload's replicas in status.scaledDown (never over an earlier record), then scale to 0. */
   | { kind: 'scaleDown'; workloads: { kind: 'Deployment' | 'StatefulSet'; name: string }[] }
   /** Scale back to the recorded replicas, then drop the record. */
-  | { kind: 'scaleUp'; workloads: { kind: string; name: string; replicas: number }[] };
+  | { kind: 'scaleUp'; workloads: { kind: string; name: string; replicas: number }[] }
+  /** Copy the full result of a finished check or migrate Job into the plan ConfigMap (for people; best-effort). */
+  | { kind: 'publishResult'; step: 'check' | 'migrate'; job: string; run: RunId; result?: JobResult };
 
 export type RunResult = 'succeeded' | 'failed' | 'rolled_back' | 'restored' | 'blocked';
 
@@ -55,6 +59,8 @@ export interface ReconcileInput {
   config: JobBuildConfig;
   /** Pods still running for the workloads recorded in status.scaledDown (a restore waits for 0). */
   workloadPodsRunning?: number;
+  /** The migrations ConfigMap as the edge read it now (when the spec names one). */
+  migrationsConfigMap?: ConfigMapSeen;
 }
 
 export interface ReconcileOutput {
@@ -176,16 +182,18 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
       const spec = frozen ?? (live as { ok: true; spec: DatabaseMigrationSpec }).spec;
       const ctx: Ctx = { dm, spec, run, now: nowIso, status: out.status, out, input };
       out.holdsTarget = true;
+      pinMigrationsImage(ctx);
       advanceActive(ctx, phase);
       return out;
     }
   }
 
-  // Workloads a restore scaled down go back up once the run has ended (the
-  // record stays until the controller has scaled them).
+  // Workloads the run scaled down go back up once it has ended (the record
+  // stays until the controller has scaled them).
   if (
-    out.status.phase === 'Restored' &&
+    isTerminal(out.status.phase) &&
     out.status.scaledDown?.length &&
+    !keepsWorkloadsDown(out.status) &&
     !(out.status.observedGeneration !== generation || retryToken !== out.status.retryToken)
   ) {
     out.actions.push({ kind: 'scaleUp', workloads: out.status.scaledDown });
@@ -231,7 +239,24 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
   status.startedAt = nowIso;
   // The frozen plan: every Job of this run is built from this copy of the spec
   // (the API server fills only defaults of fields that are present, zod the rest).
-  status.run = { generation, attempt, startedAt: nowIso, spec: spec.spec };
+  const cmRef = spec.spec.migrations.configMapRef;
+  const cm = input.migrationsConfigMap;
+  status.run = {
+    generation,
+    attempt,
+    startedAt: nowIso,
+    spec: spec.spec,
+    ...(cmRef && cm && !cm.missing
+      ? {
+          migrationsConfigMap: {
+            name: cmRef.name,
+            uid: cm.uid,
+            resourceVersion: cm.resourceVersion,
+            sha256: cm.sha256,
+          },
+        }
+      : {}),
+  };
   const rb = spec.spec.rollback;
   if (rb && current.rollbackDone?.hash === rollbackHash(rb)) {
     // An unrelated edit must not revert again what this request already reverted.
@@ -330,11 +355,21 @@ function invalidSpec(
 }
 
 function startStep(ctx: Ctx, phase: ActivePhase, message: string, params: StepParams = {}): void {
+  if (refusedForChangedMigrations(ctx, phase)) return;
+  if (waitsForStoppedWorkloads(ctx, phase) && !workloadsStopped(ctx)) {
+    stopWorkloads(ctx, phase, message);
+    return;
+  }
   const step = STEP_OF_PHASE[phase];
   const name = jobName(ctx.run, step);
   ctx.status.phase = phase;
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}), [step]: name };
-  ctx.out.actions.push({ kind: 'startStep', step, run: ctx.run, params });
+  ctx.out.actions.push({
+    kind: 'startStep',
+    step,
+    run: ctx.run,
+    params: { ...paramsFor(ctx, phase), ...params },
+  });
   ctx.out.actions.push({
     kind: 'event',
     type: 'Normal',
@@ -352,21 +387,109 @@ function startRevert(ctx: Ctx, message: string, names?: string[]): void {
 
 /** Restore: scale the workloads down (recorded first), then the Job once their Pods are gone. */
 function startRestore(ctx: Ctx, message: string): void {
-  ctx.status.phase = 'Restoring';
-  ctx.status.jobs = { ...(ctx.status.jobs ?? {}) };
   if (ctx.spec.restoreWorkloads.length) {
-    ctx.out.actions.push({ kind: 'scaleDown', workloads: ctx.spec.restoreWorkloads });
-    ctx.out.requeueAfterMs = WORKLOADS_RECHECK_MS;
-    setPhaseConditions(ctx, 'Restoring', `${message}: scaling the workloads to zero first`);
-    ctx.out.actions.push({
-      kind: 'event',
-      type: 'Warning',
-      reason: 'ScalingDown',
-      message: `${message}: scaling ${ctx.spec.restoreWorkloads.map((w) => `${w.kind}/${w.name}`).join(', ')} to zero`,
-    });
+    // Always asked again, even when they were stopped before the backup: someone
+    // may have scaled them up since, and recording and scaling to 0 are idempotent.
+    stopWorkloads(ctx, 'Restoring', message);
     return;
   }
   startStep(ctx, 'Restoring', message, paramsFor(ctx, 'Restoring'));
+}
+
+/**
+ * Whether the step of `phase` may start only with restoreWorkloads at zero: the
+ * restore always; with stopWorkloads beforeBackup also the backup and every
+ * later mutating step, so no write lands after the backup a restore returns to.
+ */
+function waitsForStoppedWorkloads(ctx: Ctx, phase: ActivePhase): boolean {
+  if (ctx.status.inspection || ctx.spec.restoreWorkloads.length === 0) return false;
+  if (phase === 'Restoring') return true;
+  return ctx.spec.stopWorkloads === 'beforeBackup' && phase !== 'Checking';
+}
+
+/** Every workload's replicas are recorded and none of their Pods is left (terminating ones still write). */
+function workloadsStopped(ctx: Ctx): boolean {
+  const recorded = ctx.status.scaledDown ?? [];
+  const all = ctx.spec.restoreWorkloads.every((w) =>
+    recorded.some((r) => r.kind === w.kind && r.name === w.name),
+  );
+  return all && (ctx.input.workloadPodsRunning ?? 0) === 0;
+}
+
+/** Enters `phase` without its Job: the scale-down intent first (replicas recorded by the edge before scaling). */
+function stopWorkloads(ctx: Ctx, phase: ActivePhase, message: string): void {
+  ctx.status.phase = phase;
+  ctx.status.jobs = { ...(ctx.status.jobs ?? {}) };
+  ctx.out.actions.push({ kind: 'scaleDown', workloads: ctx.spec.restoreWorkloads });
+  ctx.out.requeueAfterMs = WORKLOADS_RECHECK_MS;
+  setPhaseConditions(ctx, phase, `${message}: scaling the workloads to zero first`);
+  ctx.out.actions.push({
+    kind: 'event',
+    type: phase === 'Restoring' ? 'Warning' : 'Normal',
+    reason: 'ScalingDown',
+    message: `${message}: scaling ${ctx.spec.restoreWorkloads.map((w) => `${w.kind}/${w.name}`).join(', ')} to zero`,
+  });
+}
+
+/** Records the migrations image digest once a Pod of the run has resolved it (the status is written before the next Job). */
+function pinMigrationsImage(ctx: Ctx): void {
+  const image = ctx.spec.migrations.image;
+  const run = ctx.status.run;
+  if (!image || !run || run.migrationsImageDigest) return;
+  const digest = resolvedDigest(ctx.input.pods, new Set(Object.values(ctx.status.jobs ?? {})));
+  if (!digest) return;
+  const pinned = pinImage(image, digest);
+  ctx.status.run = { ...run, migrationsImageDigest: pinned };
+  ctx.out.actions.push({
+    kind: 'event',
+    type: 'Normal',
+    reason: 'MigrationsImagePinned',
+    message: `${image} resolved to ${pinned}: every later Job of this run uses it`,
+  });
+}
+
+/** Why the run's migrations ConfigMap is no longer the one it started with; undefined when it is (or unknown). */
+function changedMigrations(ctx: Ctx): string | undefined {
+  const ref = ctx.spec.migrations.configMapRef;
+  const seen = ctx.input.migrationsConfigMap;
+  if (!ref || !seen) return undefined;
+  if (seen.missing) return `ConfigMap ${ref.name} (spec.migrations.configMapRef) does not exist`;
+  const frozen = ctx.status.run?.migrationsConfigMap;
+  if (!frozen) return undefined;
+  if (frozen.uid !== seen.uid) return `ConfigMap ${ref.name} was replaced during the run`;
+  if (frozen.sha256 !== seen.sha256)
+    return `ConfigMap ${ref.name} changed during the run (resourceVersion ${frozen.resourceVersion} at its start, ${seen.resourceVersion} now)`;
+  return undefined;
+}
+
+/**
+ * A step that loads the migrations never starts with other migrations than the
+ * run checked: the run ends Stalled, naming the ConfigMap. True when refused.
+ */
+function refusedForChangedMigrations(ctx: Ctx, phase: ActivePhase): boolean {
+  const step = STEP_OF_PHASE[phase];
+  if (step === 'backup' || step === 'restore' || ctx.status.inspection) return false;
+  const why = changedMigrations(ctx);
+  if (!why) return false;
+  const untouched = phase === 'Checking' || phase === 'Migrating';
+  const advice = untouched
+    ? 'The database was not changed; retry (annotation dbmigrate.io/retry) to run with the ConfigMap as it is now'
+    : 'The database may hold migrations of this run: needs a human';
+  ctx.status.lastError = { step, message: why };
+  finish(
+    ctx,
+    'Failed',
+    'failed',
+    'MigrationsChanged',
+    `${why}: the ${step} Job was not started, so this run never mixes two sets of migrations. ${advice}`,
+    'Warning',
+  );
+  return true;
+}
+
+/** After a failed restore the database is in between: the application stays stopped for a human. */
+function keepsWorkloadsDown(status: DatabaseMigrationStatus): boolean {
+  return status.phase === 'Failed' && status.lastError?.step === 'restore';
 }
 
 /** Looks at the Job of the active phase and moves the run on when it has finished. */
@@ -376,15 +499,17 @@ function advanceActive(ctx: Ctx, phase: ActivePhase): void {
   const name = jobName(ctx.run, step);
   const obs = observeStep(name, input.jobs, input.pods);
   if (obs.state === 'absent') {
-    if (phase === 'Restoring' && !ctx.status.inspection && ctx.spec.restoreWorkloads.length) {
+    if (waitsForStoppedWorkloads(ctx, phase)) {
       // Scaling down is recorded and re-applied until every Pod of the app is gone:
-      // a restore under a running app would lose its writes or fail on its locks.
+      // a backup or restore under a running app would lose its writes (or fail on its locks).
       ctx.out.actions.push({ kind: 'scaleDown', workloads: ctx.spec.restoreWorkloads });
-      if ((input.workloadPodsRunning ?? 0) > 0 || !ctx.status.scaledDown?.length) {
+      if (!workloadsStopped(ctx)) {
         ctx.out.requeueAfterMs = WORKLOADS_RECHECK_MS;
         return;
       }
     }
+    // Only a Job never asked for is refused: one already asked for may exist unseen (cache lag).
+    if (ctx.status.jobs?.[step] !== name && refusedForChangedMigrations(ctx, phase)) return;
     // Created before but not seen yet (cache lag), or not created yet (the status
     // was written first): creating it is safe, the name is deterministic and
     // AlreadyExists means adopt.
@@ -396,6 +521,14 @@ function advanceActive(ctx: Ctx, phase: ActivePhase): void {
 
   const seconds = stepSeconds(obs.job, obs.result);
   ctx.out.stepsFinished.push({ step, ok: obs.state === 'succeeded', seconds });
+  if (!ctx.status.inspection && (step === 'check' || step === 'migrate'))
+    ctx.out.actions.push({
+      kind: 'publishResult',
+      step,
+      job: name,
+      run: ctx.run,
+      ...(obs.result ? { result: obs.result } : {}),
+    });
   if (ctx.status.inspection) {
     onInspected(ctx, phase, obs.result);
     return;
@@ -490,6 +623,10 @@ function onInspected(ctx: Ctx, phase: ActivePhase, result: JobResult | undefined
 }
 
 function paramsFor(ctx: Ctx, phase: ActivePhase): StepParams {
+  if (phase === 'Migrating') {
+    const checked = ctx.status.run?.checkedPlan;
+    return checked ? { checkedPlan: checked } : {};
+  }
   if (phase === 'Restoring') return ctx.status.backup?.path ? { backupPath: ctx.status.backup.path } : {};
   if (phase === 'RollingBack') {
     if (ctx.status.revert) return { revertMigrations: ctx.status.revert.migrations };
@@ -542,8 +679,12 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
         pendingCount,
         findingsCount: Math.max(result.totals?.findings ?? 0, plan.findings.length),
         blockingCount,
+        configMap: planConfigMapName(ctx.dm.metadata.name),
       };
       ctx.out.pendingMigrations = pendingCount;
+      // Frozen with the run: the migrate Job refuses files other than the ones checked here.
+      if (plan.checksums && status.run)
+        status.run = { ...status.run, checkedPlan: { checksums: plan.checksums, pendingCount } };
       const summary = `${pendingCount} pending migration(s), ${status.plan.findingsCount} finding(s)`;
       stepCondition(ctx, 'Checked', true, 'PlanChecked', summary);
       if (blockingCount > 0 && spec.safety.approval !== plan.hash) {
@@ -633,8 +774,6 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
     case 'Restoring': {
       const message = `Restored ${status.backup?.path ?? 'the backup'} and verified row counts and the migrations table`;
       stepCondition(ctx, 'Restored', true, 'Restored', message);
-      // The record of replicas stays until the controller has scaled them back.
-      if (status.scaledDown?.length) ctx.out.actions.push({ kind: 'scaleUp', workloads: status.scaledDown });
       const cause = status.lastError ? ` after: ${status.lastError.message}` : '';
       finish(ctx, 'Restored', 'restored', 'MigrationFailedRestored', `${message}${cause}`, 'Warning');
       return;
@@ -787,6 +926,10 @@ function finish(
   delete status.inspection;
   ctx.out.runFinished = result;
   ctx.out.holdsTarget = false;
+  // Whatever the end, the workloads the run stopped go back (the record of
+  // replicas stays until the controller has scaled them), but not after a failed restore.
+  if (status.scaledDown?.length && !keepsWorkloadsDown(status))
+    ctx.out.actions.push({ kind: 'scaleUp', workloads: status.scaledDown });
   if (emit || eventType === 'Warning')
     ctx.out.actions.push({ kind: 'event', type: eventType, reason, message });
   setPhaseConditions(ctx, phase, message, reason);

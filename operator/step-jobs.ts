@@ -19,7 +19,13 @@ export function jobForStep(
   intent: StartStep,
   config: JobBuildConfig,
 ): V1Job {
-  const spec = frozenSpec(status) ?? legacySpec(dm);
+  const frozen = frozenSpec(status) ?? legacySpec(dm);
+  // Once a Pod of the run resolved the migrations image, every later Job uses that digest.
+  const pinned = status.run?.migrationsImageDigest;
+  const spec =
+    pinned && frozen.migrations.image
+      ? { ...frozen, migrations: { ...frozen.migrations, image: pinned } }
+      : frozen;
   return buildJob({ ...dm, spec }, intent.run, intent.step, config, intent.params);
 }
 

@@ -59,6 +59,19 @@ export const Env = z.object({
   STATEMENT_TIMEOUT_SECONDS: int(0, 0, 86400),
   IDLE_IN_TRANSACTION_TIMEOUT_SECONDS: int(600, 0, 86400),
   SHUTDOWN_GRACE_SECONDS: int(8, 1, 3600),
+  // The Job's activeDeadlineSeconds: the migrator stops itself shortly before it.
+  STEP_DEADLINE_SECONDS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 604800) {
+        ctx.addIssue({ code: 'custom', message: 'must be an integer between 1 and 604800' });
+        return z.NEVER;
+      }
+      return n;
+    }),
   ADVISORY_LOCK_WAIT_SECONDS: int(300, 0, 3600),
   BACKUP_DIR: optionalString,
   BACKUP_FORMAT: z.enum(['custom', 'directory']).default('custom'),
@@ -136,6 +149,31 @@ export const Env = z.object({
         ctx.addIssue({ code: 'custom', message: 'must be a JSON array of SQL strings' });
         return z.NEVER;
       }
+    }),
+  // The run's checked plan (name -> file sha256, JSON) and its pending count: migrate refuses other files.
+  EXPECTED_CHECKSUMS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      try {
+        return z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)).parse(JSON.parse(v));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of migration name to sha256' });
+        return z.NEVER;
+      }
+    }),
+  EXPECTED_PENDING_COUNT: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a non-negative integer' });
+        return z.NEVER;
+      }
+      return n;
     }),
   RESULT_PATH: z.string().min(1).default('/dev/termination-log'),
   MIGRATION_AUTHOR: z.string().max(200).default('dbmigrate'),

@@ -3,13 +3,20 @@
 // exactly one JobResult (crds/job-result.ts) to RESULT_PATH and exits 0 only on
 // success.
 import type pg from 'pg';
-import type { JobResult, JobStep } from '../../crds/job-result.js';
+import { fullResultLine, type JobResult, type JobStep } from '../../crds/job-result.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { APP_NAME, connect } from './db.js';
 import { log } from './log.js';
 import { toResultError, totalsOf, usage, writeResult } from './result.js';
 import { registerSecret, scrub } from './scrub.js';
-import { installSignalHandlers, terminatedBy, terminationError, type BackendKiller } from './shutdown.js';
+import {
+  installSignalHandlers,
+  stopAfterMs,
+  terminatedBy,
+  terminationError,
+  type BackendKiller,
+  type StopCause,
+} from './shutdown.js';
 
 type Command = (cfg: Config, res: JobResult) => Promise<void>;
 
@@ -47,11 +54,16 @@ function backendKiller(cfg: Config): { kill: BackendKiller; close: () => Promise
   };
 }
 
-const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+// Stopped for the step deadline: 124, what timeout(1) exits with.
+const SIGNAL_EXIT: Partial<Record<StopCause, number>> = { SIGINT: 130, SIGTERM: 143, deadline: 124 };
 
 function isStep(s: string | undefined): s is JobStep {
   return s !== undefined && Object.hasOwn(commands, s);
 }
+
+// The step deadline is counted from the process start: the time before it (image
+// pull, the init container's copy) is not known here, which the margin absorbs.
+const STARTED = performance.now();
 
 export async function main(argv: string[]): Promise<number> {
   registerSecret(process.env.PGPASSWORD);
@@ -77,6 +89,9 @@ export async function main(argv: string[]): Promise<number> {
     // Counted on the full lists, before serializeResult may shorten them.
     if (res.plan || res.migrations || res.verify) res.totals = totalsOf(res, block);
     try {
+      // The full result first (lists uncut, scrubbed) for the plan ConfigMap; the
+      // termination message below is the one the operator decides on.
+      process.stdout.write(`${fullResultLine(scrub(JSON.stringify(res)))}\n`);
       const text = writeResult(resultPath, res);
       log.info({ ok: res.ok, bytes: Buffer.byteLength(text) }, 'result written');
     } catch (err) {
@@ -96,6 +111,7 @@ export async function main(argv: string[]): Promise<number> {
     signals = installSignalHandlers({
       killBackends: k.kill,
       graceMs: cfg.SHUTDOWN_GRACE_SECONDS * 1000,
+      ...stopAfterMs(cfg.STEP_DEADLINE_SECONDS, cfg.SHUTDOWN_GRACE_SECONDS, STARTED),
       log: (msg, fields) => log.warn(fields ?? {}, msg),
       onDeadline: () => {
         // The command did not unwind in time: our sessions are terminated (so the

@@ -149,3 +149,25 @@ describe('error context', () => {
     );
   });
 });
+
+describe('serializeResult: plan checksums', () => {
+  it('shortens the checksums like a list, so a long plan keeps its plan (not only the verdict)', () => {
+    const pending = Array.from({ length: 200 }, (_, i) => `Migration${1700000000000 + i}`);
+    const checksums = Object.fromEntries(pending.map((n, i) => [n, i.toString(16).padStart(64, '0')]));
+    const text = serializeResult({
+      step: 'check',
+      ok: true,
+      startedAt: 't0',
+      finishedAt: 't1',
+      plan: { pending, hash: 'h', findings: [], notCaptured: [], checksums },
+    });
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4096);
+    const parsed = JobResult.parse(JSON.parse(text));
+    expect(parsed.truncated).toBe(true);
+    const kept = Object.keys(parsed.plan?.checksums ?? {});
+    expect(kept.length).toBeGreaterThan(0);
+    // The first names are kept, each with its own checksum.
+    expect(kept[0]).toBe(pending[0]);
+    expect(parsed.plan?.checksums?.[pending[0]!]).toBe(checksums[pending[0]!]);
+  });
+});

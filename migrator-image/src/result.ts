@@ -149,6 +149,13 @@ function lists(r: JobResult): ListRef[] {
       const sh = p.shadow;
       refs.push({ get: () => sh.schemaErrors, set: (v) => (sh.schemaErrors = v as string[]) });
     }
+    // Shortened like a list (the first names kept); the operator and migrate then check the count.
+    const sums = p.checksums;
+    if (sums)
+      refs.push({
+        get: () => Object.entries(sums),
+        set: (v) => (p.checksums = Object.fromEntries(v as [string, string][])),
+      });
   }
   if (r.verify) {
     const v0 = r.verify;

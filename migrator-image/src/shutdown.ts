@@ -3,14 +3,20 @@
 // signal we cancel the statements of our own backends (the transaction rolls
 // back through the command's normal error path), stop child tools, and let
 // main write the result; a deadline escalates to pg_terminate_backend and exit.
+// The step's own deadline (STEP_DEADLINE_SECONDS, the Job's activeDeadlineSeconds)
+// starts the same shutdown a margin before it: the Job controller deletes the Pod
+// at its deadline, and a deleted Pod's result can no longer be read.
 import type { ChildProcess } from 'node:child_process';
 import { MigratorError } from './result.js';
 
 /** Kills our own backends: 'cancel' the running statement, or 'terminate' the session. */
 export type BackendKiller = (how: 'cancel' | 'terminate') => Promise<void>;
 
+/** What stopped the command: a signal, or the step deadline approaching. */
+export type StopCause = NodeJS.Signals | 'deadline';
+
 const state: {
-  signal?: NodeJS.Signals;
+  signal?: StopCause;
   current?: string;
   children: Set<ChildProcess>;
 } = { children: new Set() };
@@ -24,7 +30,7 @@ export function current(): string | undefined {
   return state.current;
 }
 
-export function terminatedBy(): NodeJS.Signals | undefined {
+export function terminatedBy(): StopCause | undefined {
   return state.signal;
 }
 
@@ -32,8 +38,12 @@ export class TerminatedError extends MigratorError {}
 
 export function terminationError(migration?: string): TerminatedError {
   const m = migration ?? state.current;
+  const by =
+    state.signal === 'deadline'
+      ? 'stopped before the step deadline (STEP_DEADLINE_SECONDS)'
+      : `terminated by ${state.signal ?? 'signal'}`;
   return new TerminatedError(
-    `terminated by ${state.signal ?? 'signal'} during ${m ?? 'the run'}`,
+    `${by} during ${m ?? 'the run'}`,
     m,
     // query_canceled: what PostgreSQL reports for the statement we cancelled.
     '57014',
@@ -57,6 +67,8 @@ export interface ShutdownOptions {
   /** Called once the grace period is over, with the run still going: write the result and exit. */
   onDeadline: () => void;
   graceMs: number;
+  /** From now, when to stop as if signalled (the step deadline minus a margin); none when unset. */
+  stopAfterMs?: number;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -68,7 +80,7 @@ export interface ShutdownOptions {
 export function installSignalHandlers(opts: ShutdownOptions): { done: () => void } {
   const timers: NodeJS.Timeout[] = [];
   let finished = false;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: StopCause) => {
     if (state.signal || finished) return;
     state.signal = signal;
     opts.log('signal received: cancelling our statements', { signal, migration: state.current });
@@ -90,10 +102,43 @@ export function installSignalHandlers(opts: ShutdownOptions): { done: () => void
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  if (opts.stopAfterMs !== undefined) {
+    const t = setTimeout(() => {
+      opts.log('the step deadline is near: stopping so the result is written while the Pod exists', {
+        stopAfterMs: opts.stopAfterMs,
+      });
+      onSignal('deadline');
+    }, opts.stopAfterMs);
+    // Never what keeps a finished command alive.
+    t.unref();
+    timers.push(t);
+  }
   return {
     done: () => {
       finished = true;
       for (const t of timers) clearTimeout(t);
     },
   };
+}
+
+/** Seconds kept between the stop and the step deadline (at least the grace period plus 2 s). */
+export const DEADLINE_MARGIN_SECONDS = 10;
+
+/**
+ * When to stop for a step deadline of `deadlineSeconds` (counted from
+ * `startedAtMs`, a performance.now() reading): a margin before it that covers
+ * the grace period, so the result is written before the Job controller deletes
+ * the Pod. A deadline shorter than twice the margin stops at its half, so a
+ * short deadline still leaves the command most of its time.
+ */
+export function stopAfterMs(
+  deadlineSeconds: number | undefined,
+  graceSeconds: number,
+  startedAtMs: number,
+  nowMs: number = performance.now(),
+): { stopAfterMs?: number } {
+  if (deadlineSeconds === undefined) return {};
+  const margin = Math.max(DEADLINE_MARGIN_SECONDS, graceSeconds + 2);
+  const stopAtSeconds = Math.max(deadlineSeconds - margin, deadlineSeconds / 2);
+  return { stopAfterMs: Math.max(0, Math.round(startedAtMs + stopAtSeconds * 1000 - nowMs)) };
 }

@@ -156,6 +156,8 @@ describe('helm template (default values)', () => {
       ['dbmigrate.io', 'databasemigrations/finalizers', ['update']],
       ['batch', 'jobs', ['create', 'get', 'list', 'watch', 'delete']],
       ['', 'pods', ['get', 'list', 'watch']],
+      ['', 'configmaps', ['get', 'create', 'update']],
+      ['', 'pods/log', ['get']],
       ['', 'events', ['create', 'patch']],
       ['events.k8s.io', 'events', ['create', 'patch']],
       ['apps', 'deployments', ['get', 'patch', 'update']],
@@ -177,7 +179,7 @@ describe('helm template (default values)', () => {
     expect(granted.filter((x) => !wanted.includes(x))).toEqual([]);
     expect(allows(cr, 'batch', 'jobs', 'update')).toBe(false);
     expect(allows(cr, 'apps', 'deployments', 'delete')).toBe(false);
-    expect(allows(cr, '', 'configmaps', 'get')).toBe(false);
+    expect(allows(cr, '', 'configmaps', 'list')).toBe(false);
 
     // leader election: a Role in the release namespace, the Lease only
     const role = one<K8sObject & { rules: PolicyRule[] }>(objs, 'Role');

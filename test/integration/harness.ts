@@ -345,7 +345,13 @@ export function result(step: JobStep, extra: Partial<JobResult> = {}): JobResult
  * Pod terminated with the result as its termination message, as envtest-style
  * tests do; the real Job controller then completes or fails the Job.
  */
-export async function finishJobPod(c: Clients, job: k8s.V1Job, res: JobResult): Promise<void> {
+export async function finishJobPod(
+  c: Clients,
+  job: k8s.V1Job,
+  res: JobResult,
+  /** The imageID the kubelet reports for the init container that copied the migrations. */
+  opts: { migrationsImageID?: string } = {},
+): Promise<void> {
   const namespace = job.metadata!.namespace!;
   const pod = await waitFor(`a Pod of Job ${job.metadata?.name}`, async () => {
     const pods = await c.core.listNamespacedPod({
@@ -361,6 +367,18 @@ export async function finishJobPod(c: Clients, job: k8s.V1Job, res: JobResult): 
     status: {
       ...pod.status,
       phase: res.ok ? 'Succeeded' : 'Failed',
+      ...(opts.migrationsImageID
+        ? {
+            initContainerStatuses: (pod.spec?.initContainers ?? []).map((ic) => ({
+              name: ic.name,
+              image: ic.image ?? '',
+              imageID: opts.migrationsImageID ?? '',
+              ready: false,
+              restartCount: 0,
+              state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: now, finishedAt: now } },
+            })),
+          }
+        : {}),
       containerStatuses: [
         {
           name: 'migrator',
@@ -386,7 +404,7 @@ export async function finishJobPod(c: Clients, job: k8s.V1Job, res: JobResult): 
   } catch (err) {
     // The scheduler may update the Pod (PodScheduled) between our read and write: read again.
     if ((err as { code?: number }).code !== 409) throw err;
-    await finishJobPod(c, job, res);
+    await finishJobPod(c, job, res, opts);
   }
 }
 

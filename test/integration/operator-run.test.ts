@@ -178,9 +178,13 @@ describe('a DatabaseMigration run against a real API server', () => {
       return dm.status?.attempt === 2 && dm.status.phase === 'Checking' ? dm : undefined;
     });
     expect(retried.status?.observedGeneration).toBe(1);
-    const checks = (await jobsOf(c, ns, 'check')).filter(
-      (j) => j.metadata?.ownerReferences?.[0]?.name === 'broken',
-    );
+    // The status is written before the Job is created (intent first): wait for the Job.
+    const checks = await waitFor('the second check Job', async () => {
+      const mine = (await jobsOf(c, ns, 'check')).filter(
+        (j) => j.metadata?.ownerReferences?.[0]?.name === 'broken',
+      );
+      return mine.length >= 2 ? mine : undefined;
+    });
     expect(checks).toHaveLength(2);
   });
 

@@ -144,9 +144,11 @@ describe.each(setup.majors)('PostgreSQL %i', (major) => {
   it(
     'check: plans the base migrations and leaves the database untouched',
     cell(row, 'check', async () => {
-      const r = await runMigrator('check', env);
+      // The shadow server runs this row's major, so every major's catalog and DDL are exercised.
+      const r = await runMigrator('check', { ...env, SHADOW_PG_BIN_DIR: pg!.binDir });
       expect(r.result.error).toBeUndefined();
       expect(r.code).toBe(0);
+      expect(r.result.plan?.shadow).toMatchObject({ shadowMajor: major, reversibility: 'proven', schemaErrors: [] });
       expect(r.result.plan).toMatchObject({ pending: BASE, notCaptured: [] });
       // The base migrations create their tables: nothing destructive, nothing that loses data.
       const blocking = (r.result.plan?.findings ?? []).filter(

@@ -36,6 +36,8 @@ export interface Server {
   versionFull: string;
   /** initdb + start, in ms. */
   startMs: number;
+  /** The server binaries as the server's OS user can run them (a copy when run as root). */
+  binDir: string;
   stop(): void;
 }
 
@@ -142,6 +144,7 @@ export async function startServer(bin: string): Promise<Server> {
       version,
       versionFull,
       startMs: Math.round(performance.now() - t0),
+      binDir,
       stop,
     };
   } catch (err) {

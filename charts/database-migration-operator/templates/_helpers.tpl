@@ -76,6 +76,17 @@ no ConfigMaps (Jobs mount them).
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
+# get: the migrations ConfigMap's content hash is frozen with the run;
+# create/update: the <resource>-plan ConfigMap with the full plan for people.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "create", "update"]
+# The full result is read from the migrator's log (one marked, scrubbed line).
+# RBAC cannot narrow pods/log to our Pods: this reads any Pod's log in the
+# watched namespaces, so the operator reads only its own Jobs' Pods.
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]

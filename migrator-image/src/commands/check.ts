@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { QueryRunner } from 'typeorm';
 import type { Finding, JobResult, PlanRecord } from '../../../crds/job-result.js';
+import { planChecksums } from '../checksums.js';
 import type { Config } from '../config.js';
 import { connect, quoteIdent } from '../db.js';
 import { lintSql, newLintContext, seedSchema } from '../lint/index.js';
@@ -100,6 +101,11 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
     const plan: PlanRecord = { pending: pending.map((m) => m.name), hash: '', findings: [], notCaptured: [] };
     res.plan = plan;
     const h = createHash('sha256');
+    if (pending.length > 0) {
+      // What migrate will refuse to run if it differs; the hash an approval names covers the files too.
+      plan.checksums = planChecksums(plan.pending, target.byName);
+      for (const [name, sum] of Object.entries(plan.checksums)) h.update(`-- file ${name} ${sum}\n`);
+    }
     if (pending.length === 0) {
       plan.hash = h.digest('hex');
       log.info('check finished: no pending migrations');

@@ -6,7 +6,8 @@ import type { AppliedMigration, JobResult } from '../../../crds/job-result.js';
 import type { Config } from '../config.js';
 import { log } from '../log.js';
 import { MigratorError } from '../result.js';
-import { ensureHistoryTable, openSession, recordHistory } from '../session.js';
+import { assertPlanUnchanged } from '../checksums.js';
+import { ensureHistoryTable, executorFor, openSession, recordHistory } from '../session.js';
 import { setCurrent } from '../shutdown.js';
 import { verifySession, verifyVerdict } from './verify.js';
 
@@ -14,6 +15,19 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
   const s = await openSession(cfg, { lock: true });
   try {
     await ensureHistoryTable(s);
+    if (cfg.EXPECTED_CHECKSUMS) {
+      // Under the advisory lock: what is pending now is what would run.
+      const pending = (await executorFor(s).getPendingMigrations()).map((m) => m.name);
+      assertPlanUnchanged(
+        {
+          checksums: cfg.EXPECTED_CHECKSUMS,
+          ...(cfg.EXPECTED_PENDING_COUNT !== undefined ? { pendingCount: cfg.EXPECTED_PENDING_COUNT } : {}),
+        },
+        pending,
+        s.byName,
+      );
+      log.info({ pending: pending.length }, 'the pending migrations are the checked ones');
+    }
     const durations = new Map<string, number>();
     let current: string | undefined;
     for (const inst of s.ds.migrations as Array<(typeof s.ds.migrations)[number] & { name?: string }>) {

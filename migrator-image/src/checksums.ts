@@ -1,0 +1,72 @@
+// Approval by checksums: the check records the sha256 of each pending
+// migration's file (loader.ts computes it as `checksum`), the operator freezes
+// them with the run, and migrate refuses to start when a pending file differs
+// or a pending migration was not in the plan: what was checked (and maybe
+// approved by its hash) is exactly what runs, even if the image or ConfigMap
+// changed in between.
+import type { LoadedMigration } from './loader.js';
+import { MigratorError } from './result.js';
+
+/**
+ * The plan's checksums: each pending migration's file sha256, by name, in the
+ * order given (the check calls it with its pending names and Session.byName).
+ */
+export function planChecksums(
+  pending: readonly string[],
+  byName: ReadonlyMap<string, Pick<LoadedMigration, 'checksum'>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of pending) {
+    const loaded = byName.get(name);
+    // TypeORM only knows migrations the loader loaded: a miss is a bug, not a plan.
+    if (!loaded) throw new MigratorError(`pending migration ${name} has no loaded file`, name);
+    out[name] = loaded.checksum;
+  }
+  return out;
+}
+
+/** What the run's check saw: checksums by name (possibly fewer than all, if its result was cut) and how many were pending. */
+export interface ExpectedPlan {
+  checksums: Record<string, string>;
+  pendingCount?: number;
+}
+
+/**
+ * Refuses (throws, naming the migration) when the migrations pending now are
+ * not the checked ones: a file whose sha256 differs, a migration the plan did
+ * not have, or another number of them. A plan with fewer checksums than
+ * pending migrations (a cut result) still checks every name it has and the count.
+ */
+export function assertPlanUnchanged(
+  expected: ExpectedPlan,
+  pendingNow: readonly string[],
+  byName: ReadonlyMap<string, Pick<LoadedMigration, 'checksum'>>,
+): void {
+  const complete =
+    expected.pendingCount === undefined || Object.keys(expected.checksums).length >= expected.pendingCount;
+  for (const name of pendingNow) {
+    const want = expected.checksums[name];
+    const have = byName.get(name)?.checksum;
+    if (want === undefined) {
+      if (complete)
+        throw new MigratorError(
+          `migration ${name} is pending but was not in the checked plan: run the check again (retry) before migrating`,
+          name,
+        );
+      continue;
+    }
+    if (want !== have)
+      throw new MigratorError(
+        `migration ${name} changed since the check: its file has sha256 ${short(have)}, the checked plan ${short(want)}; run the check again (retry) before migrating`,
+        name,
+      );
+  }
+  if (expected.pendingCount !== undefined && pendingNow.length !== expected.pendingCount)
+    throw new MigratorError(
+      `${pendingNow.length} migration(s) pending now, ${expected.pendingCount} in the checked plan: run the check again (retry) before migrating`,
+    );
+}
+
+function short(sha: string | undefined): string {
+  return sha ? sha.slice(0, 12) : '(none)';
+}

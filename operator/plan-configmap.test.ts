@@ -1,0 +1,78 @@
+import { fullResultFromLog, fullResultLine, type JobResult } from '../crds/job-result.js';
+import { PLAN_CONFIGMAP_MAX_BYTES, planConfigMapData, planConfigMapName } from './plan-configmap.js';
+
+const run = { uid: 'u1', name: 'shop', generation: 3, attempt: 1 };
+const cut: JobResult = {
+  step: 'check',
+  ok: true,
+  startedAt: 't0',
+  finishedAt: 't1',
+  plan: { pending: ['A1'], hash: 'h', findings: [], notCaptured: [] },
+  truncated: true,
+};
+
+describe('fullResultFromLog', () => {
+  it('takes the last marked line, ignores log lines around it and a cut line', () => {
+    const log = [
+      '{"level":30,"msg":"migrator starting"}',
+      fullResultLine('{"step":"check","n":1}'),
+      fullResultLine('{"step":"check","n":2}'),
+      '{"level":30,"msg":"result written"}',
+    ].join('\n');
+    expect(fullResultFromLog(log)).toBe('{"step":"check","n":2}');
+    expect(fullResultFromLog(fullResultLine('{"a":1}'))).toBe('{"a":1}');
+    expect(fullResultFromLog(`x\n${fullResultLine('{"step":"check"}').slice(0, 30)}`)).toBeUndefined();
+    expect(fullResultFromLog('{"level":30}')).toBeUndefined();
+  });
+});
+
+describe('planConfigMapData', () => {
+  it('keeps the other step of the same run, drops a previous run', () => {
+    const checked = planConfigMapData(undefined, run, 'check', 'job-c', '{"plan":1}', cut, undefined);
+    expect(checked).toEqual({ run: '3.1', 'plan.json': '{"plan":1}' });
+    const migrated = planConfigMapData(
+      checked,
+      run,
+      'migrate',
+      'job-m',
+      '{"applied":1}',
+      undefined,
+      undefined,
+    );
+    expect(migrated).toEqual({ run: '3.1', 'plan.json': '{"plan":1}', 'applied.json': '{"applied":1}' });
+    const next = planConfigMapData(
+      migrated,
+      { ...run, attempt: 2 },
+      'check',
+      'job-c2',
+      '{"plan":2}',
+      cut,
+      undefined,
+    );
+    expect(next).toEqual({ run: '3.2', 'plan.json': '{"plan":2}' });
+  });
+
+  it('without the log, stores the cut result and says why', () => {
+    const d = planConfigMapData(undefined, run, 'check', 'job-c', undefined, cut, 'the Pod is gone');
+    expect(JSON.parse(d['plan.json'] ?? '')).toEqual(cut);
+    expect(d['check.note']).toMatch(/could not be read \(the Pod is gone\).*cut to 4 KiB.*Job job-c/);
+  });
+
+  it('is bounded: a larger result is cut, with a note naming the Job whose log has it whole', () => {
+    const big = JSON.stringify({ pending: Array.from({ length: 60_000 }, (_, i) => `Migration${i}`) });
+    expect(Buffer.byteLength(big)).toBeGreaterThan(PLAN_CONFIGMAP_MAX_BYTES);
+    const d = planConfigMapData(undefined, run, 'check', 'job-c', big, cut, undefined);
+    const size = Object.entries(d).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+    expect(size).toBeLessThanOrEqual(PLAN_CONFIGMAP_MAX_BYTES);
+    expect(d['check.note']).toMatch(/^Truncated: \d+ of \d+ bytes kept.*kubectl logs job\/job-c/);
+  });
+});
+
+describe('planConfigMapName', () => {
+  it('is <resource>-plan, shortened to a valid name for a long resource name', () => {
+    expect(planConfigMapName('shop')).toBe('shop-plan');
+    const long = planConfigMapName('a'.repeat(253));
+    expect(long.length).toBeLessThanOrEqual(253);
+    expect(long).toMatch(/^a+-[0-9a-f]{8}-plan$/);
+  });
+});
