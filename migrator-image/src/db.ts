@@ -53,7 +53,9 @@ function clientConfig(cfg: Config, ssl: SslOption): pg.ClientConfig {
 }
 
 /** Opens a pg connection honouring PGSSLMODE (prefer falls back to plain text like libpq). */
-export async function connect(cfg: Config): Promise<{ client: pg.Client; ssl: SslOption }> {
+export async function connect(
+  cfg: Config,
+): Promise<{ client: pg.Client; ssl: SslOption; serverVersionNum: number }> {
   let ssl = sslFor(cfg.PGSSLMODE);
   let client = new pg.Client(clientConfig(cfg, ssl));
   try {
@@ -69,7 +71,33 @@ export async function connect(cfg: Config): Promise<{ client: pg.Client; ssl: Ss
     }
   }
   client.on('error', (e) => log.warn({ err: e.message }, 'lock connection error'));
-  return { client, ssl };
+  let serverVersionNum: number;
+  try {
+    serverVersionNum = Number(
+      (await client.query<{ n: string }>("SELECT current_setting('server_version_num') AS n")).rows[0]?.n ??
+        0,
+    );
+    if (checksClientConnection(serverVersionNum))
+      await client.query(`SET client_connection_check_interval = '${CLIENT_CHECK_INTERVAL}'`);
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+  return { client, ssl, serverVersionNum };
+}
+
+/**
+ * How often a backend running one of our statements checks that we are still
+ * there. Without it a statement outlives a SIGKILLed migrator (OOM kill, node
+ * crash, kubelet's SIGKILL after the grace period) until it finishes: it keeps
+ * its locks and our advisory lock, so the retried Job waits or fails, and in
+ * mode "none" the orphaned statement still commits after its process died.
+ */
+const CLIENT_CHECK_INTERVAL = '1s';
+
+/** client_connection_check_interval exists from PostgreSQL 14; older servers reject it (even as a startup option). */
+export function checksClientConnection(serverVersionNum: number): boolean {
+  return serverVersionNum >= 140000;
 }
 
 export function quoteIdent(s: string): string {
@@ -140,11 +168,14 @@ export async function acquireLock(query: RowQuery, cfg: Config): Promise<() => P
  * opens (a data migration using the query builder or dataSource.query runs on a
  * second pooled connection, which a one-off SET would not reach). 0 = none.
  */
-export function sessionOptions(cfg: Config): string {
+export function sessionOptions(cfg: Config, serverVersionNum = 0): string {
   return [
     `-c lock_timeout=${cfg.LOCK_TIMEOUT_SECONDS}s`,
     `-c statement_timeout=${cfg.STATEMENT_TIMEOUT_SECONDS}s`,
     `-c idle_in_transaction_session_timeout=${cfg.IDLE_IN_TRANSACTION_TIMEOUT_SECONDS}s`,
+    ...(checksClientConnection(serverVersionNum)
+      ? [`-c client_connection_check_interval=${CLIENT_CHECK_INTERVAL}`]
+      : []),
   ].join(' ');
 }
 
@@ -153,6 +184,7 @@ export function dataSourceFor(
   ssl: SslOption,
   migrations: Array<new () => MigrationInterface>,
   entities: Array<string | (new () => unknown)> = [],
+  serverVersionNum = 0,
 ): DataSource {
   return new DataSource({
     type: 'postgres',
@@ -173,6 +205,6 @@ export function dataSourceFor(
     poolSize: 2,
     applicationName: APP_NAME,
     connectTimeoutMS: cfg.PGCONNECT_TIMEOUT * 1000,
-    extra: { options: sessionOptions(cfg) },
+    extra: { options: sessionOptions(cfg, serverVersionNum) },
   });
 }

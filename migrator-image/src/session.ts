@@ -22,7 +22,7 @@ export async function openSession(cfg: Config, opts: { lock: boolean }): Promise
   const entities = cfg.ENTITIES_DIR ? await loadEntities(cfg.ENTITIES_DIR) : [];
   if (cfg.ENTITIES_DIR) log.info({ count: entities.length, dir: cfg.ENTITIES_DIR }, 'entities loaded');
   // This probe connection only settles PGSSLMODE=prefer (like libpq) before the pool opens.
-  const { client, ssl } = await connect(cfg);
+  const { client, ssl, serverVersionNum } = await connect(cfg);
   await client.end().catch(() => undefined);
   let unlock: (() => Promise<void>) | undefined;
   let ds: DataSource | undefined;
@@ -32,6 +32,7 @@ export async function openSession(cfg: Config, opts: { lock: boolean }): Promise
       ssl,
       loaded.map((m) => m.cls),
       entities,
+      serverVersionNum,
     );
     await ds.initialize();
     const qr = ds.createQueryRunner();

@@ -38,7 +38,12 @@ export interface Server {
   startMs: number;
   /** The server binaries as the server's OS user can run them (a copy when run as root). */
   binDir: string;
+  /** Stops the server and removes its directory. */
   stop(): void;
+  /** Stops the server, keeping its data (fault tests): `fast` rolls back sessions, `immediate` crashes. */
+  halt(mode: 'fast' | 'immediate'): void;
+  /** Starts a halted server again on the same port and data (crash recovery runs after `immediate`). */
+  resume(): void;
 }
 
 function uidGid(user: string): { uid: number; gid: number } {
@@ -52,8 +57,8 @@ function serviceUser(): string {
   throw new Error('running as root and neither a postgres nor a nobody user exists: PostgreSQL refuses root');
 }
 
-/** Starts a throwaway server from `bin` (initdb, pg_ctl, postgres of one major). */
-export async function startServer(bin: string): Promise<Server> {
+/** Starts a throwaway server from `bin` (initdb, pg_ctl, postgres of one major); `crashSafe` for crash tests. */
+export async function startServer(bin: string, options: { crashSafe?: boolean } = {}): Promise<Server> {
   const t0 = performance.now();
   const dir = mkdtempSync(path.join(tmpdir(), 'dbm-matrix-pg-'));
   const data = path.join(dir, 'data');
@@ -101,7 +106,11 @@ export async function startServer(bin: string): Promise<Server> {
     '--no-sync',
   ]);
   if (init.status !== 0) fail('initdb', init);
-  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  // fsync stays off (the machine does not crash, only the server); a crash-safe server keeps
+  // synchronous_commit on, else a commit acknowledged just before `pg_ctl stop -m immediate` is lost.
+  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off${
+    options.crashSafe ? '' : ' -c synchronous_commit=off'
+  }`;
   const logFile = path.join(dir, 'postgres.log');
   const start = run(path.join(binDir, 'pg_ctl'), [
     '-D',
@@ -116,6 +125,28 @@ export async function startServer(bin: string): Promise<Server> {
     'start',
   ]);
   if (start.status !== 0) fail('pg_ctl start', start);
+  const halt = (mode: 'fast' | 'immediate') => {
+    const r = run(path.join(binDir, 'pg_ctl'), ['-D', data, '-m', mode, '-w', '-t', '60', 'stop']);
+    if (r.status !== 0) throw new Error(`pg_ctl stop -m ${mode} failed: ${r.stderr || r.stdout}`);
+  };
+  const resume = () => {
+    const r = run(path.join(binDir, 'pg_ctl'), [
+      '-D',
+      data,
+      '-o',
+      opts,
+      '-l',
+      logFile,
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
+    if (r.status !== 0) {
+      const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';
+      throw new Error(`pg_ctl start (again) failed: ${r.stderr || r.stdout}\n${tail}`);
+    }
+  };
   const stop = () => {
     const r = run(path.join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
     if (r.status !== 0 && existsSync(path.join(data, 'postmaster.pid'))) {
@@ -146,6 +177,8 @@ export async function startServer(bin: string): Promise<Server> {
       startMs: Math.round(performance.now() - t0),
       binDir,
       stop,
+      halt,
+      resume,
     };
   } catch (err) {
     stop();
