@@ -148,7 +148,11 @@ describe.each(setup.majors)('PostgreSQL %i', (major) => {
       const r = await runMigrator('check', { ...env, SHADOW_PG_BIN_DIR: pg!.binDir });
       expect(r.result.error).toBeUndefined();
       expect(r.code).toBe(0);
-      expect(r.result.plan?.shadow).toMatchObject({ shadowMajor: major, reversibility: 'proven', schemaErrors: [] });
+      expect(r.result.plan?.shadow).toMatchObject({
+        shadowMajor: major,
+        reversibility: 'proven',
+        schemaErrors: [],
+      });
       expect(r.result.plan).toMatchObject({ pending: BASE, notCaptured: [] });
       // The base migrations create their tables: nothing destructive, nothing that loses data.
       const blocking = (r.result.plan?.findings ?? []).filter(
