@@ -155,6 +155,18 @@ export const SafetySpec = z
       .max(128)
       .optional()
       .describe('The plan hash (status.plan.hash) of a blocked plan that a human accepts.'),
+    compatibility: z
+      .object({
+        queries: z
+          .array(z.string().min(1).max(4000))
+          .max(20)
+          .default([])
+          .describe(
+            'SQL the running app version depends on: each must still run on the shadow database after the pending migrations, else a backwardIncompatible finding names it.',
+          ),
+      })
+      .optional()
+      .describe('Backward compatibility of the migrated schema with the app version still running.'),
   })
   .describe('What the pre-deployment check may block.');
 
@@ -318,6 +330,19 @@ export const DatabaseMigrationSpec = z
   })
   .describe('The desired migration run.');
 export type DatabaseMigrationSpec = z.infer<typeof DatabaseMigrationSpec>;
+
+/**
+ * The finding categories that block a run: spec.safety.block, plus
+ * `irreversible` when a failure reverts (a revert through a down() the check
+ * could not prove is the data loss the user chose revert to avoid).
+ */
+export function blockingCategories(
+  spec: Pick<DatabaseMigrationSpec, 'safety' | 'onFailure'>,
+): FindingCategory[] {
+  const block = new Set<FindingCategory>(spec.safety.block);
+  if (spec.onFailure === 'revert') block.add('irreversible');
+  return [...block];
+}
 
 export const phases = [
   'Pending',

@@ -42,6 +42,30 @@ describe('buildJob', () => {
     }
   });
 
+  it('tells the check what blocks (irreversible too when a failure reverts) and the compatibility queries', () => {
+    const envOf = (d: DatabaseMigration): Record<string, string | undefined> =>
+      Object.fromEntries(
+        buildJob(d, run, 'check', config).spec!.template.spec!.containers[0]!.env!.map((e) => [
+          e.name,
+          e.value,
+        ]),
+      );
+    const plain = envOf(dm);
+    expect(plain.SAFETY_BLOCK).toBe('destructive,dataLoss');
+    expect(plain.COMPATIBILITY_QUERIES).toBeUndefined();
+    const reverting = DatabaseMigrationSpec.parse({
+      ...spec,
+      onFailure: 'revert',
+      safety: {
+        block: ['destructive'],
+        compatibility: { queries: ['SELECT id, name FROM products LIMIT 0'] },
+      },
+    });
+    const e = envOf({ ...dm, spec: reverting });
+    expect(e.SAFETY_BLOCK).toBe('destructive,irreversible');
+    expect(JSON.parse(e.COMPATIBILITY_QUERIES!)).toEqual(['SELECT id, name FROM products LIMIT 0']);
+  });
+
   it('takes the password only through a secretKeyRef', () => {
     const pw = container.env!.find((e) => e.name === 'PGPASSWORD');
     expect(pw).toEqual({ name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } });

@@ -4,7 +4,7 @@
 // migrator talks to PostgreSQL only, never to the API server).
 import type { V1Container, V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { DatabaseMigration, DatabaseMigrationSpec } from '../crds/database-migration.js';
-import { API_VERSION, KIND } from '../crds/database-migration.js';
+import { API_VERSION, blockingCategories, KIND } from '../crds/database-migration.js';
 import { TERMINATION_MESSAGE_PATH, type JobStep } from '../crds/job-result.js';
 import { COPY_MIGRATIONS_CONTAINER } from './frozen-sources.js';
 import { backupId, jobLabels, jobName, type RunId } from './job-names.js';
@@ -88,7 +88,9 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
   }
   if (step === 'check') {
     // The check counts blocking findings over its full list: the 4 KiB result may shorten the list.
-    env.push({ name: 'SAFETY_BLOCK', value: spec.safety.block.join(',') });
+    env.push({ name: 'SAFETY_BLOCK', value: blockingCategories(spec).join(',') });
+    const compat = spec.safety.compatibility?.queries ?? [];
+    if (compat.length > 0) env.push({ name: 'COMPATIBILITY_QUERIES', value: JSON.stringify(compat) });
   }
   if (step === 'migrate' || step === 'verify') {
     env.push({ name: 'VERIFY_QUERIES', value: JSON.stringify(spec.verification?.queries ?? []) });

@@ -561,6 +561,36 @@ describe('reconcile: safety, queueing, validation, retries', () => {
     expect(d2.status.phase).toBe('BackingUp');
   });
 
+  it('blocks an irreversible down() only when a failure would revert through it', () => {
+    const irreversible = [
+      {
+        rule: 'irreversible-down',
+        category: 'irreversible' as const,
+        severity: 'error' as const,
+        migration: 'M1',
+        message: 'down() of M1 runs no SQL',
+      },
+    ];
+    const reverting = resource({ onFailure: 'revert' });
+    const b = step(
+      reverting,
+      reconcile({ dm: reverting, jobs: [], pods: [], now, config }),
+      'check',
+      plan(irreversible),
+    );
+    expect(b.status.phase).toBe('Blocked');
+    expect(b.status.plan?.blocking).toEqual(['M1: irreversible-down']);
+    const leaving = resource({ onFailure: 'none' });
+    const c = step(
+      leaving,
+      reconcile({ dm: leaving, jobs: [], pods: [], now, config }),
+      'check',
+      plan(irreversible),
+    );
+    expect(c.status.phase).not.toBe('Blocked');
+    expect(c.status.plan?.findingsCount).toBe(1);
+  });
+
   it('queues behind another resource that holds the same database', () => {
     const out = reconcile({ dm: resource(), jobs: [], pods: [], now, config, targetHolder: 'apps/other' });
     expect(out.status.phase).toBe('Queued');

@@ -4,6 +4,7 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import {
+  blockingCategories,
   DatabaseMigrationSpec,
   RETRY_ANNOTATION,
   targetKey,
@@ -665,7 +666,7 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
   switch (phase) {
     case 'Checking': {
       const plan = result.plan ?? { pending: [], hash: '', findings: [], notCaptured: [] };
-      const blockOn = new Set<FindingCategory>(spec.safety.block);
+      const blockOn = new Set<FindingCategory>(blockingCategories(spec));
       const blocking = plan.findings.filter((f) => blockOn.has(f.category));
       // Totals are counted over the full lists; the lists may have been shortened to fit 4 KiB.
       const blockingCount = Math.max(result.totals?.blocking ?? 0, blocking.length);

@@ -136,8 +136,6 @@ export const Env = z.object({
   // and the directory its data lives in (an emptyDir in the Pod; default the OS temp dir).
   SHADOW_PG_BIN_DIR: optionalString,
   SHADOW_DATA_DIR: optionalString,
-  /** onFailure of the run: a revert needs each down() proven, so irreversible findings block then. */
-  ON_FAILURE: z.enum(['none', 'revert', 'restore']).optional(),
   COMPATIBILITY_QUERIES: z
     .string()
     .optional()
