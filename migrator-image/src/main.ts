@@ -72,6 +72,9 @@ export async function main(argv: string[]): Promise<number> {
   if (name === 'wait') return (await import('./commands/wait.js')).wait();
   // `lint` reads plain SQL files, needs no database and writes no JobResult either.
   if (name === 'lint') return (await import('./commands/lint.js')).lint(argv.slice(1));
+  // `check` with options is the local CLI (an app's CI); the Job runs a bare `check`.
+  if (name === 'check' && argv.length > 1)
+    return (await import('./commands/check-cli.js')).checkCli(argv.slice(1));
   const resultPath = process.env.RESULT_PATH || '/dev/termination-log';
   if (!isStep(name)) {
     process.stderr.write(`usage: migrator <${[...Object.keys(commands), 'wait', 'lint'].join('|')}>\n`);

@@ -242,3 +242,139 @@ test('a migration that fails in its container ends Failed with PostgreSQL’s er
     if (t.rows[0]?.has) expect((await c.query('SELECT * FROM migrations')).rows).toHaveLength(0);
   });
 }, 600_000);
+
+/** A migration file as a ConfigMap carries it: one class, up() and down() each running one SQL statement (or none). */
+function migrationFile(className: string, up: string, down: string): string {
+  const q = (sql: string): string => (sql ? `await q.query(${JSON.stringify(sql)});` : '/* nothing */');
+  return [
+    `export class ${className} {`,
+    `  name = '${className}';`,
+    `  async up(q) { ${q(up)} }`,
+    `  async down(q) { ${q(down)} }`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+test('a destructive plan is Blocked with its findings and a readable plan; its hash approves exactly that plan, a changed file needs a new approval', async () => {
+  const db = 'e2e_risky';
+  cleanup.push(db);
+  await freshDatabase(db);
+  await withDb(db, async (c) => {
+    await c.query('CREATE TABLE legacy_notes (id int PRIMARY KEY, body text)');
+    await c.query("INSERT INTO legacy_notes SELECT g, 'note ' || g FROM generate_series(1, 100) g");
+  });
+  const DROP = 'DropLegacyNotes1720000000000';
+  const NOTE = 'AddSettingNote1720000000001';
+  const migrations = (noteDown: string): Record<string, string> => ({
+    '1720000000000-DropLegacyNotes.mjs': migrationFile(
+      DROP,
+      'DROP TABLE legacy_notes',
+      'CREATE TABLE legacy_notes (id int PRIMARY KEY, body text)',
+    ),
+    '1720000000001-AddSettingNote.mjs': migrationFile(
+      NOTE,
+      'ALTER TABLE app_settings ADD COLUMN note text',
+      noteDown,
+    ),
+  });
+  const configMap = (noteDown: string): unknown => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'risky-migrations', namespace: NS },
+    data: migrations(noteDown),
+  });
+  // The second migration's down() does nothing: a revert would leave its column behind.
+  apply(configMap(''));
+  const resource = databaseMigration(NS, 'risky', db, {
+    configMapRef: { name: 'risky-migrations' },
+    transactionMode: 'each',
+  }) as { spec: Record<string, unknown> };
+  apply({ ...resource, spec: { ...resource.spec, onFailure: 'revert' } });
+
+  type PlanStatus = { hash?: string; blocking?: string[]; configMap?: string };
+  const planOf = (d: Dbm): PlanStatus => (d.status as { plan?: PlanStatus } | undefined)?.plan ?? {};
+  const blocked = await waitForPhase(NS, 'risky', ['Blocked', 'Succeeded', 'Failed']);
+  expect(blocked.status?.phase).toBe('Blocked');
+  const first = planOf(blocked);
+  expect(first.blocking).toEqual(
+    expect.arrayContaining([`${DROP}: drop-table`, `${NOTE}: irreversible-down`]),
+  );
+  const stalled = blocked.status?.conditions?.find((c) => c.type === 'Stalled');
+  expect(stalled?.message).toContain(`spec.safety.approval: "${first.hash}"`);
+
+  // The full plan, readable with kubectl: names, file checksums, findings, the shadow's verdict.
+  const planJson = kubectl([
+    '-n',
+    NS,
+    'get',
+    'configmap',
+    first.configMap ?? 'risky-plan',
+    '-o',
+    'jsonpath={.data.plan\\.json}',
+  ]);
+  const full = JSON.parse(planJson) as {
+    plan: {
+      pending: string[];
+      hash: string;
+      checksums: Record<string, string>;
+      findings: { rule: string; migration: string; message: string }[];
+      shadow: { reversibility: string };
+    };
+  };
+  expect(full.plan.hash).toBe(first.hash);
+  expect(full.plan.pending).toEqual([DROP, NOTE]);
+  expect(Object.keys(full.plan.checksums)).toEqual([DROP, NOTE]);
+  expect(full.plan.findings).toEqual(
+    expect.arrayContaining([expect.objectContaining({ rule: 'drop-table', migration: DROP })]),
+  );
+  expect(full.plan.shadow.reversibility).toBe('failed');
+  // The check ran on a shadow: the target still has every row and no migration.
+  await withDb(db, async (c) => {
+    expect((await c.query('SELECT count(*)::int AS n FROM legacy_notes')).rows[0].n).toBe(100);
+    const t = await c.query("SELECT to_regclass('public.migrations') IS NOT NULL AS has");
+    if (t.rows[0]?.has) expect((await c.query('SELECT * FROM migrations')).rows).toHaveLength(0);
+  });
+
+  // The file changes (its down() fixed) and the old hash is approved: that approval no longer fits.
+  apply(configMap('ALTER TABLE app_settings DROP COLUMN note'));
+  const approve = (hash: string): string =>
+    kubectl([
+      '-n',
+      NS,
+      'patch',
+      'databasemigration',
+      'risky',
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { safety: { approval: hash } } }),
+    ]);
+  approve(first.hash!);
+  const deadline = Date.now() + 300_000;
+  let again = getDbm(NS, 'risky');
+  while (Date.now() < deadline && !(again.status?.phase === 'Blocked' && planOf(again).hash !== first.hash)) {
+    expect(again.status?.phase).not.toBe('Succeeded');
+    await new Promise((r) => setTimeout(r, 1000));
+    again = getDbm(NS, 'risky');
+  }
+  const second = planOf(again);
+  expect(again.status?.phase).toBe('Blocked');
+  expect(second.hash).not.toBe(first.hash);
+  expect(second.blocking).toEqual([`${DROP}: drop-table`]);
+
+  // Approving the new hash runs exactly that plan.
+  approve(second.hash!);
+  const done = await waitForPhase(NS, 'risky', ['Succeeded', 'Failed']);
+  expect({ phase: done.status?.phase, lastError: done.status?.lastError }).toEqual({
+    phase: 'Succeeded',
+    lastError: undefined,
+  });
+  await withDb(db, async (c) => {
+    expect((await c.query("SELECT to_regclass('public.legacy_notes') AS t")).rows[0].t).toBeNull();
+    expect((await c.query('SELECT name FROM migrations ORDER BY id')).rows.map((r) => r.name)).toEqual([
+      DROP,
+      NOTE,
+    ]);
+  });
+}, 900_000);

@@ -1,0 +1,141 @@
+// `migrator check --json` as an app's CI runs it (through the npm bin, no
+// cluster): a local database URL, a shadow from local PostgreSQL binaries, one
+// JSON object on stdout, exit 0 clean / 1 at --fail-on / 2 on a usage error.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { appliedNames, createDatabase, migrationsDir, ROOT, runMigrator } from './helpers.js';
+
+const T = 240_000;
+const BIN = path.join(ROOT, 'bin/migrator.js');
+
+interface CliOut {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[]): Promise<CliOut> {
+  // Only PATH: the database comes from --database-url, as in a CI job.
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function url(db: string): string {
+  const { PGUSER, PGPASSWORD, PGHOST, PGPORT } = process.env;
+  return `postgres://${encodeURIComponent(PGUSER!)}:${encodeURIComponent(PGPASSWORD!)}@${PGHOST}:${PGPORT}/${db}`;
+}
+
+interface CheckJson {
+  ok: boolean;
+  pending: string[];
+  hash: string;
+  checksums: Record<string, string>;
+  findings: { rule: string; category: string; severity: string; message: string; migration: string }[];
+  revertFindings: { rule: string; category: string }[];
+  shadow: { reversibility: string; shadowMajor: number };
+  summary: { failing: number };
+}
+
+const parse = (out: CliOut): CheckJson => {
+  const lines = out.stdout.trim().split('\n');
+  // stdout is the answer alone: one line of JSON, the log went to stderr.
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0]!) as CheckJson;
+};
+
+describe('migrator check --json (local CLI)', () => {
+  it(
+    'a first deploy is clean (exit 0); a destructive plan exits 1 with its findings; the database is untouched',
+    async () => {
+      const db = await createDatabase('cli');
+      const clean = await cli([
+        'check',
+        '--json',
+        '--database-url',
+        url(db),
+        '--migrations',
+        migrationsDir('base'),
+      ]);
+      const first = parse(clean);
+      expect({ code: clean.code, ok: first.ok }).toEqual({ code: 0, ok: true });
+      expect(first.pending).toHaveLength(4);
+      expect(Object.keys(first.checksums)).toEqual(first.pending);
+      expect(first.hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(first.shadow.reversibility).toBe('proven');
+      expect(first.findings.filter((f) => f.severity === 'error')).toEqual([]);
+      expect(await appliedNames(db)).toEqual([]);
+
+      const base = migrationsDir('base');
+      expect((await runMigrator('migrate', { PGDATABASE: db, MIGRATIONS_DIR: base })).code).toBe(0);
+      const risky = await cli([
+        'check',
+        '--json',
+        `--database-url=${url(db)}`,
+        '--migrations',
+        migrationsDir('base', 'destructive'),
+        '--transaction-mode',
+        'each',
+      ]);
+      const plan = parse(risky);
+      expect(risky.code).toBe(1);
+      expect(plan.pending).toEqual(['DropLegacyData1700000007000']);
+      expect(plan.summary.failing).toBeGreaterThan(0);
+      for (const f of plan.findings) {
+        expect(f).toEqual(
+          expect.objectContaining({
+            rule: expect.any(String),
+            category: expect.any(String),
+            severity: expect.any(String),
+            message: expect.any(String),
+          }),
+        );
+      }
+      expect(plan.findings.map((f) => f.category)).toEqual(
+        expect.arrayContaining(['destructive', 'dataLoss']),
+      );
+      // --fail-on only counts; the same plan with its errors still fails at warning.
+      expect(
+        (
+          await cli([
+            'check',
+            '--json',
+            '--database-url',
+            url(db),
+            '--migrations',
+            migrationsDir('base', 'destructive'),
+            '--fail-on',
+            'warning',
+          ])
+        ).code,
+      ).toBe(1);
+      // The check ran on a shadow: nothing applied, nothing dropped.
+      expect(await appliedNames(db)).toHaveLength(4);
+      for (const out of [clean, risky])
+        expect(out.stdout + out.stderr).not.toContain(process.env.PGPASSWORD!);
+    },
+    T,
+  );
+
+  it('usage errors exit 2 and say what is wrong', async () => {
+    const bad = await cli(['check', '--json', '--fail-on', 'fatal']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--fail-on needs one of info|warning|error');
+    const unknown = await cli(['check', '--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown option --bogus');
+    const noDir = await cli(['check', '--json', '--database-url', 'postgres://u@127.0.0.1:1/x']);
+    expect(noDir.code).toBe(2);
+    expect(noDir.stderr).toContain('--migrations (or MIGRATIONS_DIR) is required');
+  });
+});
