@@ -170,6 +170,40 @@ export const SafetySpec = z
   })
   .describe('What the pre-deployment check may block.');
 
+export const CheckSpec = z
+  .object({
+    shadow: z
+      .object({
+        host: z
+          .string()
+          .min(1)
+          .max(253)
+          .describe('Host of a PostgreSQL server the check may create databases on.'),
+        port: z.number().int().min(1).max(65535).default(5432).describe('Its TCP port.'),
+        user: z
+          .string()
+          .min(1)
+          .max(63)
+          .describe('A role with CREATEDB there (and CREATEROLE, to mirror roles).'),
+        passwordSecretRef: SecretKeyRef.describe('Where its password is: a Secret key.'),
+        database: z
+          .string()
+          .min(1)
+          .max(63)
+          .default('postgres')
+          .describe('The database connected to for CREATE/DROP DATABASE.'),
+        sslMode: z
+          .enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'])
+          .default('prefer')
+          .describe('libpq sslmode.'),
+      })
+      .optional()
+      .describe(
+        "An external shadow server, for targets using extensions the migrator image lacks: each check creates a fresh database there, runs the plan on it and drops it. Default: a throwaway PostgreSQL 18 server inside the check Pod. It must run the target's major version or a newer one.",
+      ),
+  })
+  .describe('How the pre-deployment check runs.');
+
 export const WorkloadRef = z.object({
   kind: z.enum(['Deployment', 'StatefulSet']),
   name: dnsName,
@@ -292,6 +326,7 @@ export const DatabaseMigrationSpec = z
     // every resource states where its backups go (or that it has none).
     backup: BackupSpec,
     safety: SafetySpec.prefault({}),
+    check: CheckSpec.optional(),
     onFailure: z
       .enum(['none', 'revert', 'restore'])
       .default('none')

@@ -112,6 +112,10 @@ export const ShadowRecord = z
   .object({
     targetVersion: z.string().describe("The target's server version."),
     shadowMajor: z.number().int().describe('Major version of the throwaway server the plan ran on.'),
+    external: z
+      .boolean()
+      .optional()
+      .describe('True when the plan ran on the external shadow server of spec.check.shadow.'),
     schemaErrors: z
       .array(z.string())
       .default([])

@@ -66,6 +66,29 @@ describe('buildJob', () => {
     expect(JSON.parse(e.COMPATIBILITY_QUERIES!)).toEqual(['SELECT id, name FROM products LIMIT 0']);
   });
 
+  it('points the check at an external shadow server, its password only by reference', () => {
+    const withShadow = DatabaseMigrationSpec.parse({
+      ...spec,
+      check: {
+        shadow: { host: 'shadow.db', user: 'checker', passwordSecretRef: { name: 'shadow', key: 'pw' } },
+      },
+    });
+    const env = buildJob({ ...dm, spec: withShadow }, run, 'check', config).spec!.template.spec!
+      .containers[0]!.env!;
+    expect(env).toEqual(
+      expect.arrayContaining([
+        { name: 'SHADOW_PGHOST', value: 'shadow.db' },
+        { name: 'SHADOW_PGPORT', value: '5432' },
+        { name: 'SHADOW_PGDATABASE', value: 'postgres' },
+        { name: 'SHADOW_PGPASSWORD', valueFrom: { secretKeyRef: { name: 'shadow', key: 'pw' } } },
+      ]),
+    );
+    // Only the check uses it.
+    const migrateEnv = buildJob({ ...dm, spec: withShadow }, run, 'migrate', config).spec!.template.spec!
+      .containers[0]!.env!;
+    expect(migrateEnv.map((e) => e.name)).not.toContain('SHADOW_PGHOST');
+  });
+
   it('takes the password only through a secretKeyRef', () => {
     const pw = container.env!.find((e) => e.name === 'PGPASSWORD');
     expect(pw).toEqual({ name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } });

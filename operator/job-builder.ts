@@ -91,6 +91,22 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
     env.push({ name: 'SAFETY_BLOCK', value: blockingCategories(spec).join(',') });
     const compat = spec.safety.compatibility?.queries ?? [];
     if (compat.length > 0) env.push({ name: 'COMPATIBILITY_QUERIES', value: JSON.stringify(compat) });
+    const shadow = spec.check?.shadow;
+    if (shadow)
+      env.push(
+        { name: 'SHADOW_PGHOST', value: shadow.host },
+        { name: 'SHADOW_PGPORT', value: String(shadow.port) },
+        { name: 'SHADOW_PGUSER', value: shadow.user },
+        { name: 'SHADOW_PGDATABASE', value: shadow.database },
+        { name: 'SHADOW_PGSSLMODE', value: shadow.sslMode },
+        // Like the target's password: only ever a reference, resolved by the kubelet.
+        {
+          name: 'SHADOW_PGPASSWORD',
+          valueFrom: {
+            secretKeyRef: { name: shadow.passwordSecretRef.name, key: shadow.passwordSecretRef.key },
+          },
+        },
+      );
   }
   if (step === 'migrate' || step === 'verify') {
     env.push({ name: 'VERIFY_QUERIES', value: JSON.stringify(spec.verification?.queries ?? []) });

@@ -136,6 +136,15 @@ export const Env = z.object({
   // and the directory its data lives in (an emptyDir in the Pod; default the OS temp dir).
   SHADOW_PG_BIN_DIR: optionalString,
   SHADOW_DATA_DIR: optionalString,
+  // An external shadow server (spec.check.shadow) instead of a local one: the check creates and drops a database there.
+  SHADOW_PGHOST: optionalString,
+  SHADOW_PGPORT: int(5432, 1, 65535),
+  SHADOW_PGUSER: optionalString,
+  SHADOW_PGPASSWORD: z.string().optional(),
+  SHADOW_PGDATABASE: z.string().min(1).default('postgres'),
+  SHADOW_PGSSLMODE: z
+    .enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'])
+    .default('prefer'),
   COMPATIBILITY_QUERIES: z
     .string()
     .optional()

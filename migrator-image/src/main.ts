@@ -67,6 +67,7 @@ const STARTED = performance.now();
 
 export async function main(argv: string[]): Promise<number> {
   registerSecret(process.env.PGPASSWORD);
+  registerSecret(process.env.SHADOW_PGPASSWORD);
   const name = argv[0];
   // `wait` (the Helm hook waiter) is not an operator Job step: no JobResult.
   if (name === 'wait') return (await import('./commands/wait.js')).wait();

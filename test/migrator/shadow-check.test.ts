@@ -238,4 +238,71 @@ describe('check on a shadow database', () => {
     },
     T,
   );
+
+  it(
+    'runs on an external shadow server (spec.check.shadow): a fresh database there, dropped afterwards',
+    async () => {
+      const db = await createDatabase('shadow_ext');
+      await withDb(db, (c) => c.query(`CREATE TABLE items (id int PRIMARY KEY, qty int)`));
+      const dir = inlineMigrations([
+        [
+          'WidenQty',
+          [`ALTER TABLE items ALTER COLUMN qty TYPE bigint`],
+          [`ALTER TABLE items ALTER COLUMN qty TYPE int`],
+        ],
+      ]);
+      const schema = await schemaFingerprint(db);
+      const shadowDbs = () =>
+        withDb('postgres', async (c) =>
+          (await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'dbm_shadow_%'`)).rows.map(
+            (r: { datname: string }) => r.datname,
+          ),
+        );
+      const before = await shadowDbs();
+      // The test server stands in for the external one: another database on it, never the target.
+      const run = await runMigrator('check', {
+        PGDATABASE: db,
+        MIGRATIONS_DIR: dir,
+        SHADOW_PGHOST: process.env.PGHOST,
+        SHADOW_PGPORT: process.env.PGPORT,
+        SHADOW_PGUSER: process.env.PGUSER,
+        SHADOW_PGPASSWORD: process.env.PGPASSWORD,
+        // A local server is never started: binaries that do not exist would fail it.
+        SHADOW_PG_BIN_DIR: '/nonexistent',
+      });
+      expect(run.result.error).toBeUndefined();
+      const log = checkLog(run.stdout);
+      expect(log.shadow).toMatchObject({ external: true, reversibility: 'proven', schemaErrors: [] });
+      expect(log.findings.map((f) => f.rule)).toContain('traced-table-rewrite');
+      expect(await shadowDbs()).toEqual(before);
+      expect(await schemaFingerprint(db)).toBe(schema);
+      expect(run.stdout + run.stderr + run.raw).not.toContain(process.env.PGPASSWORD!);
+    },
+    T,
+  );
+
+  it(
+    'refuses an external shadow server it cannot reach, naming it, without the password',
+    async () => {
+      const db = await createDatabase('shadow_ext_bad');
+      await withDb(db, (c) => c.query(`CREATE TABLE items (id int PRIMARY KEY)`));
+      const dir = inlineMigrations([
+        ['AddNote', [`ALTER TABLE items ADD COLUMN note text`], [`ALTER TABLE items DROP COLUMN note`]],
+      ]);
+      const run = await runMigrator('check', {
+        PGDATABASE: db,
+        MIGRATIONS_DIR: dir,
+        SHADOW_PGHOST: '127.0.0.1',
+        SHADOW_PGPORT: '1',
+        SHADOW_PGUSER: 'checker',
+        SHADOW_PGPASSWORD: 'Shadow-Secret-123',
+      });
+      expect(run.code).not.toBe(0);
+      expect(run.result.error?.message).toMatch(
+        /cannot connect to the external shadow server 127\.0\.0\.1:1/,
+      );
+      expect(run.stdout + run.stderr + run.raw).not.toContain('Shadow-Secret-123');
+    },
+    T,
+  );
 });

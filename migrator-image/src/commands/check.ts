@@ -25,6 +25,7 @@ import {
   type CatalogDiff,
 } from '../shadow/catalog.js';
 import { copyMigrationRows, dumpSchema, loadSchema, readTargetStats, type Rows } from '../shadow/schema.js';
+import { externalShadowOf, openExternalShadow } from '../shadow/external.js';
 import { chooseBinDir, startShadow, type ShadowServer } from '../shadow/server.js';
 import { Tracer, traceFindings } from '../shadow/trace.js';
 
@@ -41,9 +42,9 @@ export function shadowConfig(cfg: Config, shadow: ShadowServer, database: string
     PGHOST: shadow.host,
     PGPORT: shadow.port,
     PGUSER: shadow.user,
-    PGPASSWORD: undefined,
+    PGPASSWORD: shadow.password,
     PGDATABASE: database,
-    PGSSLMODE: 'disable',
+    PGSSLMODE: shadow.sslMode ?? 'disable',
     // Nothing else runs on the shadow: no lock to wait for, no statement to cut short.
     LOCK_TIMEOUT_SECONDS: 0,
     STATEMENT_TIMEOUT_SECONDS: 0,
@@ -51,14 +52,26 @@ export function shadowConfig(cfg: Config, shadow: ShadowServer, database: string
 }
 
 /** The target's roles (names only) and database, so GRANTs and ALTER DATABASE in migrations run. */
-async function prepareShadow(cfg: Config, shadow: ShadowServer, roles: string[]): Promise<void> {
-  const { client } = await connect(shadowConfig(cfg, shadow, 'postgres'));
+async function prepareShadow(cfg: Config, shadow: ShadowServer, roles: string[]): Promise<string> {
+  const { client } = await connect(shadowConfig(cfg, shadow, shadow.database));
   try {
     for (const r of roles)
-      await client.query(
-        `DO $$ BEGIN CREATE ROLE ${quoteIdent(r)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
-      );
-    if (cfg.PGDATABASE !== 'postgres') await client.query(`CREATE DATABASE ${quoteIdent(cfg.PGDATABASE)}`);
+      await client
+        .query(
+          `DO $$ BEGIN CREATE ROLE ${quoteIdent(r)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+        )
+        .catch((err: unknown) => {
+          // An external server may not let us create roles: the schema load then reports the GRANTs it skipped.
+          if (!shadow.external) throw err;
+          log.warn(
+            { role: r, err: (err as Error).message },
+            'could not create a role on the external shadow',
+          );
+        });
+    // The external server's fresh database is the one to use; a local server gets the target's name.
+    if (shadow.external || cfg.PGDATABASE === 'postgres') return shadow.database;
+    await client.query(`CREATE DATABASE ${quoteIdent(cfg.PGDATABASE)}`);
+    return cfg.PGDATABASE;
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -123,12 +136,14 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
     );
     const schemaSql = await dumpSchema(cfg);
 
-    shadow = await startShadow({
-      binDir: chooseBinDir(stats.major, cfg.SHADOW_PG_BIN_DIR),
-      parentDir: cfg.SHADOW_DATA_DIR,
-    });
-    await prepareShadow(cfg, shadow, roles);
-    const scfg = shadowConfig(cfg, shadow, cfg.PGDATABASE);
+    const external = externalShadowOf(cfg);
+    shadow = external
+      ? await openExternalShadow(cfg, external, stats.major)
+      : await startShadow({
+          binDir: chooseBinDir(stats.major, cfg.SHADOW_PG_BIN_DIR),
+          parentDir: cfg.SHADOW_DATA_DIR,
+        });
+    const scfg = shadowConfig(cfg, shadow, await prepareShadow(cfg, shadow, roles));
     const schemaErrors = await loadSchema(cfg, scfg, schemaSql, shadow.major);
     sh = await openSession(scfg, { lock: false });
     const qr = sh.qr;
@@ -323,6 +338,7 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
     plan.shadow = {
       targetVersion: stats.serverVersion,
       shadowMajor: shadow.major,
+      ...(shadow.external ? { external: true } : {}),
       schemaErrors: schemaErrors.slice(0, 5).map((e) => e.slice(0, 200)),
       schemaErrorCount: schemaErrors.length,
       statementsTraced: tracer.statements.length,

@@ -13,7 +13,13 @@ export interface ShadowServer {
   host: string;
   port: number;
   user: string;
+  /** Set for an external server; the local one trusts its socket. */
+  password?: string;
+  sslMode?: 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full' | 'no-verify';
+  /** The database to use: the maintenance `postgres` of a local server, a fresh one on an external server. */
   database: string;
+  /** An external server (spec.check.shadow): its cluster-wide objects are not ours to create freely. */
+  external?: boolean;
   binDir: string;
   major: number;
   stop: () => Promise<void>;
