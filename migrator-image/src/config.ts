@@ -85,6 +85,8 @@ export const Env = z.object({
     .optional(),
   BACKUP_PATH: optionalString,
   ENTITIES_DIR: optionalString,
+  // The running (previous) app version's compiled entities: the check requires their tables and columns after the migrations.
+  COMPATIBILITY_ENTITIES_DIR: optionalString,
   SAFETY_BLOCK: z
     .string()
     .optional()

@@ -2,11 +2,19 @@
 // its size and its WAL, and sees no lock stronger than a schema dump's, while
 // the plan still reports the rewrite with the target's real size; down()s are
 // proven by comparing catalogs; compatibility queries run on the migrated schema.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Finding, ShadowRecord } from '../../crds/job-result.js';
-import { createDatabase, migrationsDir, runMigrator, schemaFingerprint, tempDir, withDb } from './helpers.js';
+import {
+  createDatabase,
+  migrationsDir,
+  ROOT,
+  runMigrator,
+  schemaFingerprint,
+  tempDir,
+  withDb,
+} from './helpers.js';
 
 const T = 240_000;
 
@@ -302,6 +310,74 @@ describe('check on a shadow database', () => {
         /cannot connect to the external shadow server 127\.0\.0\.1:1/,
       );
       expect(run.stdout + run.stderr + run.raw).not.toContain('Shadow-Secret-123');
+    },
+    T,
+  );
+
+  it(
+    "checks the running app's entities against the migrated schema: a renamed column and a changed type family",
+    async () => {
+      const db = await createDatabase('shadow_entities');
+      await withDb(db, async (c) => {
+        await c.query(`CREATE TABLE widgets (id int PRIMARY KEY, label text)`);
+        await c.query(`CREATE TABLE gadgets (id int PRIMARY KEY, price numeric, name varchar(20))`);
+      });
+      const entities = tempDir('running-entities');
+      writeFileSync(
+        path.join(entities, 'widget.entity.js'),
+        readFileSync(path.join(ROOT, 'test/fixtures/entities/widget.entity.js')),
+      );
+      writeFileSync(
+        path.join(entities, 'gadget.entity.js'),
+        [
+          "import { Column, Entity, PrimaryColumn } from 'typeorm';",
+          'export class Gadget {}',
+          "Entity('gadgets')(Gadget);",
+          "PrimaryColumn({ type: 'int' })(Gadget.prototype, 'id');",
+          "Column({ type: 'numeric' })(Gadget.prototype, 'price');",
+          "Column({ type: 'varchar' })(Gadget.prototype, 'name');",
+          '',
+        ].join('\n'),
+      );
+      const dir = inlineMigrations([
+        [
+          'RenameLabel',
+          [`ALTER TABLE widgets RENAME COLUMN label TO title`],
+          [`ALTER TABLE widgets RENAME COLUMN title TO label`],
+        ],
+        [
+          'PriceAsText',
+          // varchar(20) -> text stays in the family: no finding for name.
+          [
+            `ALTER TABLE gadgets ALTER COLUMN price TYPE text`,
+            `ALTER TABLE gadgets ALTER COLUMN name TYPE text`,
+          ],
+          [
+            `ALTER TABLE gadgets ALTER COLUMN price TYPE numeric USING price::numeric`,
+            `ALTER TABLE gadgets ALTER COLUMN name TYPE varchar(20)`,
+          ],
+        ],
+      ]);
+      const run = await runMigrator('check', {
+        PGDATABASE: db,
+        MIGRATIONS_DIR: dir,
+        COMPATIBILITY_ENTITIES_DIR: entities,
+      });
+      expect(run.result.error).toBeUndefined();
+      const found = checkLog(run.stdout)
+        .findings.filter((f) => f.rule === 'compatibility-entity')
+        .map((f) => f.message);
+      expect(found).toHaveLength(2);
+      expect(found).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(
+            /entity Widget of the running app uses column public\.widgets\.label, which is gone/,
+          ),
+          expect.stringMatching(
+            /entity Gadget of the running app maps public\.gadgets\.price as numeric, but it is text/,
+          ),
+        ]),
+      );
     },
     T,
   );

@@ -25,6 +25,7 @@ import {
   type CatalogDiff,
 } from '../shadow/catalog.js';
 import { copyMigrationRows, dumpSchema, loadSchema, readTargetStats, type Rows } from '../shadow/schema.js';
+import { runningAppEntityFindings } from '../shadow/entities.js';
 import { externalShadowOf, openExternalShadow } from '../shadow/external.js';
 import { chooseBinDir, startShadow, type ShadowServer } from '../shadow/server.js';
 import { Tracer, traceFindings } from '../shadow/trace.js';
@@ -235,6 +236,16 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
           await qr.rollbackTransaction();
         }
       }
+
+    if (!failure && cfg.COMPATIBILITY_ENTITIES_DIR)
+      plan.findings.push(
+        ...(await runningAppEntityFindings(
+          cfg.COMPATIBILITY_ENTITIES_DIR,
+          direct,
+          plan.pending[plan.pending.length - 1] ?? '',
+          cfg.MIGRATIONS_SCHEMA,
+        )),
+      );
 
     // Reversibility: each down() in reverse must bring the catalog back to what it was before its up().
     let reversibility: 'proven' | 'failed' | 'skipped' = failure ? 'skipped' : 'proven';
