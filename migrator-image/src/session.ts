@@ -78,6 +78,14 @@ export function migrationsTable(cfg: Config): string {
   return qualified(cfg, cfg.MIGRATIONS_TABLE);
 }
 
+/**
+ * up/down: a migration applied or reverted (written in the same transaction as
+ * its row in the migrations table when there is one). started: written and
+ * committed before a migration that runs outside a transaction, so a process
+ * that dies inside it leaves a record that it may be half-applied.
+ */
+export type HistoryDirection = 'up' | 'down' | 'started';
+
 export const HISTORY_COLUMNS = [
   'id',
   'name',
@@ -95,7 +103,7 @@ export function historyTableDdl(table: string): string {
     id bigserial PRIMARY KEY,
     name text NOT NULL,
     checksum text,
-    direction text NOT NULL CHECK (direction IN ('up', 'down')),
+    direction text NOT NULL CHECK (direction IN ('up', 'down', 'started')),
     applied_at timestamptz NOT NULL DEFAULT now(),
     applied_by text,
     duration_ms integer,
@@ -103,14 +111,32 @@ export function historyTableDdl(table: string): string {
   )`;
 }
 
+/**
+ * Widens the direction CHECK of a history table made before 'started' existed
+ * (idempotent, one statement: restore runs it inside its transaction too).
+ */
+export function historyTableUpgrade(table: string): string {
+  const lit = `'${table.replace(/'/g, "''")}'`;
+  return `DO $dbm$ DECLARE c text; BEGIN
+    SELECT conname INTO c FROM pg_constraint
+     WHERE conrelid = ${lit}::regclass AND contype = 'c'
+       AND pg_get_constraintdef(oid) LIKE '%direction%' AND pg_get_constraintdef(oid) NOT LIKE '%started%';
+    IF c IS NOT NULL THEN
+      EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', ${lit}, c);
+      EXECUTE format('ALTER TABLE %s ADD CHECK (direction IN (''up'', ''down'', ''started''))', ${lit});
+    END IF;
+  END $dbm$`;
+}
+
 export async function ensureHistoryTable(s: Session): Promise<void> {
   await s.qr.query(historyTableDdl(historyTable(s.cfg)));
+  await s.qr.query(historyTableUpgrade(historyTable(s.cfg)));
 }
 
 export async function recordHistory(
   qr: QueryRunner,
   cfg: Config,
-  row: { name: string; checksum?: string; direction: 'up' | 'down'; durationMs: number },
+  row: { name: string; checksum?: string; direction: HistoryDirection; durationMs: number },
 ): Promise<void> {
   await qr.query(
     `INSERT INTO ${historyTable(cfg)} (name, checksum, direction, applied_by, duration_ms, transaction_mode) VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -128,15 +154,15 @@ export async function recordHistory(
 /** The newest history row of each migration (what migrate or revert last recorded), if the table exists. */
 export async function latestHistory(
   s: Session,
-): Promise<Map<string, { direction: 'up' | 'down'; checksum: string | null }>> {
-  const out = new Map<string, { direction: 'up' | 'down'; checksum: string | null }>();
+): Promise<Map<string, { direction: HistoryDirection; checksum: string | null; at: string }>> {
+  const out = new Map<string, { direction: HistoryDirection; checksum: string | null; at: string }>();
   const [{ reg } = { reg: null }] = (await s.qr.query(`SELECT to_regclass($1) AS reg`, [
     historyTable(s.cfg),
   ])) as Array<{ reg: string | null }>;
   if (!reg) return out;
   const rows = (await s.qr.query(
-    `SELECT DISTINCT ON (name) name, checksum, direction FROM ${historyTable(s.cfg)} ORDER BY name, id DESC`,
-  )) as Array<{ name: string; checksum: string | null; direction: 'up' | 'down' }>;
-  for (const r of rows) out.set(r.name, { direction: r.direction, checksum: r.checksum });
+    `SELECT DISTINCT ON (name) name, checksum, direction, applied_at::text AS at FROM ${historyTable(s.cfg)} ORDER BY name, id DESC`,
+  )) as Array<{ name: string; checksum: string | null; direction: HistoryDirection; at: string }>;
+  for (const r of rows) out.set(r.name, { direction: r.direction, checksum: r.checksum, at: r.at });
   return out;
 }

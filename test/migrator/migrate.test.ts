@@ -54,13 +54,18 @@ describe('migrator migrate', () => {
         const hist = await c.query(
           `SELECT name, checksum, direction, applied_by, transaction_mode FROM dbmigrate_history ORDER BY id`,
         );
-        expect(hist.rows.map((r) => r.name)).toEqual([...BASE, 'AddSkuIndexConcurrently1700000006000']);
-        expect(
-          hist.rows.every(
-            (r) => r.direction === 'up' && r.applied_by === 'ns/app@3.1' && r.transaction_mode === 'each',
-          ),
-        ).toBe(true);
-        expect(hist.rows.map((r) => r.checksum)).toEqual(run.result.migrations?.map((m) => m.checksum));
+        // The transaction = false migration's start is recorded (committed) before it runs.
+        expect(hist.rows.map((r) => `${r.direction} ${r.name}`)).toEqual([
+          ...BASE.map((n) => `up ${n}`),
+          'started AddSkuIndexConcurrently1700000006000',
+          'up AddSkuIndexConcurrently1700000006000',
+        ]);
+        expect(hist.rows.every((r) => r.applied_by === 'ns/app@3.1' && r.transaction_mode === 'each')).toBe(
+          true,
+        );
+        expect(hist.rows.filter((r) => r.direction === 'up').map((r) => r.checksum)).toEqual(
+          run.result.migrations?.map((m) => m.checksum),
+        );
       });
       // A second run finds nothing to do and still verifies.
       const again = await runMigrator('migrate', {
@@ -111,8 +116,46 @@ describe('migrator migrate', () => {
       await withDb(db, async (c) => {
         const con = await c.query(`SELECT 1 FROM pg_constraint WHERE conname = 'price_negative'`);
         expect(con.rowCount).toBe(0);
-        const hist = await c.query(`SELECT name FROM dbmigrate_history ORDER BY id`);
+        const hist = await c.query(`SELECT name FROM dbmigrate_history WHERE direction = 'up' ORDER BY id`);
         expect(hist.rows.map((r) => r.name)).toEqual(expected);
+        // Without a transaction each migration's start is on record first; the failed one has no "up".
+        const started = await c.query(
+          `SELECT name FROM dbmigrate_history WHERE direction = 'started' ORDER BY id`,
+        );
+        expect(started.rows.map((r) => r.name)).toEqual(
+          mode === 'none' ? [...BASE, 'AddPriceCheck1700000004000'] : [],
+        );
+      });
+    },
+    T,
+  );
+
+  it(
+    "widens an older history table's direction CHECK so a start can be recorded",
+    async () => {
+      const db = await createDatabase('oldhist');
+      await withDb(db, (c) =>
+        c.query(`CREATE TABLE dbmigrate_history (
+          id bigserial PRIMARY KEY, name text NOT NULL, checksum text,
+          direction text NOT NULL CHECK (direction IN ('up', 'down')),
+          applied_at timestamptz NOT NULL DEFAULT now(), applied_by text, duration_ms integer, transaction_mode text)`),
+      );
+      const run = await runMigrator('migrate', {
+        PGDATABASE: db,
+        MIGRATIONS_DIR: migrationsDir('base', 'concurrent'),
+        TRANSACTION_MODE: 'each',
+      });
+      expect(run.result.error).toBeUndefined();
+      await withDb(db, async (c) => {
+        const r = await c.query(
+          `SELECT count(*)::int AS n FROM dbmigrate_history WHERE direction = 'started'`,
+        );
+        expect(r.rows[0]).toEqual({ n: 1 });
+        const checks = await c.query(
+          `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'dbmigrate_history'::regclass AND contype = 'c'`,
+        );
+        expect(checks.rows).toHaveLength(1);
+        expect(checks.rows[0].def).toContain('started');
       });
     },
     T,

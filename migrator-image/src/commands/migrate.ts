@@ -37,6 +37,15 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
         current = name;
         setCurrent(name);
         log.info({ migration: name }, 'applying migration');
+        if (!qr.isTransactionActive) {
+          // Nothing rolls this migration back if the process dies inside it: record that it started, first.
+          await recordHistory(qr, cfg, {
+            name,
+            checksum: s.byName.get(name)?.checksum,
+            direction: 'started',
+            durationMs: 0,
+          });
+        }
         const t0 = performance.now();
         await up(qr);
         durations.set(name, performance.now() - t0);

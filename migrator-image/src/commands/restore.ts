@@ -15,7 +15,7 @@ import { acquireLock, connect, pgRows, qualified } from '../db.js';
 import { log } from '../log.js';
 import { assertClientServes, restoreInOneTransaction, TRANSACTION_TIMEOUT_SET } from '../pgtools.js';
 import { MigratorError } from '../result.js';
-import { HISTORY_COLUMNS, historyTableDdl } from '../session.js';
+import { HISTORY_COLUMNS, historyTableDdl, historyTableUpgrade } from '../session.js';
 import {
   backupRecord,
   appliedMigrationNames,
@@ -114,6 +114,8 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
       // pg_restore's script empties search_path for the session.
       'RESET search_path;',
       hasHistory ? `${historyTableDdl(history)};` : '',
+      // The backup may predate 'started': widen its CHECK before the kept rows go back in.
+      hasHistory ? `${historyTableUpgrade(history)};` : '',
       hasHistory
         ? `INSERT INTO ${history} (${cols}) SELECT ${cols} FROM dbm_keep_history k WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE h.id = k.id);`
         : '',

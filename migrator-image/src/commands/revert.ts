@@ -13,6 +13,7 @@ import {
   ensureHistoryTable,
   executorFor,
   latestHistory,
+  type HistoryDirection,
   migrationsTable,
   openSession,
   recordHistory,
@@ -30,7 +31,7 @@ type Executed = Awaited<ReturnType<ReturnType<typeof executorFor>['getExecutedMi
 export function targetsByName(
   names: string[],
   executed: Executed,
-  history: Map<string, { direction: 'up' | 'down' }>,
+  history: Map<string, { direction: HistoryDirection }>,
 ): { targets: Executed; alreadyReverted: string[] } {
   const applied = new Set(executed.map((m) => m.name));
   const alreadyReverted: string[] = [];

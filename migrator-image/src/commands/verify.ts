@@ -13,7 +13,15 @@ export async function verifySession(s: Session): Promise<VerifyRecord> {
   const problems: string[] = [];
 
   const recorded = new Map<string, string | null>();
-  for (const [name, h] of await latestHistory(s)) if (h.direction === 'up') recorded.set(name, h.checksum);
+  const executedNames = new Set(executed.map((m) => m.name));
+  for (const [name, h] of await latestHistory(s)) {
+    if (h.direction === 'up') recorded.set(name, h.checksum);
+    // Started outside a transaction and never recorded as applied: what it did before it stopped is still there.
+    if (h.direction === 'started' && !executedNames.has(name))
+      problems.push(
+        `migration ${name} started outside a transaction at ${h.at} and was never recorded as applied: it may be half-applied; compare the schema with its up() before retrying`,
+      );
+  }
 
   let latest: { name: string; timestamp: number } | undefined;
   for (const m of executed) {
