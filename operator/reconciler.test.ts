@@ -561,6 +561,15 @@ describe('reconcile: safety, queueing, validation, retries', () => {
     expect(d2.status.phase).toBe('BackingUp');
   });
 
+  it('lists a rule filed under two blocking categories once per migration', () => {
+    const dm = resource();
+    const twice = [...destructive, { ...destructive[0]!, category: 'dataLoss' as const }];
+    const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan(twice));
+    expect(b.status.phase).toBe('Blocked');
+    expect(b.status.plan?.blocking).toEqual(['M1: drop-column']);
+    expect(b.status.plan?.blockingCount).toBe(2);
+  });
+
   it('blocks an irreversible down() only when a failure would revert through it', () => {
     const irreversible = [
       {

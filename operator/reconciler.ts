@@ -676,7 +676,8 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
         hash: plan.hash,
         // Blocking findings first: they are the ones a person must see.
         findings: [...blocking, ...plan.findings.filter((f) => !blockOn.has(f.category))].slice(0, 20),
-        blocking: blocking.map((f) => `${f.migration}: ${f.rule}`).slice(0, 20),
+        // One line per migration and rule: a rule filed under two categories is still one thing to read.
+        blocking: [...new Set(blocking.map((f) => `${f.migration}: ${f.rule}`))].slice(0, 20),
         pendingCount,
         findingsCount: Math.max(result.totals?.findings ?? 0, plan.findings.length),
         blockingCount,
