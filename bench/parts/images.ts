@@ -1,0 +1,47 @@
+// Sizes of the operator and migrator images as buildah stores them (the
+// images images/build.sh builds; what every node pulls before a first Job).
+import path from 'node:path';
+import { ROOT } from '../lib/postgres.js';
+import { run } from '../lib/proc.js';
+import { figure, type Result } from '../lib/stats.js';
+
+interface BuildahImage {
+  names?: string[];
+  size?: string;
+  id: string;
+}
+
+export function benchImages(): Result[] {
+  // images.env names the images of the current sources (build.sh writes it; its cache makes a rebuild cheap).
+  run('bash', [path.join(ROOT, 'images/build.sh'), '--no-import'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const env = run('bash', [
+    '-c',
+    `source ${JSON.stringify(path.join(ROOT, '.tmp/images/images.env'))}; echo "$DBM_OPERATOR_IMAGE $DBM_MIGRATOR_IMAGE"`,
+  ])
+    .stdout.trim()
+    .split(' ');
+  const out: Result[] = [];
+  for (const [label, ref] of [
+    ['operator image', env[0]],
+    ['migrator image', env[1]],
+  ] as const) {
+    if (!ref) throw new Error(`images.env names no ${label}`);
+    const sizeBytes = imageSizeFromList(ref);
+    out.push(figure(label, sizeBytes / 1e6, 'MB', ref));
+  }
+  return out;
+}
+
+function imageSizeFromList(ref: string): number {
+  const list = JSON.parse(
+    run('bash', ['-c', `source ${JSON.stringify(path.join(ROOT, 'images/lib.sh'))}; bah images --json`])
+      .stdout,
+  ) as BuildahImage[];
+  const img = list.find((i) => i.names?.some((n) => n === ref || n.endsWith(ref)));
+  if (!img?.size) throw new Error(`buildah lists no ${ref}`);
+  const m = /([\d.]+)\s*([kMG]?B)/.exec(img.size);
+  const mult = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[m?.[2] ?? 'B'] ?? 1;
+  return Number(m?.[1] ?? Number.NaN) * mult;
+}
