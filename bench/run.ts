@@ -5,7 +5,8 @@
 //
 //   npm run bench -- [--only migrate,startup,check,backup,cluster,scale,images]
 //                    [--runs 5] [--size 256] [--migrations 200] [--check-migrations 1000]
-//                    [--resources 5000] [--queued 1000] [--out bench/results/latest.json]
+//                    [--resources 5000] [--queued 1000] [--scale-before <other build's dist/operator/main.js>]
+//                    [--out bench/results/latest.json]
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     resources: { type: 'string', default: '5000' },
     namespaces: { type: 'string', default: '50' },
     queued: { type: 'string', default: '1000' },
+    'scale-before': { type: 'string' },
     'cluster-runs': { type: 'string', default: '5' },
     out: { type: 'string', default: path.join(ROOT, 'bench/results/latest.json') },
   },

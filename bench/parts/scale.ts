@@ -15,12 +15,15 @@ import { baseResource, clients, ensureCrd, waitFor, type Clients } from '../../t
 import { ensureCluster, pool, sleep } from '../lib/cluster.js';
 import { NODE, ROOT } from '../lib/postgres.js';
 import { rssMiB } from '../lib/proc.js';
-import { comparison, figure, median, type Result } from '../lib/stats.js';
+import { comparison, figure, type Result } from '../lib/stats.js';
 
 export interface ScaleOptions {
   resources: number;
   namespaces: number;
   queued: number;
+  /** Another build's dist/operator/main.js (e.g. before a fix): run beside this one, interleaved. */
+  beforeMain?: string;
+  rounds?: number;
   /** Changes of the holder to count status writes over. */
   holderChanges?: number;
 }
@@ -181,120 +184,165 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
   );
   const t0 = performance.now();
   await createAll(c, o, nss);
+  const watcher = await watchWrites(c.kc);
   out.push(
     figure(`create ${o.resources} resources (bench client, 24 in flight)`, performance.now() - t0, 'ms'),
   );
 
-  const port = await freePort();
-  let logTail = '';
-  const started = performance.now();
-  const child = spawn(NODE, [path.join(ROOT, 'dist/operator/main.js')], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      KUBECONFIG: process.env.KUBECONFIG,
-      MIGRATOR_IMAGE: 'database-migration-operator/migrator:bench',
-      WATCH_NAMESPACES: nss.join(','),
-      LEADER_ELECTION: 'false',
-      POD_NAME: 'bench-scale',
-      HTTP_PORT: String(port),
-      HTTP_HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr.on('data', (d: Buffer) => (logTail = (logTail + d.toString()).slice(-4000)));
-  const pid = child.pid!;
-  const watcher = await watchWrites(c.kc);
-  try {
-    await waitFor(
-      'the operator to sync',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`operator exited ${child.exitCode}: ${logTail}`);
-        return (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok;
-      },
-      600_000,
-      100,
-    );
-    out.push(figure('initial sync: start to informers synced (readyz)', performance.now() - started, 'ms'));
-    // Settled: every queued resource has a phase and the work queue is empty.
-    const queuedNames = new Set(
-      Array.from(
-        { length: o.queued },
-        (_, k) => `scale-${String(o.resources - o.queued + k).padStart(5, '0')}`,
-      ),
-    );
-    const phases = async () => {
-      const list = (await c.custom.listClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL,
-        labelSelector: `${LABEL}=scale`,
-      })) as { items: DatabaseMigration[] };
-      return list.items.filter((d) => queuedNames.has(d.metadata.name));
-    };
-    await waitFor(
-      'every queued resource to have a phase',
-      async () => (await phases()).every((d) => d.status?.phase),
-      900_000,
-      2000,
-    );
-    await waitFor(
-      'an idle work queue',
-      async () => (await metric(port, 'dbmigration_workqueue_depth')) === 0,
-      300_000,
-      500,
-    );
-    out.push(
-      figure(
-        'initial sync: start to settled (all reconciled, queue empty)',
-        performance.now() - started,
-        'ms',
-      ),
-    );
-    await sleep(3000);
-    out.push(figure('operator resident memory after sync (VmRSS)', procStatus(pid, 'VmRSS'), 'MiB'));
-    out.push(figure('operator peak resident memory (VmHWM)', procStatus(pid, 'VmHWM'), 'MiB'));
+  interface Session {
+    syncedMs: number;
+    settledMs: number;
+    rss: number;
+    hwm: number;
+    perChange: number[];
+  }
+  const queuedNames = new Set(
+    Array.from(
+      { length: o.queued },
+      (_, k) => `scale-${String(o.resources - o.queued + k).padStart(5, '0')}`,
+    ),
+  );
+  const queuedOnes = async () => {
+    const list = (await c.custom.listClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      labelSelector: `${LABEL}=scale`,
+    })) as { items: DatabaseMigration[] };
+    return list.items.filter((d) => queuedNames.has(d.metadata.name));
+  };
 
-    // Status writes per change of the holder: delete the running one, count the writes until quiet.
-    const perChange: number[] = [];
-    for (let k = 0; k < (o.holderChanges ?? 3); k++) {
-      const holder = (await phases()).find((d) => d.status?.phase && d.status.phase !== 'Queued');
-      if (!holder) throw new Error('no resource holds the shared database');
-      const before = watcher.count();
-      await c.custom.deleteNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: holder.metadata.namespace,
-        plural: PLURAL,
-        name: holder.metadata.name,
-      });
-      const t = Date.now();
-      await sleep(2000);
-      // Quiet: no write for 5 s (the queued re-check runs every 10 s, so also wait one of those).
+  /** One operator process: start, sync, settle, memory, then `changes` changes of the holder. */
+  async function session(main: string, changes: number): Promise<Session> {
+    const port = await freePort();
+    let logTail = '';
+    const started = performance.now();
+    const child = spawn(NODE, [main], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        KUBECONFIG: process.env.KUBECONFIG,
+        MIGRATOR_IMAGE: 'database-migration-operator/migrator:bench',
+        WATCH_NAMESPACES: nss.join(','),
+        LEADER_ELECTION: 'false',
+        POD_NAME: 'bench-scale',
+        HTTP_PORT: String(port),
+        HTTP_HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr.on('data', (d: Buffer) => (logTail = (logTail + d.toString()).slice(-4000)));
+    const pid = child.pid!;
+    try {
       await waitFor(
-        'writes to stop',
-        async () => Date.now() - watcher.lastAt() > 5000 && Date.now() - t > 12_000,
+        'the operator to sync',
+        async () => {
+          if (child.exitCode !== null) throw new Error(`operator exited ${child.exitCode}: ${logTail}`);
+          return (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok;
+        },
+        600_000,
+        100,
+      );
+      const syncedMs = performance.now() - started;
+      await waitFor(
+        'every queued resource to have a phase',
+        async () => (await queuedOnes()).every((d) => d.status?.phase),
+        900_000,
+        2000,
+      );
+      await waitFor(
+        'an idle work queue',
+        async () => (await metric(port, 'dbmigration_workqueue_depth')) === 0,
         300_000,
         500,
       );
-      perChange.push(watcher.count() - before);
+      const settledMs = performance.now() - started;
+      await sleep(3000);
+      const rss = procStatus(pid, 'VmRSS');
+      const perChange: number[] = [];
+      for (let k = 0; k < changes; k++) {
+        // The holder: the one queued resource that is not Queued; deleted mid-check, the next one takes over.
+        const holder = (await queuedOnes()).find(
+          (d) => d.status?.phase && d.status.phase !== 'Queued' && !d.metadata.deletionTimestamp,
+        );
+        if (!holder) throw new Error('no resource holds the shared database');
+        const before = watcher.count();
+        await c.custom.deleteNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: holder.metadata.namespace,
+          plural: PLURAL,
+          name: holder.metadata.name,
+        });
+        const t = Date.now();
+        // Quiet: no write for 5 s, and at least one queued re-check (every 10 s) has passed.
+        await waitFor(
+          'writes to stop',
+          async () => Date.now() - watcher.lastAt() > 5000 && Date.now() - t > 12_000,
+          300_000,
+          500,
+        );
+        perChange.push(watcher.count() - before);
+      }
+      return { syncedMs, settledMs, rss, hwm: procStatus(pid, 'VmHWM'), perChange };
+    } finally {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
     }
-    out.push(
-      comparison(
-        `writes to the queued resources per change of the holder (${o.queued} queued on one database)`,
-        'writes',
-        [{ label: 'MODIFIED events per holder change', samples: perChange }],
-        'each holder change: the holder deleted mid-check; counted by a watch until 5 s without a write',
-      ),
-    );
-    out.push(figure('status writes per run, median', median(perChange), 'writes'));
-    out.push(figure('operator resident memory at the end (VmRSS)', procStatus(pid, 'VmRSS'), 'MiB'));
-    out.push(figure('operator peak resident memory at the end (VmHWM)', procStatus(pid, 'VmHWM'), 'MiB'));
+  }
+
+  const current = path.join(ROOT, 'dist/operator/main.js');
+  try {
+    if (!o.beforeMain) {
+      const s = await session(current, o.holderChanges ?? 3);
+      out.push(
+        figure('initial sync: start to informers synced (readyz)', s.syncedMs, 'ms'),
+        figure('initial sync: start to settled (all reconciled, queue empty)', s.settledMs, 'ms'),
+        figure('operator resident memory after sync (VmRSS)', s.rss, 'MiB'),
+        figure('operator peak resident memory (VmHWM)', s.hwm, 'MiB'),
+        comparison(
+          `writes to the bench's resources per change of the holder (${o.queued} queued on one database)`,
+          'writes',
+          [{ label: 'this build', samples: s.perChange }],
+        ),
+      );
+    } else {
+      // Interleaved: this build, the other build, ... each a fresh operator process on the same resources.
+      const sides = { after: [] as Session[], before: [] as Session[] };
+      for (let r = 0; r < (o.rounds ?? 2); r++) {
+        sides.after.push(await session(current, o.holderChanges ?? 2));
+        sides.before.push(await session(o.beforeMain, o.holderChanges ?? 2));
+      }
+      const first = sides.after[0]!;
+      out.push(
+        figure(
+          'initial sync (first start, fresh resources): start to informers synced (readyz)',
+          first.syncedMs,
+          'ms',
+        ),
+        figure('initial sync (first start, fresh resources): start to settled', first.settledMs, 'ms'),
+      );
+      const cmp = (name: string, unit: string, f: (s: Session) => number[]) =>
+        comparison(name, unit, [
+          { label: 'before the fix', samples: sides.before.flatMap(f) },
+          { label: 'this build', samples: sides.after.flatMap(f) },
+        ]);
+      out.push(
+        cmp(
+          `writes to the bench's resources per change of the holder (${o.queued} queued on one database)`,
+          'writes',
+          (s) => s.perChange,
+        ),
+        cmp('operator resident memory after sync (VmRSS)', 'MiB', (s) => [s.rss]),
+        cmp('operator peak resident memory (VmHWM)', 'MiB', (s) => [s.hwm]),
+        cmp('restart: start to settled', 'ms', (s) => [s.settledMs]),
+      );
+    }
   } finally {
     watcher.stop();
-    child.kill('SIGTERM');
-    if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
     await stripFinalizers(c);
     // Namespaces (and with them the resources, Jobs and Pods) are deleted in the background.
     await pool(nss, 10, (ns) => c.core.deleteNamespace({ name: ns }).catch(() => undefined));
