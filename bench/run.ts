@@ -4,9 +4,10 @@
 // bench reports figures).
 //
 //   npm run bench -- [--only migrate,startup,check,backup,cluster,scale,images]
-//                    [--runs 5] [--size 256] [--migrations 200] [--check-migrations 1000]
+//                    [--runs 5] [--size 256] [--migrations 200] [--check-migrations 200]
 //                    [--resources 5000] [--queued 1000] [--scale-before <other build's dist/operator/main.js>]
 //                    [--out bench/results/latest.json]
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,7 +30,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     size: { type: 'string', default: '256' },
     migrations: { type: 'string', default: '200' },
-    'check-migrations': { type: 'string', default: '1000' },
+    'check-migrations': { type: 'string', default: '200' },
     resources: { type: 'string', default: '5000' },
     namespaces: { type: 'string', default: '50' },
     queued: { type: 'string', default: '1000' },
@@ -120,7 +121,13 @@ try {
     await part(
       'scale',
       { resources: num('resources'), namespaces: num('namespaces'), queued: num('queued') },
-      () => benchScale({ resources: num('resources'), namespaces: num('namespaces'), queued: num('queued') }),
+      () =>
+        benchScale({
+          resources: num('resources'),
+          namespaces: num('namespaces'),
+          queued: num('queued'),
+          ...(values['scale-before'] ? { beforeMain: path.resolve(values['scale-before']) } : {}),
+        }),
     );
   if (wanted.has('cluster'))
     await part('cluster', { runs: num('cluster-runs') }, () => benchCluster({ runs: num('cluster-runs') }));
@@ -129,13 +136,25 @@ try {
   if (pg) await pg.stop();
 }
 
-const doc = {
+// latest.json keeps the newest result of every part: a part rerun alone
+// (--only) replaces its own entry and leaves the others as they were, each
+// with the date, machine and versions of the run that produced it.
+const run = {
   date: started.toISOString(),
   finishedAt: new Date().toISOString(),
   command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
   machine: machine(),
   versions: versions(extraVersions),
-  parts,
+};
+const previous = existsSync(values.out!)
+  ? (JSON.parse(readFileSync(values.out!, 'utf8')) as { parts?: (PartReport & { run?: unknown })[] })
+  : {};
+const kept = (previous.parts ?? []).filter((p) => !parts.some((q) => q.part === p.part));
+const doc = {
+  ...run,
+  parts: [...kept, ...parts.map((p) => ({ ...p, run }))].sort(
+    (a, b) => ALL.indexOf(a.part as Part) - ALL.indexOf(b.part as Part),
+  ),
 };
 writeJson(values.out!, doc);
 process.stdout.write(table(parts) + '\n');

@@ -101,25 +101,45 @@ async function createAll(c: Clients, o: ScaleOptions, nss: string[]): Promise<vo
   });
 }
 
-/** Counts MODIFIED events of the bench's resources (each is one write: status, finalizer or spec). */
+/**
+ * Counts MODIFIED events of the bench's resources (each is one write: status,
+ * finalizer or spec). The API server ends a watch after a few minutes: it is
+ * resumed from the last resourceVersion seen, so no write goes uncounted.
+ */
 async function watchWrites(
   kc: k8s.KubeConfig,
 ): Promise<{ count: () => number; lastAt: () => number; stop: () => void }> {
   let n = 0;
   let last = Date.now();
+  let rv: string | undefined;
+  let stopped = false;
+  let req: { abort: () => void } | undefined;
   const watch = new k8s.Watch(kc);
-  const req = await watch.watch(
-    `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-    { labelSelector: `${LABEL}=scale` },
-    (type) => {
-      if (type === 'MODIFIED') {
-        n++;
-        last = Date.now();
-      }
+  const start = async (): Promise<void> => {
+    req = await watch.watch(
+      `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      { labelSelector: `${LABEL}=scale`, allowWatchBookmarks: true, ...(rv ? { resourceVersion: rv } : {}) },
+      (type, obj: { metadata?: { resourceVersion?: string } }) => {
+        rv = obj.metadata?.resourceVersion ?? rv;
+        if (type === 'MODIFIED') {
+          n++;
+          last = Date.now();
+        }
+      },
+      () => {
+        if (!stopped) setTimeout(() => void start().catch(() => undefined), 100);
+      },
+    );
+  };
+  await start();
+  return {
+    count: () => n,
+    lastAt: () => last,
+    stop: () => {
+      stopped = true;
+      req?.abort();
     },
-    () => undefined,
-  );
-  return { count: () => n, lastAt: () => last, stop: () => req.abort() };
+  };
 }
 
 /** Our finalizer on a resource outlives a stopped operator: strip it so the namespaces can go. */
@@ -194,6 +214,7 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
     settledMs: number;
     rss: number;
     hwm: number;
+    heapMiB: number;
     perChange: number[];
   }
   const queuedNames = new Set(
@@ -260,6 +281,7 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
       const settledMs = performance.now() - started;
       await sleep(3000);
       const rss = procStatus(pid, 'VmRSS');
+      const heapMiB = (await metric(port, 'nodejs_heap_size_used_bytes')) / 1024 / 1024;
       const perChange: number[] = [];
       for (let k = 0; k < changes; k++) {
         // The holder: the one queued resource that is not Queued; deleted mid-check, the next one takes over.
@@ -285,7 +307,7 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
         );
         perChange.push(watcher.count() - before);
       }
-      return { syncedMs, settledMs, rss, hwm: procStatus(pid, 'VmHWM'), perChange };
+      return { syncedMs, settledMs, rss, heapMiB, hwm: procStatus(pid, 'VmHWM'), perChange };
     } finally {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
@@ -303,6 +325,7 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
         figure('initial sync: start to settled (all reconciled, queue empty)', s.settledMs, 'ms'),
         figure('operator resident memory after sync (VmRSS)', s.rss, 'MiB'),
         figure('operator peak resident memory (VmHWM)', s.hwm, 'MiB'),
+        figure('operator JS heap used after sync', s.heapMiB, 'MiB'),
         comparison(
           `writes to the bench's resources per change of the holder (${o.queued} queued on one database)`,
           'writes',
@@ -338,6 +361,7 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
         ),
         cmp('operator resident memory after sync (VmRSS)', 'MiB', (s) => [s.rss]),
         cmp('operator peak resident memory (VmHWM)', 'MiB', (s) => [s.hwm]),
+        cmp('operator JS heap used after sync', 'MiB', (s) => [s.heapMiB]),
         cmp('restart: start to settled', 'ms', (s) => [s.settledMs]),
       );
     }
