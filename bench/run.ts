@@ -35,6 +35,7 @@ const { values } = parseArgs({
     namespaces: { type: 'string', default: '50' },
     queued: { type: 'string', default: '1000' },
     'scale-before': { type: 'string' },
+    'scale-rounds': { type: 'string', default: '2' },
     'cluster-runs': { type: 'string', default: '5' },
     out: { type: 'string', default: path.join(ROOT, 'bench/results/latest.json') },
   },
@@ -127,6 +128,7 @@ try {
           namespaces: num('namespaces'),
           queued: num('queued'),
           ...(values['scale-before'] ? { beforeMain: path.resolve(values['scale-before']) } : {}),
+          rounds: num('scale-rounds'),
         }),
     );
   if (wanted.has('cluster'))

@@ -34,13 +34,22 @@ function bringUp(): { images: Record<string, string>; pg: Record<string, string>
     run('bash', [path.join(ROOT, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout;
   ensureCluster();
   sh('test/node/up.sh');
-  sh('images/build.sh');
+  // DBM_BENCH_MIGRATOR_IMAGE + DBM_BENCH_EXAMPLE_IMAGE: images already on the node (e.g. of the
+  // same migrator sources), when a rebuild is not wanted; otherwise build.sh builds and imports.
+  const given = process.env.DBM_BENCH_MIGRATOR_IMAGE && process.env.DBM_BENCH_EXAMPLE_IMAGE;
+  if (!given) sh('images/build.sh');
   const pg: Record<string, string> = {};
   for (const line of sh('scripts/demo/postgres.sh', ['up']).split('\n')) {
     const m = /^(\w+)=(.*)$/.exec(line.trim());
     if (m?.[1]) pg[m[1]] = m[2] ?? '';
   }
-  return { images: settings(path.join(ROOT, '.tmp/images/images.env')), pg };
+  const images = given
+    ? {
+        DBM_MIGRATOR_IMAGE: process.env.DBM_BENCH_MIGRATOR_IMAGE!,
+        DBM_EXAMPLE_IMAGE: process.env.DBM_BENCH_EXAMPLE_IMAGE!,
+      }
+    : settings(path.join(ROOT, '.tmp/images/images.env'));
+  return { images, pg };
 }
 
 async function prepareNamespace(c: Clients, password: string): Promise<void> {
