@@ -604,10 +604,38 @@ describe('reconcile: safety, queueing, validation, retries', () => {
     const out = reconcile({ dm: resource(), jobs: [], pods: [], now, config, targetHolder: 'apps/other' });
     expect(out.status.phase).toBe('Queued');
     expect(created(out)).toEqual([]);
-    expect(getCondition(out.status.conditions, 'Reconciling')?.message).toContain('apps/other');
+    // The Event, written once on entering the queue, names the holder.
+    expect(out.actions).toContainEqual(
+      expect.objectContaining({
+        kind: 'event',
+        reason: 'Queued',
+        message: expect.stringContaining('apps/other'),
+      }),
+    );
     expect(out.holdsTarget).toBe(false);
     const later = reconcile({ dm: { ...resource(), status: out.status }, jobs: [], pods: [], now, config });
     expect(later.status.phase).toBe('Checking');
+  });
+
+  it('a queued status does not change when the run holding the database changes (writes independent of the queue)', () => {
+    const first = reconcile({ dm: resource(), jobs: [], pods: [], now, config, targetHolder: 'apps/a' });
+    expect(first.status.phase).toBe('Queued');
+    // Each later holder, at a later time: the status the edge would write is the same object.
+    let status = first.status;
+    for (const [i, holder] of ['apps/b', 'team-x/c', 'apps/d'].entries()) {
+      const next = reconcile({
+        dm: { ...resource(), status },
+        jobs: [],
+        pods: [],
+        now: new Date(now.getTime() + (i + 1) * 60_000),
+        config,
+        targetHolder: holder,
+      });
+      expect(next.status).toEqual(first.status);
+      expect(next.actions).toEqual([]);
+      expect(JSON.stringify(next.status)).not.toContain(holder);
+      status = next.status;
+    }
   });
 
   it('an invalid spec stalls with the field named', () => {

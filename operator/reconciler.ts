@@ -226,12 +226,19 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
   const ctx: Ctx = { dm, spec: spec.spec, run, now: nowIso, status, out, input };
 
   if (input.targetHolder) {
-    const message = `Waiting for ${input.targetHolder}, which is running migrations on ${target}`;
+    // The status names no holder: every queued resource's status would otherwise be
+    // rewritten each time the run holding the database changes, work that grows with
+    // the square of the queue. The Event, written once on entering the queue, names it.
     if (status.phase !== 'Queued') {
-      out.actions.push({ kind: 'event', type: 'Normal', reason: 'Queued', message });
+      out.actions.push({
+        kind: 'event',
+        type: 'Normal',
+        reason: 'Queued',
+        message: `Waiting for ${input.targetHolder}, which is running migrations on ${target}`,
+      });
     }
     status.phase = 'Queued';
-    setPhaseConditions(ctx, 'Queued', message);
+    setPhaseConditions(ctx, 'Queued', queuedMessage(target));
     out.requeueAfterMs = QUEUED_RECHECK_MS;
     return out;
   }
@@ -962,6 +969,11 @@ function setPhaseConditions(ctx: Ctx, phase: Phase, message: string, reason: str
   );
   c = setCondition(c, { type: 'Stalled', status: stalled ? 'True' : 'False', reason, message }, ctx.now, gen);
   ctx.status.conditions = c;
+}
+
+/** The Queued message: the same whichever run holds the database, so a new holder rewrites no queued status. */
+export function queuedMessage(target: string): string {
+  return `Waiting for another run on ${target} to finish (one run at a time per database)`;
 }
 
 function capitalize(s: string): string {

@@ -1,0 +1,66 @@
+// The bench's own throwaway PostgreSQL (the migrator tests' global setup:
+// Debian's server in a temp dir, fsync off, on 127.0.0.1) and the pg_dump the
+// migrator image uses (PostgreSQL 18's client, scripts/postgres-versions.sh),
+// so `migrator backup` and bare pg_dump run the same binary.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import postgresSetup from '../../test/setup/postgres-setup.js';
+import postgresTeardown from '../../test/setup/postgres-teardown.js';
+import { run } from './proc.js';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export interface Pg {
+  /** PG* of the superuser, for children. */
+  env: NodeJS.ProcessEnv;
+  serverVersion: string;
+  clientBin: string;
+  stop(): Promise<void>;
+}
+
+/** PostgreSQL 18's pg_dump/pg_restore/psql (cached; fetched on first use), else the host's. */
+export function clientBinDir(): string {
+  if (process.env.PG_CLIENT_BIN_DIR) return process.env.PG_CLIENT_BIN_DIR;
+  const bin = run('bash', [path.join(ROOT, 'scripts/postgres-versions.sh'), 'client']).stdout.trim();
+  if (!existsSync(path.join(bin, 'pg_dump'))) throw new Error(`no pg_dump in ${bin}`);
+  return bin;
+}
+
+export async function startPostgres(): Promise<Pg> {
+  await postgresSetup();
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE']) env[k] = process.env[k];
+  const clientBin = clientBinDir();
+  const pg: Pg = {
+    env,
+    clientBin,
+    serverVersion: '',
+    stop: () => postgresTeardown(),
+  };
+  pg.serverVersion = psql(pg, 'postgres', 'SHOW server_version').trim();
+  return pg;
+}
+
+export function psql(pg: Pg, db: string, sql: string): string {
+  return run(
+    path.join(pg.clientBin, 'psql'),
+    ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql],
+    {
+      env: pg.env,
+    },
+  ).stdout;
+}
+
+export function recreateDb(pg: Pg, db: string, template?: string): void {
+  psql(pg, 'postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  psql(pg, 'postgres', `CREATE DATABASE ${db}${template ? ` TEMPLATE ${template}` : ''}`);
+}
+
+/** The compiled migrator (npm run build): the form the image runs. */
+export function migratorArgs(): string[] {
+  const main = path.join(ROOT, 'dist/migrator-image/src/main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: npm run build (npm run bench does)`);
+  return [main];
+}
+
+export const NODE = process.execPath;

@@ -1,0 +1,378 @@
+// Operator scale: the operator (dist/operator/main.js, as the integration
+// harness starts it) against the local API server with N DatabaseMigrations
+// across M namespaces: N - Q settled (Succeeded, each on its own database) and
+// Q fresh ones on ONE database, so one runs (its check Pod stays Pending: a
+// nodeSelector no node matches) and Q - 1 queue behind it. Measures the
+// initial sync, resident memory (VmRSS / VmHWM), and the status writes each
+// change of the run holding the database causes (a watch counts them).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION, type DatabaseMigration } from '../../crds/database-migration.js';
+import { baseResource, clients, ensureCrd, waitFor, type Clients } from '../../test/integration/harness.js';
+import { ensureCluster, pool, sleep } from '../lib/cluster.js';
+import { NODE, ROOT } from '../lib/postgres.js';
+import { rssMiB } from '../lib/proc.js';
+import { comparison, figure, type Result } from '../lib/stats.js';
+
+export interface ScaleOptions {
+  resources: number;
+  namespaces: number;
+  queued: number;
+  /** Another build's dist/operator/main.js (e.g. before a fix): run beside this one, interleaved. */
+  beforeMain?: string;
+  rounds?: number;
+  /** Changes of the holder to count status writes over. */
+  holderChanges?: number;
+}
+
+const LABEL = 'dbmigrate.io/bench';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  if (field === 'VmRSS') return rssMiB(pid);
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+  return line ? Number(line.split(' ').pop()) : Number.NaN;
+}
+
+async function createAll(c: Clients, o: ScaleOptions, nss: string[]): Promise<void> {
+  const settled = o.resources - o.queued;
+  const items = Array.from({ length: o.resources }, (_, i) => i);
+  await pool(items, 24, async (i) => {
+    const ns = nss[i % nss.length]!;
+    const name = `scale-${String(i).padStart(5, '0')}`;
+    const body = baseResource(name, ns, i < settled ? `svc_${i}` : 'shared');
+    (body.metadata as { labels?: Record<string, string> }).labels = { [LABEL]: 'scale' };
+    await c.custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL,
+      body,
+    });
+    if (i < settled) {
+      // A finished run, as a cluster that has used the operator for a while holds them.
+      const now = new Date().toISOString();
+      await c.custom.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace: ns,
+          plural: PLURAL,
+          name,
+          body: {
+            status: {
+              phase: 'Succeeded',
+              observedGeneration: 1,
+              attempt: 1,
+              startedAt: now,
+              completedAt: now,
+              conditions: ['Ready', 'Reconciling', 'Stalled'].map((type) => ({
+                type,
+                status: type === 'Ready' ? 'True' : 'False',
+                reason: 'Succeeded',
+                message: 'migrations applied',
+                lastTransitionTime: now,
+                observedGeneration: 1,
+              })),
+            },
+          },
+        },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+    }
+  });
+}
+
+/**
+ * Counts MODIFIED events of the bench's resources (each is one write: status,
+ * finalizer or spec). The API server ends a watch after a few minutes: it is
+ * resumed from the last resourceVersion seen, so no write goes uncounted.
+ */
+async function watchWrites(
+  kc: k8s.KubeConfig,
+): Promise<{ count: () => number; lastAt: () => number; stop: () => void }> {
+  let n = 0;
+  let last = Date.now();
+  let rv: string | undefined;
+  let stopped = false;
+  let req: { abort: () => void } | undefined;
+  const watch = new k8s.Watch(kc);
+  const start = async (): Promise<void> => {
+    req = await watch.watch(
+      `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      { labelSelector: `${LABEL}=scale`, allowWatchBookmarks: true, ...(rv ? { resourceVersion: rv } : {}) },
+      (type, obj: { metadata?: { resourceVersion?: string } }) => {
+        rv = obj.metadata?.resourceVersion ?? rv;
+        if (type === 'MODIFIED') {
+          n++;
+          last = Date.now();
+        }
+      },
+      () => {
+        if (!stopped) setTimeout(() => void start().catch(() => undefined), 100);
+      },
+    );
+  };
+  await start();
+  return {
+    count: () => n,
+    lastAt: () => last,
+    stop: () => {
+      stopped = true;
+      req?.abort();
+    },
+  };
+}
+
+/** Our finalizer on a resource outlives a stopped operator: strip it so the namespaces can go. */
+async function stripFinalizers(c: Clients): Promise<void> {
+  // Retried: a CRD applied a moment ago answers 429 while its storage initializes.
+  const list = await waitFor(
+    'the resources to list',
+    async () =>
+      (await c.custom.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        labelSelector: `${LABEL}=scale`,
+      })) as { items: DatabaseMigration[] },
+  );
+  await pool(
+    list.items.filter((d) => d.metadata.finalizers?.length),
+    24,
+    (d) =>
+      c.custom.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace: d.metadata.namespace,
+          plural: PLURAL,
+          name: d.metadata.name,
+          body: { metadata: { finalizers: null } },
+        },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      ),
+  );
+}
+
+export async function benchScale(o: ScaleOptions): Promise<Result[]> {
+  ensureCluster();
+  const c = clients();
+  // The CRD only when absent: the shared cluster's may be newer than this checkout's.
+  const crd = await c.objects
+    .read({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `${PLURAL}.${GROUP}` },
+    })
+    .catch(() => undefined);
+  if (!crd) await ensureCrd(c);
+  const nss = Array.from({ length: o.namespaces }, (_, i) => `bench-scale-${String(i).padStart(2, '0')}`);
+  const out: Result[] = [];
+  // A clean slate: namespaces from an earlier run are deleted first.
+  await stripFinalizers(c);
+  await pool(nss, 10, (ns) => c.core.deleteNamespace({ name: ns }).catch(() => undefined));
+  await waitFor(
+    'old bench namespaces to go',
+    async () => {
+      const list = await c.core.listNamespace({ labelSelector: `${LABEL}=scale` });
+      return list.items.length === 0;
+    },
+    300_000,
+    1000,
+  );
+  await pool(nss, 10, (ns) =>
+    c.core.createNamespace({ body: { metadata: { name: ns, labels: { [LABEL]: 'scale' } } } }),
+  );
+  const t0 = performance.now();
+  await createAll(c, o, nss);
+  const watcher = await watchWrites(c.kc);
+  out.push(
+    figure(`create ${o.resources} resources (bench client, 24 in flight)`, performance.now() - t0, 'ms'),
+  );
+
+  interface Session {
+    syncedMs: number;
+    settledMs: number;
+    rss: number;
+    hwm: number;
+    heapMiB: number;
+    perChange: number[];
+  }
+  const queuedNames = new Set(
+    Array.from(
+      { length: o.queued },
+      (_, k) => `scale-${String(o.resources - o.queued + k).padStart(5, '0')}`,
+    ),
+  );
+  const queuedOnes = async () => {
+    const list = (await c.custom.listClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      labelSelector: `${LABEL}=scale`,
+    })) as { items: DatabaseMigration[] };
+    return list.items.filter((d) => queuedNames.has(d.metadata.name));
+  };
+
+  /** One operator process: start, sync, settle, memory, then `changes` changes of the holder. */
+  async function session(main: string, changes: number): Promise<Session> {
+    const port = await freePort();
+    let logTail = '';
+    const started = performance.now();
+    const child = spawn(NODE, [main], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        KUBECONFIG: process.env.KUBECONFIG,
+        MIGRATOR_IMAGE: 'database-migration-operator/migrator:bench',
+        WATCH_NAMESPACES: nss.join(','),
+        LEADER_ELECTION: 'false',
+        POD_NAME: 'bench-scale',
+        HTTP_PORT: String(port),
+        HTTP_HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr.on('data', (d: Buffer) => (logTail = (logTail + d.toString()).slice(-4000)));
+    const pid = child.pid!;
+    try {
+      await waitFor(
+        'the operator to sync',
+        async () => {
+          if (child.exitCode !== null) throw new Error(`operator exited ${child.exitCode}: ${logTail}`);
+          return (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok;
+        },
+        600_000,
+        100,
+      );
+      const syncedMs = performance.now() - started;
+      await waitFor(
+        'every queued resource to have a phase',
+        async () => (await queuedOnes()).every((d) => d.status?.phase),
+        900_000,
+        2000,
+      );
+      // Settled: an empty work queue, or (an older build that requeues queued resources every
+      // 10 s may never show one on a loaded machine) no write for 5 s.
+      await waitFor(
+        'an idle work queue or no write for 5 s',
+        async () =>
+          (await metric(port, 'dbmigration_workqueue_depth')) === 0 || Date.now() - watcher.lastAt() > 5000,
+        300_000,
+        500,
+      );
+      const settledMs = performance.now() - started;
+      await sleep(3000);
+      const rss = procStatus(pid, 'VmRSS');
+      const heapMiB = (await metric(port, 'nodejs_heap_size_used_bytes')) / 1024 / 1024;
+      const perChange: number[] = [];
+      for (let k = 0; k < changes; k++) {
+        // The holder: the one queued resource that is not Queued; deleted mid-check, the next one takes over.
+        const holder = (await queuedOnes()).find(
+          (d) => d.status?.phase && d.status.phase !== 'Queued' && !d.metadata.deletionTimestamp,
+        );
+        if (!holder) throw new Error('no resource holds the shared database');
+        const before = watcher.count();
+        await c.custom.deleteNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: holder.metadata.namespace,
+          plural: PLURAL,
+          name: holder.metadata.name,
+        });
+        const t = Date.now();
+        // Quiet: no write for 5 s, and at least one queued re-check (every 10 s) has passed.
+        await waitFor(
+          'writes to stop',
+          async () => Date.now() - watcher.lastAt() > 5000 && Date.now() - t > 12_000,
+          300_000,
+          500,
+        );
+        perChange.push(watcher.count() - before);
+      }
+      return { syncedMs, settledMs, rss, heapMiB, hwm: procStatus(pid, 'VmHWM'), perChange };
+    } finally {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+    }
+  }
+
+  const current = path.join(ROOT, 'dist/operator/main.js');
+  try {
+    if (!o.beforeMain) {
+      const s = await session(current, o.holderChanges ?? 3);
+      out.push(
+        figure('initial sync: start to informers synced (readyz)', s.syncedMs, 'ms'),
+        figure('initial sync: start to settled (all reconciled, queue empty)', s.settledMs, 'ms'),
+        figure('operator resident memory after sync (VmRSS)', s.rss, 'MiB'),
+        figure('operator peak resident memory (VmHWM)', s.hwm, 'MiB'),
+        figure('operator JS heap used after sync', s.heapMiB, 'MiB'),
+        comparison(
+          `writes to the bench's resources per change of the holder (${o.queued} queued on one database)`,
+          'writes',
+          [{ label: 'this build', samples: s.perChange }],
+        ),
+      );
+    } else {
+      // Interleaved: this build, the other build, ... each a fresh operator process on the same resources.
+      const sides = { after: [] as Session[], before: [] as Session[] };
+      for (let r = 0; r < (o.rounds ?? 2); r++) {
+        sides.after.push(await session(current, o.holderChanges ?? 2));
+        sides.before.push(await session(o.beforeMain, o.holderChanges ?? 2));
+      }
+      const first = sides.after[0]!;
+      out.push(
+        figure(
+          'initial sync (first start, fresh resources): start to informers synced (readyz)',
+          first.syncedMs,
+          'ms',
+        ),
+        figure('initial sync (first start, fresh resources): start to settled', first.settledMs, 'ms'),
+      );
+      const cmp = (name: string, unit: string, f: (s: Session) => number[]) =>
+        comparison(name, unit, [
+          { label: 'before the fix', samples: sides.before.flatMap(f) },
+          { label: 'this build', samples: sides.after.flatMap(f) },
+        ]);
+      out.push(
+        cmp(
+          `writes to the bench's resources per change of the holder (${o.queued} queued on one database)`,
+          'writes',
+          (s) => s.perChange,
+        ),
+        cmp('operator resident memory after sync (VmRSS)', 'MiB', (s) => [s.rss]),
+        cmp('operator peak resident memory (VmHWM)', 'MiB', (s) => [s.hwm]),
+        cmp('operator JS heap used after sync', 'MiB', (s) => [s.heapMiB]),
+        cmp('restart: start to settled', 'ms', (s) => [s.settledMs]),
+      );
+    }
+  } finally {
+    watcher.stop();
+    await stripFinalizers(c);
+    // Namespaces (and with them the resources, Jobs and Pods) are deleted in the background.
+    await pool(nss, 10, (ns) => c.core.deleteNamespace({ name: ns }).catch(() => undefined));
+  }
+  return out;
+}
