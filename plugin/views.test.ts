@@ -162,20 +162,21 @@ describe('planView / planText', () => {
 describe('historyView / historyText', () => {
   it('lists the runs and the applied migrations of the ConfigMap', () => {
     const d = dm({
+      // The status keeps the newest run first; the history reads oldest first.
       history: [
-        {
-          generation: 1,
-          attempt: 1,
-          phase: 'Blocked',
-          startedAt: '2026-01-10T11:56:00Z',
-          completedAt: '2026-01-10T11:56:02Z',
-        },
         {
           generation: 2,
           attempt: 1,
           phase: 'Succeeded',
           startedAt: '2026-01-10T11:58:00Z',
           completedAt: '2026-01-10T11:59:05Z',
+        },
+        {
+          generation: 1,
+          attempt: 1,
+          phase: 'Blocked',
+          startedAt: '2026-01-10T11:56:00Z',
+          completedAt: '2026-01-10T11:56:02Z',
         },
       ],
     });
@@ -190,6 +191,7 @@ describe('historyView / historyText', () => {
     const text = historyText(v, new Date('2026-01-10T12:00:00Z'));
     expect(text).toContain('1.1   Blocked     4m ago    2.0s');
     expect(text).toContain('2.1   Succeeded   2m ago    1m5s');
+    expect(text.indexOf('1.1   Blocked')).toBeLessThan(text.indexOf('2.1   Succeeded'));
     expect(text).toContain('Migrations of the last run (2.1):');
     expect(text).toContain('AddIndex1700000000001   applied   41ms       abababababababab');
   });

@@ -213,7 +213,10 @@ export function historyView(dm: DatabaseMigration, data: Record<string, string> 
   const fromStatus = (dm.status?.applied ?? []).map((a) => ({ ...a, outcome: 'applied' as const }));
   return {
     resource: ref(dm),
-    runs: [...(dm.status?.history ?? [])],
+    // Oldest first, as helm history lists releases (the status keeps the newest first).
+    runs: [...(dm.status?.history ?? [])].sort(
+      (a, b) => a.generation - b.generation || a.attempt - b.attempt,
+    ),
     applied: parsed.value?.migrations
       ? { run: data?.run, migrations: parsed.value.migrations }
       : {
