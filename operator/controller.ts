@@ -527,7 +527,12 @@ export class Controller {
     );
     m.setWorkloadsScaledDown(labels, status.scaledDown?.length ?? 0);
     if (out.runFinished) {
-      m.runFinished(labels, out.runFinished);
+      const started = Date.parse(status.startedAt ?? '');
+      m.runFinished(
+        labels,
+        out.runFinished,
+        Number.isFinite(started) ? (this.now().getTime() - started) / 1000 : undefined,
+      );
       if (out.runFinished === 'succeeded') {
         m.setLastSuccess(labels, this.now().getTime() / 1000);
         if (status.appliedCount) m.migrationsApplied(labels, status.appliedCount);
