@@ -107,8 +107,11 @@ beforeAll(async () => {
   await prom.waitForScrapes(2);
   await finishJobPod(c, await jobOf('billing', 'restore'), result('restore'));
   await waitForPhase(c, ns, 'billing', 'Restored');
-  const back = await c.apps.readNamespacedDeployment({ name: 'billing-app', namespace: ns });
-  expect(back.spec?.replicas).toBe(2);
+  // Scaled back by the reconcile after the one that wrote Restored (the record goes once it is done).
+  await waitFor('billing-app scaled back to 2', async () => {
+    const d = await c.apps.readNamespacedDeployment({ name: 'billing-app', namespace: ns });
+    return d.spec?.replicas === 2;
+  });
 
   // A plan blocked on an approval (the rules look for phase="Blocked").
   await createResource(c, baseResource('risky', ns, 'risky'));
