@@ -32,16 +32,26 @@ describe('generated CRD', () => {
     const crd = buildCrd() as {
       spec: {
         names: { shortNames: string[] };
-        versions: { subresources: unknown; additionalPrinterColumns: { name: string }[] }[];
+        versions: {
+          subresources: unknown;
+          additionalPrinterColumns: { name: string; priority?: number }[];
+        }[];
       };
     };
     expect(crd.spec.names.shortNames).toEqual(['dbm']);
     expect(crd.spec.versions[0]!.subresources).toEqual({ status: {} });
     expect(crd.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual([
+      'Ready',
       'Phase',
       'Applied',
+      'Target',
+      'Reason',
       'Backup',
       'Age',
     ]);
+    // Only these show without -o wide.
+    expect(
+      crd.spec.versions[0]!.additionalPrinterColumns.filter((c) => !c.priority).map((c) => c.name),
+    ).toEqual(['Ready', 'Phase', 'Applied', 'Age']);
   });
 });

@@ -70,14 +70,41 @@ export function buildCrd(): JsonSchema {
           storage: true,
           subresources: { status: {} },
           additionalPrinterColumns: [
-            { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+            {
+              name: 'Ready',
+              type: 'string',
+              jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+              description: 'True only when the last run succeeded',
+            },
+            { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Where the run is' },
             {
               name: 'Applied',
               type: 'integer',
               jsonPath: '.status.appliedCount',
               description: 'Migrations applied by the last run',
             },
-            { name: 'Backup', type: 'string', jsonPath: '.status.backup.path', priority: 0 },
+            // -o wide: what a person looks at next, without crowding the default view.
+            {
+              name: 'Target',
+              type: 'string',
+              jsonPath: '.status.target',
+              priority: 1,
+              description: 'host:port/database, the key runs are serialized on',
+            },
+            {
+              name: 'Reason',
+              type: 'string',
+              jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+              priority: 1,
+              description: 'Why Ready is what it is',
+            },
+            {
+              name: 'Backup',
+              type: 'string',
+              jsonPath: '.status.backup.path',
+              priority: 1,
+              description: 'The backup the last run took',
+            },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {
@@ -87,8 +114,16 @@ export function buildCrd(): JsonSchema {
                 'DatabaseMigration runs the pending TypeORM migrations of an application against a PostgreSQL database: plan check, verified backup, migrate, verify, and revert or restore on failure.',
               required: ['spec'],
               properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
+                apiVersion: {
+                  type: 'string',
+                  description:
+                    'APIVersion defines the versioned schema of this representation of an object: dbmigrate.io/v1alpha1.',
+                },
+                kind: {
+                  type: 'string',
+                  description: 'Kind is the REST resource this object represents: DatabaseMigration.',
+                },
+                // The API server describes metadata itself (ObjectMeta) and refuses anything else here.
                 metadata: { type: 'object' },
                 spec,
                 status: {

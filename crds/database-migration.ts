@@ -79,7 +79,7 @@ export const MigrationsSource = z
       .default('/app/dist/migrations')
       .describe('Directory inside the image holding the compiled migrations (.js files).'),
     configMapRef: z
-      .object({ name: dnsName })
+      .object({ name: dnsName.describe('Name of a ConfigMap of the namespace.') })
       .optional()
       .describe('A ConfigMap whose keys are compiled migration files. Alternative to image.'),
     transactionMode: z
@@ -205,8 +205,8 @@ export const CheckSpec = z
   .describe('How the pre-deployment check runs.');
 
 export const WorkloadRef = z.object({
-  kind: z.enum(['Deployment', 'StatefulSet']),
-  name: dnsName,
+  kind: z.enum(['Deployment', 'StatefulSet']).describe('Deployment or StatefulSet.'),
+  name: dnsName.describe('Name of the workload in the namespace.'),
 });
 
 export const RollbackSpec = z
@@ -257,30 +257,43 @@ const quantityMap = z.record(
   z.string().refine((q) => QUANTITY.test(q), { message: 'is not a Kubernetes quantity (e.g. 500m, 256Mi)' }),
 );
 
-const stepDeadline = z.number().int().min(1).max(604800).optional();
+const stepDeadline = z
+  .number()
+  .int()
+  .min(1)
+  .max(604800)
+  .optional()
+  .describe("Deadline in seconds of this step's Job.");
 
 export const JobTemplateSpec = z
   .object({
     resources: z
-      .object({ requests: quantityMap.optional(), limits: quantityMap.optional() })
+      .object({
+        requests: quantityMap.optional().describe('Resource requests, e.g. cpu: 100m, memory: 256Mi.'),
+        limits: quantityMap.optional().describe('Resource limits, e.g. memory: 1Gi.'),
+      })
       .optional()
       .describe('Container resources of the Job Pods.'),
-    nodeSelector: z.record(z.string(), z.string()).optional(),
+    nodeSelector: z.record(z.string(), z.string()).optional().describe('nodeSelector of the Job Pods.'),
     tolerations: z
       .array(
         z.object({
-          key: z.string().optional(),
-          operator: z.enum(['Exists', 'Equal']).optional(),
-          value: z.string().optional(),
-          effect: z.string().optional(),
-          tolerationSeconds: z.number().int().optional(),
+          key: z.string().optional().describe('The taint key the toleration applies to (empty: all).'),
+          operator: z.enum(['Exists', 'Equal']).optional().describe('Exists or Equal (default Equal).'),
+          value: z.string().optional().describe('The taint value, with operator Equal.'),
+          effect: z.string().optional().describe('NoSchedule, PreferNoSchedule or NoExecute (empty: all).'),
+          tolerationSeconds: z.number().int().optional().describe('How long a NoExecute taint is tolerated.'),
         }),
       )
-      .optional(),
+      .optional()
+      .describe('Tolerations of the Job Pods.'),
     serviceAccountName: dnsName
       .optional()
       .describe('A ServiceAccount of the namespace (a DNS subdomain name).'),
-    imagePullSecrets: z.array(z.object({ name: dnsName })).optional(),
+    imagePullSecrets: z
+      .array(z.object({ name: dnsName.describe('Name of a Secret of the namespace.') }))
+      .optional()
+      .describe('Secrets to pull the migrator and migrations images with.'),
     activeDeadlineSeconds: z
       .number()
       .int()
@@ -347,9 +360,17 @@ export const DatabaseMigrationSpec = z
         'When restoreWorkloads stop. onRestore: only before a restore (writes between the backup and the restore are lost). beforeBackup: before the backup Job starts (or, with backup disabled, before the migrate or requested revert), their Pods waited gone, so a restore loses no write; they come back when the run ends in any phase, except after a failed restore (the database is then in between and needs a human).',
       ),
     rollback: RollbackSpec.optional(),
-    timeouts: TimeoutsSpec.prefault({}),
+    timeouts: TimeoutsSpec.prefault({}).describe(
+      'PostgreSQL timeouts of the migration statements and locks.',
+    ),
     verification: z
-      .object({ queries: z.array(z.string().min(1).max(4000)).max(20).default([]) })
+      .object({
+        queries: z
+          .array(z.string().min(1).max(4000))
+          .max(20)
+          .default([])
+          .describe('Each query must return one row whose first column is true.'),
+      })
       .optional()
       .describe('SQL queries that must each return true after migrating.'),
     jobTemplate: JobTemplateSpec.prefault({}),
@@ -397,30 +418,34 @@ export const Phase = z.enum(phases);
 export type Phase = z.infer<typeof Phase>;
 
 export const Condition = z.object({
-  type: z.string(),
-  status: z.enum(['True', 'False', 'Unknown']),
-  reason: z.string(),
-  message: z.string(),
-  lastTransitionTime: z.string(),
-  observedGeneration: z.number().int().optional(),
+  type: z
+    .string()
+    .describe(
+      'Ready, Reconciling, Stalled, or a step: Checked, BackedUp, MigrationsApplied, Verified, RolledBack, Restored.',
+    ),
+  status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
+  reason: z.string().describe('A CamelCase word for the last transition, for programs.'),
+  message: z.string().describe('What happened, for people.'),
+  lastTransitionTime: z.string().describe('When status last changed.'),
+  observedGeneration: z.number().int().optional().describe('The generation the condition was set for.'),
 });
 export type Condition = z.infer<typeof Condition>;
 
 export const RunHistoryEntry = z.object({
-  generation: z.number().int(),
-  attempt: z.number().int(),
-  phase: Phase,
-  startedAt: z.string().optional(),
-  completedAt: z.string().optional(),
-  message: z.string().optional(),
+  generation: z.number().int().describe('The generation the run carried out.'),
+  attempt: z.number().int().describe('The attempt of that generation (a retry starts the next).'),
+  phase: Phase.describe('The phase the run ended in.'),
+  startedAt: z.string().optional().describe('When the run started.'),
+  completedAt: z.string().optional().describe('When the run ended.'),
+  message: z.string().optional().describe('How the run ended.'),
 });
 export type RunHistoryEntry = z.infer<typeof RunHistoryEntry>;
 
 export const FrozenRun = z
   .object({
-    generation: z.number().int(),
-    attempt: z.number().int(),
-    startedAt: z.string(),
+    generation: z.number().int().describe('The generation this run carries out.'),
+    attempt: z.number().int().describe('The attempt of that generation.'),
+    startedAt: z.string().describe('When the run started.'),
     spec: z
       .looseObject({})
       .describe(
@@ -434,15 +459,22 @@ export const FrozenRun = z
       ),
     checkedPlan: z
       .object({
-        checksums: z.record(z.string(), z.string()),
-        pendingCount: z.number().int().nonnegative(),
+        checksums: z
+          .record(z.string(), z.string())
+          .describe('sha256 of each pending migration file, by name.'),
+        pendingCount: z.number().int().nonnegative().describe('How many migrations were pending.'),
       })
       .optional()
       .describe(
         "What the run's check saw: each pending migration's file sha256 (fewer than pendingCount when its result was cut) and how many were pending. The migrate Job refuses files that differ, or other pending migrations.",
       ),
     migrationsConfigMap: z
-      .object({ name: z.string(), uid: z.string(), resourceVersion: z.string(), sha256: z.string() })
+      .object({
+        name: z.string().describe('Name of the ConfigMap.'),
+        uid: z.string().describe('Its uid: a replaced ConfigMap has another.'),
+        resourceVersion: z.string().describe('Its resourceVersion when the run started.'),
+        sha256: z.string().describe('Hash of its data and binaryData.'),
+      })
       .optional()
       .describe(
         'The migrations ConfigMap as the run started (its content hash over data and binaryData): a later Job is refused, the run Stalled naming it, when it was replaced or its content changed.',
@@ -455,27 +487,49 @@ export const DatabaseMigrationStatus = z
   .object({
     run: FrozenRun.optional(),
     observedGeneration: z.number().int().optional().describe('The generation the status describes.'),
-    phase: Phase.optional(),
-    conditions: z.array(Condition).optional(),
+    phase: Phase.optional().describe(
+      'Where the run is: Pending, Queued, Checking, Blocked, BackingUp, Migrating, Succeeded, Failed, RollingBack, RolledBack, Restoring or Restored.',
+    ),
+    conditions: z
+      .array(Condition)
+      .optional()
+      .describe(
+        'kstatus conditions: Ready (True only on success), Reconciling (a run is active), Stalled (a human is needed), and one per step.',
+      ),
     target: z.string().optional().describe('host:port/database: the key runs are serialized on.'),
     attempt: z.number().int().optional().describe('Run attempt of this generation (retries bump it).'),
     retryToken: z.string().optional().describe('The retry annotation value the current attempt answered.'),
     jobs: z.record(z.string(), z.string()).optional().describe('Job name per step of the current run.'),
-    startedAt: z.string().optional(),
-    completedAt: z.string().optional(),
+    startedAt: z.string().optional().describe('When the current run started.'),
+    completedAt: z.string().optional().describe('When the current run ended.'),
     plan: z
       .object({
-        pending: z.array(z.string()),
-        hash: z.string(),
-        findings: z.array(Finding),
-        blocking: z.array(z.string()).optional(),
+        pending: z
+          .array(z.string())
+          .describe('Pending migrations, oldest first (at most 50: see pendingCount).'),
+        hash: z
+          .string()
+          .describe(
+            'sha256 of the pending migrations and their captured SQL. To accept a blocked plan, copy it into spec.safety.approval.',
+          ),
+        findings: z
+          .array(Finding)
+          .describe('Findings of the check, blocking ones first (at most 20: see findingsCount).'),
+        blocking: z
+          .array(z.string())
+          .optional()
+          .describe('The blocking findings as migration: rule (at most 20: see blockingCount).'),
         pendingCount: z
           .number()
           .int()
           .optional()
           .describe('All pending migrations (pending may be shortened).'),
-        findingsCount: z.number().int().optional(),
-        blockingCount: z.number().int().optional(),
+        findingsCount: z.number().int().optional().describe('All findings of the check.'),
+        blockingCount: z
+          .number()
+          .int()
+          .optional()
+          .describe('Findings in the blocking categories; above 0 the run is Blocked until approved.'),
         configMap: z
           .string()
           .optional()
@@ -483,47 +537,77 @@ export const DatabaseMigrationStatus = z
             'ConfigMap (owned by this resource) with the full plan and applied list, uncut: kubectl get configmap <name> -o jsonpath={.data.plan\\.json}',
           ),
       })
-      .optional(),
+      .optional()
+      .describe(
+        'The plan of the current run, as checked (short: the full one is in the ConfigMap named by configMap).',
+      ),
     revert: z
       .object({
         migrations: z.array(z.string()).describe('Exactly the migrations the revert undoes, newest first.'),
-        reason: z.string(),
+        reason: z.string().describe('Why the revert runs.'),
       })
       .optional()
       .describe('Recorded before the revert Job starts, so a repeated reconcile reverts nothing more.'),
     inspection: z
       .object({
         after: z.string().describe('The step whose result could not be read.'),
-        reason: z.string(),
-        startedAt: z.string(),
+        reason: z.string().describe('Why it could not be read.'),
+        startedAt: z.string().describe('When the inspection started.'),
       })
       .optional()
       .describe('Unknown is not failed: the database is asked what happened before any way back.'),
     rollbackDone: z
-      .object({ hash: z.string(), generation: z.number().int() })
+      .object({
+        hash: z.string().describe('Hash of the spec.rollback that ran.'),
+        generation: z.number().int().describe('The generation that ran it.'),
+      })
       .optional()
       .describe('The spec.rollback last carried out: it runs once, not again on unrelated edits.'),
-    backup: BackupRecord.extend({ completedAt: z.string().optional() }).optional(),
+    backup: BackupRecord.extend({
+      completedAt: z.string().optional().describe('When the backup Job ended.'),
+    })
+      .optional()
+      .describe('The backup the current run took: what a restore would use.'),
     applied: z
-      .array(z.object({ name: z.string(), durationMs: z.number() }))
+      .array(
+        z.object({
+          name: z.string().describe('The migration.'),
+          durationMs: z.number().describe('How long it took, in milliseconds.'),
+        }),
+      )
       .optional()
       .describe('Migrations this run applied (or reverted), with durations.'),
-    appliedCount: z.number().int().optional(),
+    appliedCount: z
+      .number()
+      .int()
+      .optional()
+      .describe('How many migrations the last run applied (or reverted); the Applied column.'),
     lastError: z
       .object({
-        step: z.string(),
-        message: z.string(),
-        code: z.string().optional(),
-        migration: z.string().optional(),
+        step: z.string().describe('The step that failed.'),
+        message: z.string().describe('The error, one line, never containing credentials.'),
+        code: z.string().optional().describe('PostgreSQL SQLSTATE, when the database raised it.'),
+        migration: z.string().optional().describe('The migration at fault, if any.'),
       })
-      .optional(),
+      .optional()
+      .describe('The error of the last failed step.'),
     scaledDown: z
-      .array(z.object({ kind: z.string(), name: z.string(), replicas: z.number().int() }))
+      .array(
+        z.object({
+          kind: z.string().describe('Deployment or StatefulSet.'),
+          name: z.string().describe('Name of the workload.'),
+          replicas: z.number().int().describe('Its replicas before the scale-down.'),
+        }),
+      )
       .optional()
       .describe(
         'Workloads scaled to zero (before the backup or the restore), with their former replicas: recorded before scaling, never overwritten, dropped once they are back.',
       ),
-    history: z.array(RunHistoryEntry).max(20).optional(),
+    history: z
+      .array(RunHistoryEntry)
+      .max(20)
+      .optional()
+      .describe('The last runs, newest first (at most 20).'),
   })
   .describe('What the operator observed and did.');
 export type DatabaseMigrationStatus = z.infer<typeof DatabaseMigrationStatus>;

@@ -33,10 +33,12 @@ export type FindingCategory = z.infer<typeof FindingCategory>;
 
 export const Finding = z.object({
   rule: z.string().describe('Lint rule id, e.g. drop-column.'),
-  category: FindingCategory,
-  severity: z.enum(['info', 'warning', 'error']),
+  category: FindingCategory.describe(
+    'destructive, dataLoss, locking, backwardIncompatible or irreversible: what spec.safety.block matches.',
+  ),
+  severity: z.enum(['info', 'warning', 'error']).describe('How serious the finding is.'),
   migration: z.string().describe('The migration whose SQL triggered the finding.'),
-  message: z.string(),
+  message: z.string().describe('What the statement does and why it is a hazard.'),
   hint: z.string().optional().describe('The safe alternative.'),
   statement: z
     .number()
@@ -74,15 +76,25 @@ export const AppliedMigration = z.object({
 export type AppliedMigration = z.infer<typeof AppliedMigration>;
 
 export const BackupRecord = z.object({
-  path: z.string(),
-  format: z.enum(['custom', 'directory']),
-  sizeBytes: z.number().int().nonnegative(),
-  sha256: z.string(),
-  verified: z.boolean(),
-  serverVersion: z.string().optional(),
-  tables: z.number().int().nonnegative().optional(),
-  rows: z.number().int().nonnegative().optional(),
-  appliedMigrations: z.number().int().nonnegative().optional(),
+  path: z.string().describe('Where the archive is on the backup volume.'),
+  format: z.enum(['custom', 'directory']).describe('pg_dump format of the archive.'),
+  sizeBytes: z.number().int().nonnegative().describe('Size of the archive in bytes.'),
+  sha256: z.string().describe('sha256 of the archive, checked again before a restore.'),
+  verified: z.boolean().describe('Whether the archive was verified (see verifiedBy).'),
+  serverVersion: z.string().optional().describe('Version of the PostgreSQL server that was dumped.'),
+  tables: z.number().int().nonnegative().optional().describe('Tables in the archive.'),
+  rows: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('Rows in the archive (estimated from the statistics).'),
+  appliedMigrations: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('Rows of the migrations table in the archive: the migrations it holds.'),
   verifiedBy: z
     .enum(['restore', 'list'])
     .optional()

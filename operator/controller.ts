@@ -18,7 +18,8 @@ import { createInformer, type ResilientInformer } from './informer.js';
 import { MANAGED_SELECTOR } from './job-names.js';
 import { describeApiError, httpStatus, type KubeClients } from './kube-clients.js';
 import type { OperatorMetrics, ResourceLabels } from './metrics.js';
-import { isActive, STEP_OF_PHASE } from './phases.js';
+import { isActive, isTerminal, STEP_OF_PHASE } from './phases.js';
+import { jobsToPrune } from './job-retention.js';
 import { failpoint } from './failpoints.js';
 import type { JobBuildConfig } from './job-builder.js';
 import { configMapHash, type ConfigMapSeen } from './frozen-sources.js';
@@ -282,7 +283,29 @@ export class Controller {
     if (out.finalizer === 'remove') await this.setFinalizer(key, cached, false);
     if (!out.holdsTarget || status.phase === 'Failed') this.release(key);
     this.record(dm, out, status);
+    if (isTerminal(status.phase)) await this.pruneOldRuns(namespace, jobs, logger);
     return out.requeueAfterMs;
+  }
+
+  /**
+   * Deletes the finished Jobs of runs older than the last few (job-retention.ts),
+   * their Pods with them (background propagation). Best effort: a failure is
+   * logged and tried again at the next reconcile; it never changes a decision.
+   */
+  private async pruneOldRuns(namespace: string, jobs: V1Job[], logger: Logger): Promise<void> {
+    for (const name of jobsToPrune(jobs)) {
+      try {
+        await this.deps.clients.batch.deleteNamespacedJob({
+          name,
+          namespace,
+          propagationPolicy: 'Background',
+        });
+        logger.info({ job: name }, 'deleted the Job of an old run');
+      } catch (err) {
+        if (httpStatus(err) !== 404)
+          logger.warn({ job: name, error: describeApiError(err) }, 'could not delete the Job of an old run');
+      }
+    }
   }
 
   /** Our own last write's resourceVersion when it is newer than the cache's (the informer lags behind it). */
@@ -527,7 +550,12 @@ export class Controller {
     );
     m.setWorkloadsScaledDown(labels, status.scaledDown?.length ?? 0);
     if (out.runFinished) {
-      m.runFinished(labels, out.runFinished);
+      const started = Date.parse(status.startedAt ?? '');
+      m.runFinished(
+        labels,
+        out.runFinished,
+        Number.isFinite(started) ? (this.now().getTime() - started) / 1000 : undefined,
+      );
       if (out.runFinished === 'succeeded') {
         m.setLastSuccess(labels, this.now().getTime() / 1000);
         if (status.appliedCount) m.migrationsApplied(labels, status.appliedCount);

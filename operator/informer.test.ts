@@ -118,6 +118,28 @@ describe('createInformer', () => {
     };
   }
 
+  it('keeps no managedFields in the cache, from the list or from the watch', async () => {
+    const managed = (o: Obj): Obj =>
+      ({
+        ...o,
+        metadata: {
+          ...o.metadata,
+          managedFields: [{ manager: 'kubectl', operation: 'Apply', fieldsV1: {} }],
+        },
+      }) as Obj;
+    const t = setup(
+      [stream({ type: 'ADDED', object: managed(cm('b', '2')) }), stream()],
+      [async () => ({ items: [managed(cm('a', '1'))], metadata: { resourceVersion: '1' } })],
+    );
+    const inf = await t.make();
+    await inf.start();
+    await waitFor(() => inf.get('b', 'ns') !== undefined);
+    for (const name of ['a', 'b']) {
+      expect(inf.get(name, 'ns')?.metadata).toEqual(cm(name, name === 'a' ? '1' : '2').metadata);
+      expect(JSON.stringify(inf.get(name, 'ns'))).not.toContain('managedFields');
+    }
+  });
+
   it('restarts after a non-410 watch error and resumes from the last resourceVersion', async () => {
     const t = setup(
       [status(500), stream({ type: 'ADDED', object: cm('b', '2') })],

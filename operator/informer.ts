@@ -21,7 +21,8 @@
 // - an optional periodic resync that replays every cached object as an 'update' (the
 //   library has none; a controller may also re-enqueue from list() itself).
 import {
-  makeInformer,
+  ListWatch,
+  Watch,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
@@ -29,6 +30,32 @@ import {
 import type { Logger } from 'pino';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
+
+/**
+ * managedFields are often the larger half of an object (every writer, every field it
+ * set) and nothing here reads them: drop them before an object enters the cache, as
+ * controller-runtime users do with a cache transform, so the cache of thousands of
+ * resources, Jobs and Pods holds only what the reconciler uses.
+ */
+export function withoutManagedFields<O>(obj: O): O {
+  const meta = (obj as { metadata?: { managedFields?: unknown } } | null)?.metadata;
+  if (meta && 'managedFields' in meta) delete meta.managedFields;
+  return obj;
+}
+
+/** The library's Watch, with every object of every event stripped before the cache sees it. */
+class LeanWatch extends Watch {
+  override watch(
+    ...[path, queryParams, callback, done]: Parameters<Watch['watch']>
+  ): ReturnType<Watch['watch']> {
+    return super.watch(
+      path,
+      queryParams,
+      (phase, apiObj: unknown, watchObj?: unknown) => callback(phase, withoutManagedFields(apiObj), watchObj),
+      done,
+    );
+  }
+}
 
 export interface ResilientInformer<T> {
   /** Starts list+watch; resolves after the first list has been applied to the cache. Rejects if stop() comes first. */
@@ -100,10 +127,18 @@ export function createInformer<T extends Named>(opts: InformerOptions<T>): Resil
     failures = 0;
     // T is only required to have metadata.name/namespace; the library's KubernetesObject
     // asks for the same fields with stricter types, so this is a widening, not a lie.
+    for (const item of result.items) withoutManagedFields(item);
     return result as unknown as KubernetesListObject<KubernetesObject>;
   };
 
-  const informer = makeInformer<KubernetesObject>(opts.kubeConfig, opts.path, listFn, opts.labelSelector);
+  // What makeInformer builds, with the lean Watch.
+  const informer = new ListWatch<KubernetesObject>(
+    opts.path,
+    new LeanWatch(opts.kubeConfig),
+    listFn,
+    false,
+    opts.labelSelector,
+  );
 
   const deliver = (type: InformerEvent) => (obj: KubernetesObject) => {
     failures = 0; // events flowing: the watch is healthy

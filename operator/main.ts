@@ -9,6 +9,7 @@ import { createKubeClients } from './kube-clients.js';
 import { LeaderElector } from './leader-election.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { operatorVersion } from './version.js';
 
 async function main(): Promise<void> {
   const bootLogger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel });
   const registry = new Registry();
-  const metrics = createMetrics(registry);
+  const metrics = createMetrics(registry, { version: operatorVersion() });
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromDefault();
   const clients = createKubeClients(kubeConfig);

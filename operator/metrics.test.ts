@@ -77,21 +77,67 @@ describe('createMetrics', () => {
     }
   });
 
-  it('exports the phase one-hot: one series per known phase, 1 for the current one', async () => {
+  it('exports one phase series, the current phase, and none for an unknown phase', async () => {
     m.setPhase(a, 'BackingUp');
     let phase = (await scrape(registry)).filter((s) => s.name === 'dbmigration_phase');
-    expect(phase).toHaveLength(PHASES.length);
-    expect(phase.filter((s) => s.value === 1).map((s) => s.labels.phase)).toEqual(['BackingUp']);
+    expect(phase.map((s) => [s.labels.phase, s.value])).toEqual([['BackingUp', 1]]);
     m.setPhase(a, 'Succeeded');
     phase = (await scrape(registry)).filter((s) => s.name === 'dbmigration_phase');
-    expect(phase).toHaveLength(PHASES.length);
-    expect(phase.filter((s) => s.value === 1).map((s) => s.labels.phase)).toEqual(['Succeeded']);
+    expect(phase.map((s) => [s.labels.phase, s.value])).toEqual([['Succeeded', 1]]);
     expect(phase.every((s) => s.labels.namespace === 'shop' && s.labels.database === a.database)).toBe(true);
-    // an unknown phase adds no label value
     m.setPhase(a, 'Bogus');
     phase = (await scrape(registry)).filter((s) => s.name === 'dbmigration_phase');
-    expect(phase).toHaveLength(PHASES.length);
-    expect(phase.every((s) => s.value === 0)).toBe(true);
+    expect(phase).toEqual([]);
+    expect(PHASES).toContain('Succeeded');
+  });
+
+  it('keeps a resource within its series budget, whatever it went through', async () => {
+    // Everything at once: all run results, every step, findings of every severity,
+    // an active run, workloads held down, then a second round of everything.
+    for (let round = 0; round < 2; round++) {
+      for (const r of ['succeeded', 'failed', 'rolled_back', 'restored', 'blocked'] as const)
+        m.runFinished(a, r, 30);
+      for (const step of ['check', 'backup', 'migrate', 'verify', 'revert', 'restore'] as const) {
+        m.stepFinished(a, step, true, 1);
+        m.stepFinished(a, step, false, 1);
+      }
+      for (const p of PHASES) m.setPhase(a, p);
+      m.setFindings(a, { info: 1, warning: 1, error: 1 });
+      m.setPendingMigrations(a, 1);
+      m.migrationsApplied(a, 1);
+      m.setBackup(a, 1, 1);
+      m.setLastSuccess(a, 1);
+      m.setRunStarted(a, 1);
+    }
+    const perResource = async () => (await scrape(registry)).filter((s) => s.labels.name === 'orders').length;
+    expect(await perResource()).toBe(15);
+    m.setWorkloadsScaledDown(a, 2);
+    expect(await perResource()).toBe(16);
+    m.setWorkloadsScaledDown(a, 0);
+    m.setFindings(a, {});
+    m.setRunStarted(a, undefined);
+    expect(await perResource()).toBe(11);
+  });
+
+  it('exports build_info and whole-run durations without resource labels', async () => {
+    const r = new Registry();
+    const withVersion = createMetrics(r, { version: '1.2.3' });
+    withVersion.runFinished(a, 'succeeded', 42);
+    withVersion.runFinished(a, 'blocked');
+    const s = await scrape(r);
+    expect(s.filter((x) => x.name === 'dbmigration_build_info')).toEqual([
+      {
+        name: 'dbmigration_build_info',
+        labels: { version: '1.2.3', nodejs_version: process.versions.node },
+        value: 1,
+      },
+    ]);
+    const runs = s.filter((x) => x.name === 'dbmigration_run_duration_seconds_count');
+    expect(runs).toEqual([
+      { name: 'dbmigration_run_duration_seconds_count', labels: { result: 'succeeded' }, value: 1 },
+    ]);
+    const steps = s.filter((x) => x.name.startsWith('dbmigration_step_duration_seconds'));
+    expect(steps.every((x) => x.labels.name === undefined && x.labels.namespace === undefined)).toBe(true);
   });
 
   it('forget removes every series of the deleted resource and keeps the others', async () => {
@@ -173,10 +219,9 @@ describe('createMetrics', () => {
     expect(one('dbmigration_migrations_applied_total')[0]?.value).toBe(3);
     expect(one('dbmigration_backup_size_bytes')[0]?.value).toBe(1024);
     expect(one('dbmigration_check_findings').map((x) => [x.labels.severity, x.value])).toEqual([
-      ['info', 0],
       ['warning', 2],
-      ['error', 0],
     ]);
+    expect(one('dbmigration_restore_workloads_scaled_down')[0]?.value).toBe(1);
     expect(one('dbmigration_reconcile_total', { result: 'error' })[0]?.value).toBe(1);
     expect(one('dbmigration_reconcile_total', { result: 'success' })[0]?.value).toBe(1);
     expect(one('dbmigration_reconcile_errors_total')[0]?.value).toBe(1);

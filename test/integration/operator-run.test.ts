@@ -93,8 +93,8 @@ describe('a DatabaseMigration run against a real API server', () => {
     expect(wait.stderr).toBe('');
     expect(wait.status).toBe(0);
     const printed = kubectl(['get', 'dbm', 'shop', '-n', ns]);
-    expect(printed.stdout).toMatch(/PHASE\s+APPLIED\s+BACKUP\s+AGE/);
-    expect(printed.stdout).toMatch(/Succeeded\s+2/);
+    expect(printed.stdout).toMatch(/READY\s+PHASE\s+APPLIED\s+AGE/);
+    expect(printed.stdout).toMatch(/True\s+Succeeded\s+2/);
 
     const events = await c.core.listNamespacedEvent({
       namespace: ns,

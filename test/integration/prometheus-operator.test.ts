@@ -102,10 +102,40 @@ beforeAll(async () => {
     const d = await c.apps.readNamespacedDeployment({ name: 'billing-app', namespace: ns });
     return d.spec?.replicas === 0;
   });
+  // The phase series is the current phase only, and the held-down count exists only while
+  // workloads are down: let Prometheus see this state before it ends.
+  await prom.waitForScrapes(2);
   await finishJobPod(c, await jobOf('billing', 'restore'), result('restore'));
   await waitForPhase(c, ns, 'billing', 'Restored');
-  const back = await c.apps.readNamespacedDeployment({ name: 'billing-app', namespace: ns });
-  expect(back.spec?.replicas).toBe(2);
+  // Scaled back by the reconcile after the one that wrote Restored (the record goes once it is done).
+  await waitFor('billing-app scaled back to 2', async () => {
+    const d = await c.apps.readNamespacedDeployment({ name: 'billing-app', namespace: ns });
+    return d.spec?.replicas === 2;
+  });
+
+  // A plan blocked on an approval (the rules look for phase="Blocked").
+  await createResource(c, baseResource('risky', ns, 'risky'));
+  await finishJobPod(
+    c,
+    await jobOf('risky', 'check'),
+    result('check', {
+      plan: {
+        pending: ['DropLegacy1709123456790'],
+        hash: 'd'.repeat(64),
+        findings: [
+          {
+            rule: 'drop-column',
+            category: 'destructive',
+            severity: 'error',
+            migration: 'DropLegacy1709123456790',
+            message: 'drops a column',
+          },
+        ],
+        notCaptured: [],
+      },
+    }),
+  );
+  await waitForPhase(c, ns, 'risky', 'Blocked');
 
   // A run still going when the queries run.
   await createResource(c, baseResource('catalog', ns, 'catalog'));

@@ -32,7 +32,7 @@ async function exposition(): Promise<Map<string, Family>> {
   const l: ResourceLabels = { namespace: 'shop', name: 'orders', database: 'pg.shop:5432/orders' };
   const results: RunResult[] = ['succeeded', 'failed', 'rolled_back', 'restored', 'blocked'];
   const steps: Step[] = ['check', 'backup', 'migrate', 'verify', 'revert', 'restore'];
-  for (const r of results) m.runFinished(l, r);
+  for (const r of results) m.runFinished(l, r, 60);
   for (const s of steps) {
     m.stepFinished(l, s, true, 1);
     m.stepFinished(l, s, false, 1);
@@ -41,7 +41,8 @@ async function exposition(): Promise<Map<string, Family>> {
   m.setPendingMigrations(l, 1);
   m.setBackup(l, 1000, 1_700_000_000);
   m.setLastSuccess(l, 1_700_000_000);
-  m.setPhase(l, 'Migrating');
+  // One series per resource, its current phase: a resource in each phase shows every value.
+  for (const p of PHASES) m.setPhase({ ...l, name: `in-${p.toLowerCase()}` }, p);
   m.setRunStarted(l, 1_700_000_000);
   m.setWorkloadsScaledDown(l, 1);
   m.setFindings(l, { info: 1, warning: 1, error: 1 });

@@ -30,7 +30,7 @@ function run(m: OperatorMetrics, a: ResourceLabels, b: ResourceLabels, round: nu
   m.setBackup(a, 4096 * round, now);
   m.migrationsApplied(a, 2);
   m.setPendingMigrations(a, 0);
-  m.runFinished(a, 'succeeded');
+  m.runFinished(a, 'succeeded', 90 * round);
   m.setLastSuccess(a, now);
   m.setRunStarted(a, undefined);
   m.setPhase(a, 'Succeeded');
@@ -43,7 +43,7 @@ function run(m: OperatorMetrics, a: ResourceLabels, b: ResourceLabels, round: nu
   m.stepFinished(b, 'migrate', false, 3);
   m.setWorkloadsScaledDown(b, 2);
   m.stepFinished(b, 'restore', true, 20);
-  m.runFinished(b, round === 1 ? 'restored' : 'failed');
+  m.runFinished(b, round === 1 ? 'restored' : 'failed', 300);
   m.setPhase(b, round === 1 ? 'Restored' : 'Failed');
   m.setRunStarted(b, undefined);
   m.setFindings(b, { error: 1, info: 2 });
@@ -83,6 +83,9 @@ beforeAll(async () => {
   m.setPhase(a, 'Pending');
   m.setPhase(b, 'Pending');
   m.setPhase(c, 'Migrating');
+  // The phase series is the current phase only: the rules' selectors need resources in those phases.
+  m.setPhase({ namespace: 'shop', name: 'risky', database: 'pg.shop:5432/risky' }, 'Blocked');
+  m.setPhase({ namespace: 'billing', name: 'ledger', database: 'pg.billing:5432/ledger' }, 'Restoring');
   m.setRunStarted(c, Date.now() / 1000);
   await prom.waitForScrapes(3);
   run(m, a, b, 1);
