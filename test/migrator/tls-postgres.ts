@@ -4,8 +4,17 @@
 // connects has proven TLS; a wrong CA or host name must fail.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -29,7 +38,7 @@ function openssl(cwd: string, ...args: string[]): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** A CA, and `names` (DNS) on a server certificate it signs, plus a client certificate for `certUser`. */
+/** A CA, and `names` (DNS names and IP addresses) on a server certificate it signs, plus a client certificate for `certUser`. */
 export function makeCertificates(dir: string, names: string[], certUser: string): void {
   for (const ca of ['ca', 'other-ca'])
     openssl(
@@ -89,7 +98,7 @@ export function makeCertificates(dir: string, names: string[], certUser: string)
   sign(
     'server',
     `/CN=${names[0]}`,
-    `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\nextendedKeyUsage=serverAuth\n`,
+    `subjectAltName=${names.map((n) => (isIP(n) ? `IP:${n}` : `DNS:${n}`)).join(',')}\nextendedKeyUsage=serverAuth\n`,
   );
   sign('client', `/CN=${certUser}`, 'extendedKeyUsage=clientAuth\n');
   for (const f of ['server.key', 'client.key', 'ca.key', 'other-ca.key']) chmodSync(path.join(dir, f), 0o600);
@@ -107,10 +116,33 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts the server on 127.0.0.1 with a certificate for `names` (default: localhost). */
-export async function startTlsPostgres(names = ['localhost']): Promise<TlsPostgres> {
-  const bin = process.env.DBM_TEST_PG_BIN;
-  if (!bin) throw new Error('DBM_TEST_PG_BIN missing: the postgres globalSetup did not run');
+function defaultBin(): string {
+  if (process.env.DBM_TEST_PG_BIN) return process.env.DBM_TEST_PG_BIN;
+  const root = '/usr/lib/postgresql';
+  const newest = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))[0]
+    : undefined;
+  if (!newest) throw new Error('PostgreSQL is not installed: run `bash scripts/install-system-deps.sh`');
+  return path.join(root, newest, 'bin');
+}
+
+export interface TlsPostgresOptions {
+  /** DNS names and IP addresses on the server certificate (default: localhost). */
+  names?: string[];
+  /** Addresses to listen on (default: 127.0.0.1). */
+  listen?: string[];
+  /** Client network allowed with TLS (default: 127.0.0.1/32). */
+  clients?: string;
+}
+
+/** Starts the server with a certificate for `names`; it accepts TLS connections only. */
+export async function startTlsPostgres(options: TlsPostgresOptions = {}): Promise<TlsPostgres> {
+  const names = options.names ?? ['localhost'];
+  const listen = options.listen ?? ['127.0.0.1'];
+  const clients = options.clients ?? '127.0.0.1/32';
+  const bin = defaultBin();
   const dir = mkdtempSync(path.join(tmpdir(), 'dbm-tls-pg-'));
   const certs = path.join(dir, 'certs');
   const data = path.join(dir, 'data');
@@ -152,14 +184,14 @@ export async function startTlsPostgres(names = ['localhost']): Promise<TlsPostgr
     path.join(data, 'pg_hba.conf'),
     [
       'local all all trust',
-      `hostssl all ${certUser} 127.0.0.1/32 cert`,
-      'hostssl all all 127.0.0.1/32 scram-sha-256',
+      `hostssl all ${certUser} ${clients} cert`,
+      `hostssl all all ${clients} scram-sha-256`,
       'hostnossl all all 0.0.0.0/0 reject',
     ].join('\n') + '\n',
   );
   const port = await freePort();
   const opts = [
-    '-c listen_addresses=127.0.0.1',
+    `-c listen_addresses=${listen.join(',')}`,
     `-p ${port}`,
     `-k ${dir}`,
     '-c fsync=off',

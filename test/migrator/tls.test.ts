@@ -12,7 +12,7 @@ const T = 180_000;
 let server: TlsPostgres;
 
 beforeAll(async () => {
-  server = await startTlsPostgres(['localhost']);
+  server = await startTlsPostgres({ names: ['localhost'] });
 }, T);
 afterAll(() => server?.stop());
 
