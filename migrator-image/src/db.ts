@@ -185,8 +185,11 @@ export async function acquireLock(query: RowQuery, cfg: Config): Promise<() => P
   let logged = false;
   for (;;) {
     throwIfTerminating();
-    const r = await query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
-    if (r[0]?.ok) break;
+    const r = await query('SELECT pg_try_advisory_lock($1::bigint) AS ok, pg_backend_pid() AS pid', [key]);
+    if (r[0]?.ok) {
+      await assertSessionKept(query, key, r[0].pid);
+      break;
+    }
     if (Date.now() >= deadline) {
       const holder = await query(
         `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
@@ -209,6 +212,28 @@ export async function acquireLock(query: RowQuery, cfg: Config): Promise<() => P
   return async () => {
     await query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
   };
+}
+
+export const POOLER_MESSAGE =
+  'the connection does not keep its PostgreSQL session between statements: it goes through a transaction-mode pooler (e.g. PgBouncer pool_mode=transaction, a CloudNativePG Pooler of type rw in transaction mode). The migration lock is a session-level advisory lock and migrations need their session: connect the migrator to PostgreSQL directly (CloudNativePG: the <cluster>-rw Service) or through a session-mode pool';
+
+/**
+ * A session-level advisory lock guards nothing when each statement may run on
+ * another server connection (a transaction-mode pooler): the lock would stay on
+ * a backend the migration does not use. Right after taking it, the next
+ * statement must run in the same backend and see the lock as its own.
+ */
+async function assertSessionKept(query: RowQuery, key: string, lockPid: unknown): Promise<void> {
+  const r = await query(
+    `SELECT pg_backend_pid() AS pid, EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+        AND pid = pg_backend_pid()
+        AND ((classid::bigint << 32) | objid::bigint) = ($1::bigint & x'ffffffffffffffff'::bigint)) AS held`,
+    [key],
+  );
+  if (r[0]?.pid === lockPid && r[0]?.held === true) return;
+  // Best effort: the unlock may land on yet another backend; the pooler resets or closes it.
+  await query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
+  throw new MigratorError(POOLER_MESSAGE);
 }
 
 /**
