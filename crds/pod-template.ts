@@ -57,6 +57,54 @@ export const RESERVED_VOLUMES = ['tmp', 'migrations', 'backups', 'dbm-tls-ca', '
 const RESERVED_MOUNTS = ['/tmp', '/migrations', '/backups', '/etc/dbmigrate'];
 
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+/**
+ * The migrator's settings that the operator decides (from the spec and the run's
+ * frozen plan): a user variable must not set one on a step where the operator
+ * leaves it out (a REVERT_STEPS next to the operator's REVERT_MIGRATIONS, say).
+ * crds/pod-template.test.ts keeps this list and TUNABLE_MIGRATOR_ENV equal to the
+ * migrator's whole environment schema.
+ */
+export const RESERVED_MIGRATOR_ENV = [
+  'MIGRATIONS_DIR',
+  'MIGRATIONS_TABLE',
+  'MIGRATIONS_SCHEMA',
+  'HISTORY_TABLE',
+  'TRANSACTION_MODE',
+  'LOCK_TIMEOUT_SECONDS',
+  'STATEMENT_TIMEOUT_SECONDS',
+  'STEP_DEADLINE_SECONDS',
+  'ADVISORY_LOCK_WAIT_SECONDS',
+  'BACKUP_DIR',
+  'BACKUP_FORMAT',
+  'BACKUP_JOBS',
+  'BACKUP_RETENTION',
+  'BACKUP_VERIFY',
+  'BACKUP_ID',
+  'BACKUP_PATH',
+  'SAFETY_BLOCK',
+  'RESTORE_DROP_NEW_TABLES',
+  'REVERT_STEPS',
+  'REVERT_TO',
+  'REVERT_MIGRATIONS',
+  'VERIFY_QUERIES',
+  'SHADOW_PG_BIN_DIR',
+  'SHADOW_DATA_DIR',
+  'COMPATIBILITY_QUERIES',
+  'EXPECTED_CHECKSUMS',
+  'EXPECTED_PENDING_COUNT',
+  'RESULT_PATH',
+  'MIGRATION_AUTHOR',
+  'PG_CLIENT_BIN_DIR',
+  'PG_BIN_DIR',
+] as const;
+/** Migrator settings a platform may tune through env (PG* names are refused separately). */
+export const TUNABLE_MIGRATOR_ENV = [
+  'ENTITIES_DIR',
+  'IDLE_IN_TRANSACTION_TIMEOUT_SECONDS',
+  'SHUTDOWN_GRACE_SECONDS',
+] as const;
+const reservedEnv: ReadonlySet<string> = new Set(RESERVED_MIGRATOR_ENV);
 export const EnvVar = z
   .object({
     name: z
@@ -67,7 +115,12 @@ export const EnvVar = z
       .refine((n) => !n.startsWith('PG'), {
         message: 'PG* variables are the connection: set them through spec.database',
       })
-      .describe('Variable name. Names the migrator sets itself are ignored; PG* names are refused.'),
+      .refine((n) => !reservedEnv.has(n), {
+        message: 'is a migrator setting the operator derives from the spec',
+      })
+      .describe(
+        'Variable name. PG* names (the connection) and the migrator settings the operator derives from the spec are refused.',
+      ),
     value: z.string().max(32768).optional().describe('A plain value (never a secret).'),
     valueFrom: z
       .object({

@@ -365,7 +365,6 @@ describe('buildJob: Pods that fit the cluster', () => {
       env: [
         { name: 'HTTPS_PROXY', value: 'http://proxy:3128' },
         { name: 'NODE_OPTIONS', valueFrom: { configMapKeyRef: { name: 'node', key: 'options' } } },
-        { name: 'MIGRATIONS_TABLE', value: 'hijack' },
       ],
       envFrom: [{ configMapRef: { name: 'app-settings' }, prefix: 'APP_' }],
     });
@@ -382,6 +381,13 @@ describe('buildJob: Pods that fit the cluster', () => {
       configMapKeyRef: { name: 'node', key: 'options' },
     });
     expect(named('MIGRATIONS_TABLE')).toEqual([{ name: 'MIGRATIONS_TABLE', value: 'migrations' }]);
+    // A migrator setting stays the operator's (derived from the spec and the run's plan).
+    expect(
+      validateSpec({ ...spec, jobTemplate: { env: [{ name: 'REVERT_STEPS', value: '99' }] } }),
+    ).toMatchObject({
+      ok: false,
+      field: 'spec.jobTemplate.env.0.name',
+    });
     expect(c.envFrom).toEqual([{ configMapRef: { name: 'app-settings' }, prefix: 'APP_' }]);
     // Secrets only through spec.database; PG* is the connection.
     for (const env of [
