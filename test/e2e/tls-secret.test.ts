@@ -36,6 +36,7 @@ async function waitForPhase(ns: string, name: string, phases: string[], timeoutM
 
 const NS = process.env.DBM_E2E_NAMESPACE ?? 'dbm-e2e';
 const DATABASE = 'tls_shop';
+const CERT_DATABASE = 'tls_cert_shop';
 let server: TlsPostgres;
 let host = '';
 let node = '';
@@ -57,7 +58,7 @@ async function admin<T>(database: string, fn: (c: pg.Client) => Promise<T>): Pro
   }
 }
 
-function resource(name: string, secret: string, caSecret: string): unknown {
+function resource(name: string, secret: string, caSecret: string, clientCert?: string): unknown {
   return {
     apiVersion: 'dbmigrate.io/v1alpha1',
     kind: 'DatabaseMigration',
@@ -66,7 +67,10 @@ function resource(name: string, secret: string, caSecret: string): unknown {
       database: {
         connectionSecretRef: { name: secret },
         sslMode: 'verify-full',
-        tls: { caSecretRef: { name: caSecret } },
+        tls: {
+          caSecretRef: { name: caSecret },
+          ...(clientCert ? { clientCertSecretRef: { name: clientCert } } : {}),
+        },
       },
       migrations: { image: env('DBM_EXAMPLE_IMAGE'), path: '/app/dist/migrations', transactionMode: 'each' },
       backup: { enabled: false },
@@ -89,17 +93,17 @@ function resource(name: string, secret: string, caSecret: string): unknown {
 }
 
 /** CloudNativePG's <cluster>-app Secret: these keys, type basic-auth. */
-function cnpgSecret(name: string): unknown {
+function cnpgSecret(name: string, user = server.user, dbname = DATABASE): unknown {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name, namespace: NS },
     type: 'kubernetes.io/basic-auth',
     stringData: {
-      username: server.user,
-      user: server.user,
-      password: server.password,
-      dbname: DATABASE,
+      username: user,
+      user,
+      password: user === server.user ? server.password : 'unused-with-a-client-certificate',
+      dbname,
       host,
       port: String(server.port),
     },
@@ -124,6 +128,7 @@ beforeAll(async () => {
     'databasemigrations',
     'tls-shop',
     'tls-wrong-ca',
+    'tls-client-cert',
     '--ignore-not-found',
     '--wait=true',
   ]);
@@ -138,6 +143,19 @@ beforeAll(async () => {
   await admin('postgres', (c) => c.query(`CREATE DATABASE ${DATABASE}`));
   apply(cnpgSecret('app-db-app'));
   apply(cnpgSecret('app-db-app-2'));
+  // A role that logs in with a client certificate only (pg_hba: cert), from a kubernetes.io/tls Secret.
+  await admin('postgres', (c) => c.query(`CREATE DATABASE ${CERT_DATABASE} OWNER ${server.certUser}`));
+  apply(cnpgSecret('app-db-cert', server.certUser, CERT_DATABASE));
+  apply({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'migrator-cert', namespace: NS },
+    type: 'kubernetes.io/tls',
+    stringData: {
+      'tls.crt': readFileSync(server.clientCertFile, 'utf8'),
+      'tls.key': readFileSync(server.clientKeyFile, 'utf8'),
+    },
+  });
   for (const [name, file] of [
     ['pg-tls-ca', server.caFile],
     ['pg-other-ca', server.otherCaFile],
@@ -160,6 +178,7 @@ afterAll(() => {
       'databasemigrations',
       'tls-shop',
       'tls-wrong-ca',
+      'tls-client-cert',
       '--ignore-not-found',
       '--wait=false',
     ]);
@@ -170,6 +189,8 @@ afterAll(() => {
       'secrets',
       'app-db-app',
       'app-db-app-2',
+      'app-db-cert',
+      'migrator-cert',
       'pg-tls-ca',
       'pg-other-ca',
       '--ignore-not-found',
@@ -183,6 +204,7 @@ afterAll(() => {
 test('a CloudNativePG-shaped Secret and a CA bundle: every Job connects with verify-full and the migrations apply; a wrong CA fails clearly', async () => {
   apply(resource('tls-shop', 'app-db-app', 'pg-tls-ca'));
   apply(resource('tls-wrong-ca', 'app-db-app-2', 'pg-other-ca'));
+  apply(resource('tls-client-cert', 'app-db-cert', 'pg-tls-ca', 'migrator-cert'));
 
   const ok = await waitForPhase(NS, 'tls-shop', ['Succeeded', 'Failed', 'Blocked']);
   expect({ phase: ok.status?.phase, lastError: ok.status?.lastError }).toEqual({
@@ -228,4 +250,17 @@ test('a CloudNativePG-shaped Secret and a CA bundle: every Job connects with ver
   expect(bad.status?.lastError?.message).toMatch(
     /TLS \(sslmode=verify-full\): the server certificate does not verify against the CA bundle \/etc\/dbmigrate\/tls\/ca\/ca\.crt/,
   );
+
+  // The client key reaches libpq (pg_dump in the check) and node-postgres from the mounted Secret as the non-root migrator.
+  const cert = await waitForPhase(NS, 'tls-client-cert', ['Succeeded', 'Failed', 'Blocked']);
+  expect({ phase: cert.status?.phase, lastError: cert.status?.lastError }).toEqual({
+    phase: 'Succeeded',
+    lastError: undefined,
+  });
+  await admin(CERT_DATABASE, async (c) => {
+    const owner = await c.query<{ o: string }>(
+      `SELECT tableowner AS o FROM pg_tables WHERE tablename = 'categories'`,
+    );
+    expect(owner.rows).toEqual([{ o: server.certUser }]);
+  });
 });

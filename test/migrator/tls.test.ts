@@ -3,7 +3,7 @@
 // them: the migrator's own connections (node-postgres, TypeORM) and its pg_dump
 // children use them, and a certificate that does not verify fails clearly.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { migrationsDir, runMigrator, tempDir } from './helpers.js';
 import { startTlsPostgres, type TlsPostgres } from './tls-postgres.js';
@@ -137,6 +137,8 @@ describe('migrator over verified TLS', () => {
       const m = await runMigrator('migrate', env);
       expect(m.result.error).toBeUndefined();
       expect(m.code).toBe(0);
+      // A key file libpq would refuse (group/world readable, as a volume may mount it): pg_dump gets a private copy.
+      chmodSync(server.clientKeyFile, 0o644);
       const b = await runMigrator('backup', { ...env, BACKUP_ID: 'cert', BACKUP_VERIFY: 'false' });
       expect(b.result.error).toBeUndefined();
       expect(b.code).toBe(0);
