@@ -201,7 +201,7 @@ afterAll(() => {
   server?.stop();
 });
 
-test('a CloudNativePG-shaped Secret and a CA bundle: every Job connects with verify-full and the migrations apply; a wrong CA fails clearly', async () => {
+test('a CloudNativePG-shaped Secret and a CA bundle: every Job connects with verify-full and the migrations apply; a wrong CA fails clearly; a client certificate logs in', async () => {
   apply(resource('tls-shop', 'app-db-app', 'pg-tls-ca'));
   apply(resource('tls-wrong-ca', 'app-db-app-2', 'pg-other-ca'));
   apply(resource('tls-client-cert', 'app-db-cert', 'pg-tls-ca', 'migrator-cert'));
