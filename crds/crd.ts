@@ -33,6 +33,17 @@ function toStructural(node: unknown): unknown {
     delete out.additionalProperties;
     out['x-kubernetes-preserve-unknown-fields'] = true;
   }
+  // A loose object with declared fields (a core/v1 Volume checked by name only):
+  // structural schemas forbid properties next to additionalProperties.
+  if (
+    out.type === 'object' &&
+    !isEmpty(out.properties) &&
+    isEmpty(out.additionalProperties) &&
+    out.additionalProperties !== undefined
+  ) {
+    delete out.additionalProperties;
+    out['x-kubernetes-preserve-unknown-fields'] = true;
+  }
   return out;
 }
 

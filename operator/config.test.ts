@@ -19,7 +19,20 @@ describe('loadConfig', () => {
       httpHost: '0.0.0.0',
       logLevel: 'info',
       resyncSeconds: 300,
+      jobDefaults: {},
     });
+  });
+
+  it('reads the chart-wide Job defaults (JOB_DEFAULTS, JSON) with the zod schema', () => {
+    const defaults = {
+      podAnnotations: { 'sidecar.istio.io/inject': 'false' },
+      priorityClassName: 'batch-high',
+      resources: { requests: { cpu: '250m', memory: '512Mi' } },
+      env: [{ name: 'HTTPS_PROXY', value: 'http://proxy:3128' }],
+    };
+    expect(loadConfig({ ...minimal, JOB_DEFAULTS: JSON.stringify(defaults) }, deps).jobDefaults).toEqual(
+      defaults,
+    );
   });
 
   it('reads every variable', () => {
@@ -82,6 +95,15 @@ describe('loadConfig', () => {
     [{ ...minimal, LOG_LEVEL: 'verbose' }, /LOG_LEVEL/],
     [{ ...minimal, RESYNC_SECONDS: '-1' }, /RESYNC_SECONDS must be >= 0/],
     [{ ...minimal, LEASE_NAME: 'Bad Name' }, /LEASE_NAME must be a DNS-1123 subdomain/],
+    [{ ...minimal, JOB_DEFAULTS: '{podAnnotations' }, /JOB_DEFAULTS must be JSON/],
+    [
+      { ...minimal, JOB_DEFAULTS: '{"resources":{"requests":{"cpu":"lots"}}}' },
+      /JOB_DEFAULTS \(resources\.requests\.cpu\) is not a Kubernetes quantity/,
+    ],
+    [
+      { ...minimal, JOB_DEFAULTS: '{"env":[{"name":"PGHOST","value":"x"}]}' },
+      /JOB_DEFAULTS \(env\.0\.name\) PG\*/,
+    ],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env, deps)).toThrow(message);
   });

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { JobDefaults } from '../crds/pod-template.js';
 
 export interface OperatorConfig {
   watchNamespaces: string[];
@@ -18,6 +19,8 @@ export interface OperatorConfig {
   httpHost: string;
   logLevel: string;
   resyncSeconds: number;
+  /** Chart-wide defaults for every Job (merged under each resource's jobTemplate). */
+  jobDefaults: JobDefaults;
 }
 
 /** Sources of non-determinism, injectable for tests. */
@@ -92,12 +95,32 @@ const envSchema = z.object({
   LOG_LEVEL: opt(z.string().trim().toLowerCase().pipe(z.enum(LOG_LEVELS))),
   // 0 disables the periodic re-enqueue.
   RESYNC_SECONDS: opt(intIn(0, 7 * 24 * 3600)),
+  // JSON (the chart's jobDefaults): bad JSON or a bad field fails start-up, naming the field.
+  JOB_DEFAULTS: opt(
+    z
+      .string()
+      .max(256 * 1024, 'must be at most 256 KiB')
+      .transform((v, ctx) => {
+        try {
+          return JSON.parse(v) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(JobDefaults),
+  ),
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv, deps: ConfigDeps = {}): OperatorConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${String(i.path[0] ?? '(environment)')} ${i.message}`);
+    const problems = parsed.error.issues.map((i) => {
+      const [variable, ...field] = i.path.map(String);
+      // Inside JOB_DEFAULTS (JSON) the field matters too; elsewhere a path is a list index.
+      const where = variable === 'JOB_DEFAULTS' && field.length > 0 ? ` (${field.join('.')})` : '';
+      return `${variable ?? '(environment)'}${where} ${i.message}`;
+    });
     throw new Error(`invalid operator configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
@@ -118,5 +141,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, deps: ConfigDeps = {}): Opera
     httpHost: e.HTTP_HOST ?? '0.0.0.0',
     logLevel: e.LOG_LEVEL ?? 'info',
     resyncSeconds: e.RESYNC_SECONDS ?? 300,
+    jobDefaults: e.JOB_DEFAULTS ?? {},
   };
 }

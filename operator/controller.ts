@@ -7,7 +7,7 @@ import {
   GROUP,
   PLURAL,
   VERSION,
-  targetKey,
+  targetKeyOf,
   validateSpec,
   type DatabaseMigration,
   type DatabaseMigrationStatus,
@@ -343,6 +343,7 @@ export class Controller {
     return {
       migratorImage: this.deps.config.migratorImage,
       imagePullPolicy: this.deps.config.migratorImagePullPolicy,
+      jobDefaults: this.deps.config.jobDefaults,
     };
   }
 
@@ -577,14 +578,19 @@ export class Controller {
 }
 
 function safeTarget(dm: DatabaseMigration): string | undefined {
-  const db = (dm.spec as { database?: { host?: unknown; port?: unknown; database?: unknown } } | undefined)
-    ?.database;
-  if (!db || typeof db.host !== 'string' || typeof db.database !== 'string') return undefined;
-  return targetKey({
-    host: db.host,
-    port: typeof db.port === 'number' ? db.port : 5432,
-    database: db.database,
-  });
+  // The live spec may be invalid here (the reconciler reports it): read only well-typed fields.
+  const db = (dm.spec as { database?: Record<string, unknown> } | undefined)?.database;
+  if (!db) return undefined;
+  const ref = db.connectionSecretRef as { name?: unknown } | undefined;
+  return targetKeyOf(
+    {
+      ...(ref && typeof ref.name === 'string' ? { connectionSecretRef: { name: ref.name } } : {}),
+      ...(typeof db.host === 'string' ? { host: db.host } : {}),
+      ...(typeof db.database === 'string' ? { database: db.database } : {}),
+      port: typeof db.port === 'number' ? db.port : 5432,
+    },
+    dm.metadata.namespace,
+  );
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

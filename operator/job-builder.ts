@@ -4,14 +4,18 @@
 // migrator talks to PostgreSQL only, never to the API server).
 import type { V1Container, V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { DatabaseMigration, DatabaseMigrationSpec } from '../crds/database-migration.js';
+import type { JobDefaults } from '../crds/pod-template.js';
 import { API_VERSION, blockingCategories, KIND } from '../crds/database-migration.js';
 import { TERMINATION_MESSAGE_PATH, type JobStep } from '../crds/job-result.js';
 import { COPY_MIGRATIONS_CONTAINER } from './frozen-sources.js';
 import { backupId, jobLabels, jobName, type RunId } from './job-names.js';
+import { connectionEnv, podFit, targetDescription, tlsVolumes } from './pod-fit.js';
 
 export interface JobBuildConfig {
   migratorImage: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** The chart's defaults for every Job, merged under each resource's jobTemplate. */
+  jobDefaults?: JobDefaults;
 }
 
 /** What a step needs beyond the spec (decided by the state machine). */
@@ -45,19 +49,8 @@ const needsMigrations = (step: JobStep) => step !== 'backup' && step !== 'restor
 const needsBackupVolume = (step: JobStep) => step === 'backup' || step === 'restore';
 
 function databaseEnv(spec: DatabaseMigrationSpec): V1EnvVar[] {
-  const db = spec.database;
-  return [
-    { name: 'PGHOST', value: db.host },
-    { name: 'PGPORT', value: String(db.port) },
-    { name: 'PGDATABASE', value: db.database },
-    { name: 'PGUSER', value: db.user },
-    { name: 'PGSSLMODE', value: db.sslMode },
-    // Resolved by the kubelet from the Secret; the operator never reads it.
-    {
-      name: 'PGPASSWORD',
-      valueFrom: { secretKeyRef: { name: db.passwordSecretRef.name, key: db.passwordSecretRef.key } },
-    },
-  ];
+  // Resolved by the kubelet from Secrets (the password always); the operator never reads them.
+  return connectionEnv(spec.database);
 }
 
 /** The step's own deadline, else the one of every Job: the Job's activeDeadlineSeconds. */
@@ -161,7 +154,8 @@ function volumes(
     vols.push({ name: 'backups', persistentVolumeClaim: { claimName: spec.backup.pvcName } });
     mounts.push({ name: 'backups', mountPath: BACKUPS_MOUNT });
   }
-  return { volumes: vols, mounts };
+  const tls = tlsVolumes(spec.database);
+  return { volumes: [...vols, ...tls.volumes], mounts: [...mounts, ...tls.mounts] };
 }
 
 /** Copies the compiled migrations out of the application image into a shared emptyDir. */
@@ -192,7 +186,9 @@ export function buildJob(
   const tpl = spec.jobTemplate;
   const labels = jobLabels(run, step);
   const { volumes: vols, mounts } = volumes(spec, step);
-  const resources = tpl.resources ? { ...tpl.resources } : undefined;
+  const env = [...databaseEnv(spec), ...stepEnv(dm, run, step, params)];
+  const fit = podFit(spec, step, config.jobDefaults, new Set(env.map((e) => e.name)));
+  const resources = fit.resources;
   const init = needsMigrations(step) ? copyMigrationsInit(spec, resources) : undefined;
   const uid = tpl.runAsUser ?? DEFAULT_UID;
   return {
@@ -203,7 +199,7 @@ export function buildJob(
       namespace: dm.metadata.namespace,
       labels,
       annotations: {
-        'dbmigrate.io/target': `${spec.database.host}:${spec.database.port}/${spec.database.database}`,
+        'dbmigrate.io/target': targetDescription(spec.database),
       },
       ownerReferences: [
         {
@@ -220,14 +216,17 @@ export function buildJob(
       backoffLimit: MUTATING_STEPS.has(step) ? 0 : tpl.backoffLimit,
       activeDeadlineSeconds: stepDeadline(spec, step),
       template: {
-        metadata: { labels },
+        // The operator's labels last: the informer and the run's bookkeeping depend on them.
+        metadata: { labels: { ...fit.labels, ...labels }, annotations: fit.annotations },
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           ...(tpl.serviceAccountName ? { serviceAccountName: tpl.serviceAccountName } : {}),
-          ...(tpl.nodeSelector ? { nodeSelector: tpl.nodeSelector } : {}),
-          ...(tpl.tolerations ? { tolerations: tpl.tolerations } : {}),
+          ...(fit.nodeSelector ? { nodeSelector: fit.nodeSelector } : {}),
+          ...(fit.tolerations ? { tolerations: fit.tolerations } : {}),
+          ...(fit.affinity ? { affinity: fit.affinity } : {}),
+          ...(fit.priorityClassName ? { priorityClassName: fit.priorityClassName } : {}),
           ...(tpl.imagePullSecrets ? { imagePullSecrets: tpl.imagePullSecrets } : {}),
           securityContext: {
             runAsNonRoot: true,
@@ -243,15 +242,17 @@ export function buildJob(
               image: config.migratorImage,
               imagePullPolicy: config.imagePullPolicy,
               args: [STEP_COMMAND[step]],
-              env: [...databaseEnv(spec), ...stepEnv(dm, run, step, params)],
-              volumeMounts: mounts,
+              // User variables first: the operator's are the contract with the migrator.
+              env: [...fit.env, ...env],
+              ...(fit.envFrom.length > 0 ? { envFrom: fit.envFrom } : {}),
+              volumeMounts: [...mounts, ...fit.mounts],
               terminationMessagePath: TERMINATION_MESSAGE_PATH,
               terminationMessagePolicy: 'File',
               securityContext: restrictedContainerSecurity,
-              ...(resources ? { resources } : {}),
+              resources,
             },
           ],
-          volumes: vols,
+          volumes: [...vols, ...fit.volumes],
         },
       },
     },

@@ -217,7 +217,7 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
       : (current.attempt ?? 1)
     : 1;
   const run: RunId = { uid: dm.metadata.uid, name: dm.metadata.name, generation, attempt };
-  const target = targetKey(spec.spec.database);
+  const target = targetKey(spec.spec.database, dm.metadata.namespace);
   const fresh = !(sameRun && current.phase === 'Queued' && current.attempt === attempt);
   const status: DatabaseMigrationStatus = fresh
     ? newRunStatus(current, run, target, retryToken)

@@ -1,4 +1,5 @@
-// At most one active run per target database (host:port/database) across all
+// At most one active run per target database (host:port/database, or the
+// connection Secret namespace/name, which the operator never reads) across all
 // DatabaseMigrations. Claims are in memory on the leader and rebuilt from the
 // resources' status when it starts; the migrator's PostgreSQL advisory lock
 // backs this up if two operators ever overlapped.

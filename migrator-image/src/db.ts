@@ -19,7 +19,8 @@ export const APP_NAME = `dbmigrate-migrator-${process.pid}-${randomBytes(4).toSt
 
 export type SslOption = false | ConnectionOptions;
 
-function sslFor(mode: Config['PGSSLMODE']): SslOption {
+function sslFor(mode: Config['PGSSLMODE'], env: NodeJS.ProcessEnv = process.env): SslOption {
+  let opts: ConnectionOptions;
   switch (mode) {
     case 'disable':
     case 'allow':
@@ -27,15 +28,35 @@ function sslFor(mode: Config['PGSSLMODE']): SslOption {
     case 'prefer':
     case 'require':
     case 'no-verify':
-      return { rejectUnauthorized: false };
+      opts = { rejectUnauthorized: false };
+      break;
     case 'verify-ca':
     case 'verify-full': {
-      const opts: ConnectionOptions = { rejectUnauthorized: true };
-      const ca = process.env.PGSSLROOTCERT;
-      if (ca) opts.ca = readFileSync(ca, 'utf8');
+      opts = { rejectUnauthorized: true };
+      // libpq's files, which pg_dump/pg_restore read too (pgtools passes them on).
+      const ca = env.PGSSLROOTCERT;
+      if (ca) opts.ca = readTlsFile(ca, 'PGSSLROOTCERT');
+      // verify-ca: the chain must lead to the CA; the host name need not be on the certificate.
       if (mode === 'verify-ca') opts.checkServerIdentity = () => undefined;
-      return opts;
+      break;
     }
+  }
+  // A client certificate authenticates in any mode that speaks TLS, as with libpq.
+  if (env.PGSSLCERT && env.PGSSLKEY) {
+    opts.cert = readTlsFile(env.PGSSLCERT, 'PGSSLCERT');
+    opts.key = readTlsFile(env.PGSSLKEY, 'PGSSLKEY');
+  }
+  return opts;
+}
+
+/** Reads a certificate file named by a PGSSL* variable; the error names the variable and the path, never the content. */
+function readTlsFile(file: string, variable: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new MigratorError(
+      `cannot read ${variable} (${file}): ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
   }
 }
 
@@ -67,7 +88,7 @@ export async function connect(
       client = new pg.Client(clientConfig(cfg, ssl));
       await client.connect();
     } else {
-      throw err;
+      throw tlsError(cfg, err);
     }
   }
   client.on('error', (e) => log.warn({ err: e.message }, 'lock connection error'));
@@ -84,6 +105,33 @@ export async function connect(
     throw err;
   }
   return { client, ssl, serverVersionNum };
+}
+
+/** Node's codes for a server certificate that does not verify. */
+const TLS_VERIFY_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** A certificate that does not verify, said in the terms of the spec a person can fix. */
+export function tlsError(cfg: Config, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (!code || !TLS_VERIFY_CODES.has(code)) return err;
+  const ca = process.env.PGSSLROOTCERT
+    ? `the CA bundle ${process.env.PGSSLROOTCERT} (spec.database.tls)`
+    : "the system's CA store (no spec.database.tls CA bundle)";
+  const what =
+    code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+      ? `the server certificate does not name the host ${cfg.PGHOST} (connect by a name on the certificate, or use sslMode verify-ca)`
+      : `the server certificate does not verify against ${ca}`;
+  return new MigratorError(`TLS (sslmode=${cfg.PGSSLMODE}): ${what}: ${code}: ${(err as Error).message}`);
 }
 
 /**
@@ -137,8 +185,11 @@ export async function acquireLock(query: RowQuery, cfg: Config): Promise<() => P
   let logged = false;
   for (;;) {
     throwIfTerminating();
-    const r = await query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
-    if (r[0]?.ok) break;
+    const r = await query('SELECT pg_try_advisory_lock($1::bigint) AS ok, pg_backend_pid() AS pid', [key]);
+    if (r[0]?.ok) {
+      await assertSessionKept(query, key, r[0].pid);
+      break;
+    }
     if (Date.now() >= deadline) {
       const holder = await query(
         `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
@@ -161,6 +212,28 @@ export async function acquireLock(query: RowQuery, cfg: Config): Promise<() => P
   return async () => {
     await query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
   };
+}
+
+export const POOLER_MESSAGE =
+  'the connection does not keep its PostgreSQL session between statements: it goes through a transaction-mode pooler (e.g. PgBouncer pool_mode=transaction, a CloudNativePG Pooler of type rw in transaction mode). The migration lock is a session-level advisory lock and migrations need their session: connect the migrator to PostgreSQL directly (CloudNativePG: the <cluster>-rw Service) or through a session-mode pool';
+
+/**
+ * A session-level advisory lock guards nothing when each statement may run on
+ * another server connection (a transaction-mode pooler): the lock would stay on
+ * a backend the migration does not use. Right after taking it, the next
+ * statement must run in the same backend and see the lock as its own.
+ */
+async function assertSessionKept(query: RowQuery, key: string, lockPid: unknown): Promise<void> {
+  const r = await query(
+    `SELECT pg_backend_pid() AS pid, EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+        AND pid = pg_backend_pid()
+        AND ((classid::bigint << 32) | objid::bigint) = ($1::bigint & x'ffffffffffffffff'::bigint)) AS held`,
+    [key],
+  );
+  if (r[0]?.pid === lockPid && r[0]?.held === true) return;
+  // Best effort: the unlock may land on yet another backend; the pooler resets or closes it.
+  await query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
+  throw new MigratorError(POOLER_MESSAGE);
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { APP_NAME } from './db.js';
 import { MigratorError } from './result.js';
 import { scrub } from './scrub.js';
+import { libpqKeyFile } from './tls-files.js';
 import { trackChild } from './shutdown.js';
 
 export function toolPath(cfg: Config, tool: string): string {
@@ -30,8 +31,9 @@ export function childEnv(cfg: Config): NodeJS.ProcessEnv {
     PGAPPNAME: APP_NAME,
   };
   if (cfg.PGPASSWORD) env.PGPASSWORD = cfg.PGPASSWORD;
-  for (const k of ['PGSSLROOTCERT', 'PGSSLCERT', 'PGSSLKEY', 'LANG', 'LC_ALL', 'TZ'])
+  for (const k of ['PGSSLROOTCERT', 'PGSSLCERT', 'LANG', 'LC_ALL', 'TZ'])
     if (process.env[k]) env[k] = process.env[k];
+  if (process.env.PGSSLKEY) env.PGSSLKEY = libpqKeyFile(process.env.PGSSLKEY);
   return env;
 }
 
