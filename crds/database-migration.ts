@@ -66,6 +66,11 @@ export const DatabaseSpec = z
   })
   .describe('The target database.');
 
+/** path is root or below it (both absolute; the same rule as the CRD's CEL one). */
+export function isWithin(path: string, root: string): boolean {
+  return path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`);
+}
+
 export const MigrationsSource = z
   .object({
     image: z
@@ -78,6 +83,13 @@ export const MigrationsSource = z
       .regex(/^\//, 'must be an absolute path')
       .default('/app/dist/migrations')
       .describe('Directory inside the image holding the compiled migrations (.js files).'),
+    copyRoot: z
+      .string()
+      .regex(/^\//, 'must be an absolute path')
+      .optional()
+      .describe(
+        "Directory of the image copied into the Job (default: path itself): the app's whole dist, so migrations that import sibling modules find them. Must contain path.",
+      ),
     configMapRef: z
       .object({ name: dnsName })
       .optional()
@@ -99,7 +111,16 @@ export const MigrationsSource = z
         'has(self.image) != has(self.configMapRef)',
         'set exactly one of migrations.image and migrations.configMapRef',
       ),
+      cel(
+        "!has(self.copyRoot) || self.path == self.copyRoot || self.path.startsWith(self.copyRoot.endsWith('/') ? self.copyRoot : self.copyRoot + '/')",
+        'migrations.path must be inside migrations.copyRoot',
+        '.copyRoot',
+      ),
     ],
+  })
+  .refine((m) => m.copyRoot === undefined || isWithin(m.path, m.copyRoot), {
+    message: 'migrations.path must be inside migrations.copyRoot',
+    path: ['copyRoot'],
   })
   .describe('Where the compiled migrations come from.');
 

@@ -57,7 +57,9 @@ it('pins the migrations image to the digest the check Pod resolved; the migrate 
   expect(dm.status?.run?.migrationsImageDigest).toBe(`example/product-service@${DIGEST}`);
   await finishJobPod(c, await jobOf('pinned', 'backup'), backupResult());
   const migrate = await jobOf('pinned', 'migrate');
-  expect(migrate.spec?.template.spec?.initContainers?.[0]?.image).toBe(`example/product-service@${DIGEST}`);
+  expect(migrate.spec?.template.spec?.initContainers?.find((c) => c.name === 'copy-migrations')?.image).toBe(
+    `example/product-service@${DIGEST}`,
+  );
 }, 120_000);
 
 it('a migrations ConfigMap edited mid-run stops the run before the migrate Job, naming it', async () => {
