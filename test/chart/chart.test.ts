@@ -337,7 +337,13 @@ describe('helm template (optional parts on)', () => {
     rendered.forEach((r, i) => {
       const s = source[i]!;
       expect(r.alert).toBe(s.alert);
-      expect(r.expr).toBe(s.expr);
+      // With the default values only the job selector changes: to this release's Service and namespace.
+      expect(r.expr).toBe(
+        String(s.expr).replaceAll(
+          'job=~".*database-migration-operator.*"',
+          'job="dbm-database-migration-operator",namespace="dbm-system"',
+        ),
+      );
       expect(r.for).toBe(s.for);
       expect(r.labels).toEqual({ ...(s.labels as object), team: 'platform' });
       expect((r.annotations as Record<string, string>).runbook_url).toBe(
