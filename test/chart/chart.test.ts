@@ -520,3 +520,19 @@ describe('CRD and aggregated roles', () => {
     expect(byKind(template(['--set', 'rbac.aggregateToDefaultRoles=false']), 'ClusterRole')).toHaveLength(1);
   });
 });
+
+describe('values.schema.json', () => {
+  it('describes every value', () => {
+    type Node = { description?: string; properties?: Record<string, Node> };
+    const schema = JSON.parse(readFileSync(`${CHART_DIR}/values.schema.json`, 'utf8')) as Node;
+    const missing: string[] = [];
+    const walk = (n: Node, path: string) => {
+      for (const [k, v] of Object.entries(n.properties ?? {})) {
+        if (!v.description?.trim()) missing.push(`${path}${k}`);
+        walk(v, `${path}${k}.`);
+      }
+    };
+    walk(schema, '');
+    expect(missing).toEqual([]);
+  });
+});
