@@ -90,6 +90,12 @@ export const MigrationsSource = z
       .describe(
         "Directory of the image copied into the Job (default: path itself): the app's whole dist, so migrations that import sibling modules find them. Must contain path.",
       ),
+    source: z
+      .enum(['copy', 'imageVolume'])
+      .optional()
+      .describe(
+        'How the Jobs get the image files (default copy). copy: init containers copy copyRoot into an emptyDir with a static copier (no shell needed in the image). imageVolume: the image is mounted read-only as a Kubernetes image volume (beta, on by default from 1.35; needs a runtime that supports it, e.g. containerd 2.1+), no copy; image must then be a digest reference (...@sha256:...), since a mounted image reports no digest to pin.',
+      ),
     configMapRef: z
       .object({ name: dnsName })
       .optional()
@@ -116,11 +122,20 @@ export const MigrationsSource = z
         'migrations.path must be inside migrations.copyRoot',
         '.copyRoot',
       ),
+      cel(
+        "!has(self.source) || self.source != 'imageVolume' || (has(self.image) && self.image.contains('@sha256:'))",
+        'migrations.source imageVolume needs migrations.image as a digest reference (image@sha256:...)',
+        '.source',
+      ),
     ],
   })
   .refine((m) => m.copyRoot === undefined || isWithin(m.path, m.copyRoot), {
     message: 'migrations.path must be inside migrations.copyRoot',
     path: ['copyRoot'],
+  })
+  .refine((m) => m.source !== 'imageVolume' || (m.image?.includes('@sha256:') ?? false), {
+    message: 'migrations.source imageVolume needs migrations.image as a digest reference (image@sha256:...)',
+    path: ['source'],
   })
   .describe('Where the compiled migrations come from.');
 

@@ -154,6 +154,39 @@ describe('buildJob', () => {
     expect(bad.error?.issues[0]?.path).toEqual(['migrations', 'copyRoot']);
   });
 
+  it('mounts the app image as an image volume (source: imageVolume): no init containers, no copy', () => {
+    const image = `shop@sha256:${'ab'.repeat(32)}`;
+    const mounted = DatabaseMigrationSpec.parse({
+      ...spec,
+      migrations: { image, path: '/app/dist/migrations', source: 'imageVolume' },
+    });
+    const p = buildJob({ ...dm, spec: mounted }, run, 'migrate', config).spec!.template.spec!;
+    expect(p.initContainers).toBeUndefined();
+    expect(p.volumes).toContainEqual({
+      name: 'migrations',
+      image: { reference: image, pullPolicy: 'IfNotPresent' },
+    });
+    expect(p.volumes?.some((v) => v.name === 'copier')).toBe(false);
+    expect(p.containers[0]!.volumeMounts).toContainEqual({
+      name: 'migrations',
+      mountPath: '/migrations',
+      readOnly: true,
+    });
+    expect(p.containers[0]!.env).toContainEqual({
+      name: 'MIGRATIONS_DIR',
+      value: '/migrations/app/dist/migrations',
+    });
+  });
+
+  it('refuses an image volume of a tag: a mounted image reports no digest to pin the run to', () => {
+    const tagged = DatabaseMigrationSpec.safeParse({
+      ...spec,
+      migrations: { image: 'shop:2', source: 'imageVolume' },
+    });
+    expect(tagged.success).toBe(false);
+    expect(tagged.error?.issues[0]?.path).toEqual(['migrations', 'source']);
+  });
+
   it('needs no copier for migrations from a ConfigMap', () => {
     const cm = DatabaseMigrationSpec.parse({ ...spec, migrations: { configMapRef: { name: 'mig' } } });
     const p = buildJob({ ...dm, spec: cm }, run, 'migrate', config).spec!.template.spec!;

@@ -55,10 +55,13 @@ const needsBackupVolume = (step: JobStep) => step === 'backup' || step === 'rest
 /** The image directory copied into the Job: copyRoot (the app's dist, for sibling imports), else path itself. */
 const copyRoot = (m: DatabaseMigrationSpec['migrations']) => m.copyRoot ?? m.path;
 
-/** Where the migrator finds the migrations: path's place inside the copied root. */
+const mountsImage = (m: DatabaseMigrationSpec['migrations']) => !!m.image && m.source === 'imageVolume';
+
+/** Where the migrator finds the migrations: path's place inside the copied root, or inside the mounted image. */
 export function migrationsDir(spec: DatabaseMigrationSpec): string {
   const m = spec.migrations;
   if (!m.image) return MIGRATIONS_MOUNT;
+  if (mountsImage(m)) return posix.join(MIGRATIONS_MOUNT, m.path);
   const rel = posix.relative(copyRoot(m), m.path);
   return rel ? posix.join(MIGRATIONS_MOUNT, rel) : MIGRATIONS_MOUNT;
 }
@@ -153,12 +156,12 @@ function volumes(
   const vols: V1Volume[] = [{ name: 'tmp', emptyDir: {} }];
   const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
   if (needsMigrations(step)) {
-    vols.push(
-      spec.migrations.configMapRef
-        ? { name: 'migrations', configMap: { name: spec.migrations.configMapRef.name } }
-        : { name: 'migrations', emptyDir: {} },
-    );
-    if (spec.migrations.image) vols.push({ name: 'copier', emptyDir: { sizeLimit: '16Mi' } });
+    const m = spec.migrations;
+    if (m.configMapRef) vols.push({ name: 'migrations', configMap: { name: m.configMapRef.name } });
+    // The whole image, read-only: sibling imports resolve with no copy (the reference is a digest: nothing to pin).
+    else if (mountsImage(m))
+      vols.push({ name: 'migrations', image: { reference: m.image, pullPolicy: 'IfNotPresent' } });
+    else vols.push({ name: 'migrations', emptyDir: {} }, { name: 'copier', emptyDir: { sizeLimit: '16Mi' } });
     mounts.push({ name: 'migrations', mountPath: MIGRATIONS_MOUNT, readOnly: true });
   }
   if (needsBackupVolume(step) && spec.backup.pvcName) {
@@ -179,7 +182,7 @@ function copyMigrationsInits(
   config: JobBuildConfig,
   resources: V1Container['resources'],
 ): V1Container[] {
-  if (!spec.migrations.image) return [];
+  if (!spec.migrations.image || mountsImage(spec.migrations)) return [];
   const common = { securityContext: restrictedContainerSecurity, ...(resources ? { resources } : {}) };
   return [
     {
