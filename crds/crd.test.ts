@@ -3,17 +3,30 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { buildCrd } from './crd.js';
-import { renderCrdYaml } from './render.js';
+import { renderChartCrdTemplate, renderCrdYaml } from './render.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outputs = [
-  'crds/generated/databasemigrations.dbmigrate.io.yaml',
-  'charts/database-migration-operator/crds/databasemigrations.dbmigrate.io.yaml',
+const outputs: [string, () => string][] = [
+  ['crds/generated/databasemigrations.dbmigrate.io.yaml', renderCrdYaml],
+  [
+    'charts/database-migration-operator/templates/crds/databasemigrations.dbmigrate.io.yaml',
+    renderChartCrdTemplate,
+  ],
 ];
 
 describe('generated CRD', () => {
-  it.each(outputs)('%s is up to date with the zod schema (run `npm run crds:generate`)', (file) => {
-    expect(readFileSync(join(root, file), 'utf8')).toBe(renderCrdYaml());
+  it.each(outputs)('%s is up to date with the zod schema (run `npm run crds:generate`)', (file, render) => {
+    expect(readFileSync(join(root, file), 'utf8')).toBe(render());
+  });
+
+  it('the chart template carries the same spec as the plain YAML', () => {
+    const plain = parse(renderCrdYaml()) as { spec: unknown };
+    // The template's spec is plain YAML below its Helm-templated metadata.
+    const tpl = renderChartCrdTemplate();
+    const spec = parse(tpl.slice(tpl.indexOf('\nspec:\n') + 1, tpl.lastIndexOf('{{- end }}'))) as {
+      spec: unknown;
+    };
+    expect(spec.spec).toEqual(plain.spec);
   });
 
   it('is structural: no additionalProperties:false, every object typed', () => {

@@ -1,19 +1,22 @@
-// Writes the CRD YAML generated from the zod schemas: once under crds/generated
-// (for kubectl apply) and once in the Helm chart's crds/ directory.
+// Writes the CRD generated from the zod schemas: as plain YAML under
+// crds/generated (for kubectl apply) and as a template of the Helm chart
+// (templates/crds/, so helm upgrade upgrades it).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderCrdYaml } from './render.js';
+import { renderChartCrdTemplate, renderCrdYaml } from './render.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const CRD_OUTPUTS = [
-  join(root, 'crds/generated/databasemigrations.dbmigrate.io.yaml'),
-  join(root, 'charts/database-migration-operator/crds/databasemigrations.dbmigrate.io.yaml'),
+export const CRD_OUTPUTS: [string, () => string][] = [
+  [join(root, 'crds/generated/databasemigrations.dbmigrate.io.yaml'), renderCrdYaml],
+  [
+    join(root, 'charts/database-migration-operator/templates/crds/databasemigrations.dbmigrate.io.yaml'),
+    renderChartCrdTemplate,
+  ],
 ];
 
-const yaml = renderCrdYaml();
-for (const path of CRD_OUTPUTS) {
+for (const [path, render] of CRD_OUTPUTS) {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, yaml);
+  writeFileSync(path, render());
   console.log(`wrote ${path}`);
 }

@@ -4,6 +4,8 @@
 #   operator  Dockerfile                        localhost/dbm/database-migration-operator:<hash>
 #   migrator  migrator-image/Dockerfile         localhost/dbm/database-migration-migrator:<hash>
 #   example   examples/product-service/Dockerfile  localhost/dbm/product-service:<hash>
+#   distroless test/fixtures/distroless-app/Dockerfile  localhost/dbm/distroless-app:<hash>
+#              (FROM scratch, no shell; built only when named)
 # The operator and migrator build from the repository root exactly as a user's
 # `docker build -f <Dockerfile> .` does; the only differences are --pull=never and
 # build args: BASE_IMAGE, a base made locally from Debian's packages
@@ -15,7 +17,7 @@
 # did not change is neither rebuilt nor re-imported.
 # Writes the image references to .tmp/images/images.env (sourced by the demo and e2e).
 #
-#   images/build.sh [--no-import] [operator|migrator|example ...]
+#   images/build.sh [--no-import] [operator|migrator|example|distroless ...]
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -31,8 +33,8 @@ WANT=()
 for a in "$@"; do
   case "$a" in
     --no-import) IMPORT=0 ;;
-    operator | migrator | example) WANT+=("$a") ;;
-    *) echo "usage: images/build.sh [--no-import] [operator|migrator|example ...]" >&2; exit 2 ;;
+    operator | migrator | example | distroless) WANT+=("$a") ;;
+    *) echo "usage: images/build.sh [--no-import] [operator|migrator|example|distroless ...]" >&2; exit 2 ;;
   esac
 done
 ((${#WANT[@]})) || WANT=(operator migrator example)
@@ -97,6 +99,11 @@ for w in "${WANT[@]}"; do
       (cd "$REPO" && node_modules/.bin/tsc -p "$ex/tsconfig.json")
       h="$(dbm_hash "$ex/Dockerfile" "$ex/package.json" "$ex/dist" "$BASE_ID")"
       build example localhost/dbm/product-service "$ex/Dockerfile" "$ex" "$h" "BASE_IMAGE=$DBM_NODE_IMAGE"
+      ;;
+    distroless)
+      dl="$REPO/test/fixtures/distroless-app"
+      h="$(dbm_hash "$dl")"
+      build distroless localhost/dbm/distroless-app "$dl/Dockerfile" "$dl" "$h"
       ;;
   esac
 done

@@ -116,13 +116,108 @@ describe('buildJob', () => {
     expect(job.spec?.backoffLimit).toBe(0);
   });
 
-  it('copies migrations from the app image with an init container', () => {
-    expect(pod.initContainers?.[0]?.image).toBe('shop:2');
+  it('copies migrations from the app image with a static copier staged from the migrator image', () => {
+    const [stage, copy] = pod.initContainers ?? [];
+    expect(stage).toMatchObject({
+      name: 'stage-copier',
+      image: 'migrator:1',
+      command: ['/bin/busybox', 'cp', '/bin/busybox', '/dbm-copier/busybox'],
+      volumeMounts: [{ name: 'copier', mountPath: '/dbm-copier' }],
+    });
+    // No shell in the app image: the staged static binary is the command.
+    expect(copy).toMatchObject({
+      name: 'copy-migrations',
+      image: 'shop:2',
+      command: ['/dbm-copier/busybox', 'cp', '-R', '/app/dist/migrations/.', '/migrations/'],
+    });
+    expect(copy?.volumeMounts).toEqual([
+      { name: 'copier', mountPath: '/dbm-copier', readOnly: true },
+      { name: 'migrations', mountPath: '/migrations' },
+    ]);
+    expect(pod.volumes).toContainEqual({ name: 'copier', emptyDir: { sizeLimit: '16Mi' } });
     expect(container.volumeMounts).toContainEqual({
       name: 'migrations',
       mountPath: '/migrations',
       readOnly: true,
     });
+    expect(container.volumeMounts?.some((m) => m.name === 'copier')).toBe(false);
+    expect(container.env).toContainEqual({ name: 'MIGRATIONS_DIR', value: '/migrations' });
+  });
+
+  it("copies copyRoot (the app's dist) and points MIGRATIONS_DIR at the migrations inside it", () => {
+    const rooted = DatabaseMigrationSpec.parse({
+      ...spec,
+      migrations: { image: 'shop:2', path: '/app/dist/db/migrations', copyRoot: '/app/dist/' },
+    });
+    const p = buildJob({ ...dm, spec: rooted }, run, 'check', config).spec!.template.spec!;
+    expect(p.initContainers?.[1]?.command).toEqual([
+      '/dbm-copier/busybox',
+      'cp',
+      '-R',
+      '/app/dist/.',
+      '/migrations/',
+    ]);
+    expect(p.containers[0]!.env).toContainEqual({
+      name: 'MIGRATIONS_DIR',
+      value: '/migrations/db/migrations',
+    });
+    const same = DatabaseMigrationSpec.parse({
+      ...spec,
+      migrations: { image: 'shop:2', path: '/app/dist', copyRoot: '/app/dist' },
+    });
+    const env = buildJob({ ...dm, spec: same }, run, 'migrate', config).spec!.template.spec!.containers[0]!
+      .env;
+    expect(env).toContainEqual({ name: 'MIGRATIONS_DIR', value: '/migrations' });
+  });
+
+  it('refuses a copyRoot that does not contain the migrations path', () => {
+    const bad = DatabaseMigrationSpec.safeParse({
+      ...spec,
+      migrations: { image: 'shop:2', path: '/app/distx/migrations', copyRoot: '/app/dist' },
+    });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]?.path).toEqual(['migrations', 'copyRoot']);
+  });
+
+  it('mounts the app image as an image volume (source: imageVolume): no init containers, no copy', () => {
+    const image = `shop@sha256:${'ab'.repeat(32)}`;
+    const mounted = DatabaseMigrationSpec.parse({
+      ...spec,
+      migrations: { image, path: '/app/dist/migrations', source: 'imageVolume' },
+    });
+    const p = buildJob({ ...dm, spec: mounted }, run, 'migrate', config).spec!.template.spec!;
+    expect(p.initContainers).toBeUndefined();
+    expect(p.volumes).toContainEqual({
+      name: 'migrations',
+      image: { reference: image, pullPolicy: 'IfNotPresent' },
+    });
+    expect(p.volumes?.some((v) => v.name === 'copier')).toBe(false);
+    expect(p.containers[0]!.volumeMounts).toContainEqual({
+      name: 'migrations',
+      mountPath: '/migrations',
+      readOnly: true,
+    });
+    expect(p.containers[0]!.env).toContainEqual({
+      name: 'MIGRATIONS_DIR',
+      value: '/migrations/app/dist/migrations',
+    });
+  });
+
+  it('refuses an image volume of a tag: a mounted image reports no digest to pin the run to', () => {
+    const tagged = DatabaseMigrationSpec.safeParse({
+      ...spec,
+      migrations: { image: 'shop:2', source: 'imageVolume' },
+    });
+    expect(tagged.success).toBe(false);
+    expect(tagged.error?.issues[0]?.path).toEqual(['migrations', 'source']);
+  });
+
+  it('needs no copier for migrations from a ConfigMap', () => {
+    const cm = DatabaseMigrationSpec.parse({ ...spec, migrations: { configMapRef: { name: 'mig' } } });
+    const p = buildJob({ ...dm, spec: cm }, run, 'migrate', config).spec!.template.spec!;
+    expect(p.initContainers).toBeUndefined();
+    expect(p.volumes?.map((v) => v.name)).toEqual(['tmp', 'migrations']);
+    expect(p.containers[0]!.env).toContainEqual({ name: 'MIGRATIONS_DIR', value: '/migrations' });
   });
 
   it('mounts the backup volume only for backup and restore', () => {

@@ -3,6 +3,7 @@
 // capabilities, RuntimeDefault seccomp and no service-account token (the
 // migrator talks to PostgreSQL only, never to the API server).
 import type { V1Container, V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { posix } from 'node:path';
 import type { DatabaseMigration, DatabaseMigrationSpec } from '../crds/database-migration.js';
 import type { JobDefaults } from '../crds/pod-template.js';
 import { API_VERSION, blockingCategories, KIND } from '../crds/database-migration.js';
@@ -33,6 +34,13 @@ export interface StepParams {
 const MUTATING_STEPS: ReadonlySet<JobStep> = new Set<JobStep>(['migrate', 'revert', 'restore']);
 
 const MIGRATIONS_MOUNT = '/migrations';
+// The static copier (a statically linked busybox in the migrator image) is
+// staged in an emptyDir and run from there inside the app image, which then
+// needs no shell, no cp and no libc: distroless and FROM scratch images work.
+const COPIER_MOUNT = '/dbm-copier';
+const COPIER_IN_MIGRATOR = '/bin/busybox';
+const COPIER = `${COPIER_MOUNT}/busybox`;
+export const STAGE_COPIER_CONTAINER = 'stage-copier';
 const BACKUPS_MOUNT = '/backups';
 const DEFAULT_UID = 10001;
 
@@ -47,6 +55,20 @@ const STEP_COMMAND: Record<JobStep, string> = {
 
 const needsMigrations = (step: JobStep) => step !== 'backup' && step !== 'restore';
 const needsBackupVolume = (step: JobStep) => step === 'backup' || step === 'restore';
+
+/** The image directory copied into the Job: copyRoot (the app's dist, for sibling imports), else path itself. */
+const copyRoot = (m: DatabaseMigrationSpec['migrations']) => m.copyRoot ?? m.path;
+
+const mountsImage = (m: DatabaseMigrationSpec['migrations']) => !!m.image && m.source === 'imageVolume';
+
+/** Where the migrator finds the migrations: path's place inside the copied root, or inside the mounted image. */
+export function migrationsDir(spec: DatabaseMigrationSpec): string {
+  const m = spec.migrations;
+  if (!m.image) return MIGRATIONS_MOUNT;
+  if (mountsImage(m)) return posix.join(MIGRATIONS_MOUNT, m.path);
+  const rel = posix.relative(copyRoot(m), m.path);
+  return rel ? posix.join(MIGRATIONS_MOUNT, rel) : MIGRATIONS_MOUNT;
+}
 
 function databaseEnv(spec: DatabaseMigrationSpec): V1EnvVar[] {
   // Resolved by the kubelet from Secrets (the password always); the operator never reads them.
@@ -73,7 +95,7 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
   ];
   if (needsMigrations(step)) {
     env.push(
-      { name: 'MIGRATIONS_DIR', value: MIGRATIONS_MOUNT },
+      { name: 'MIGRATIONS_DIR', value: migrationsDir(spec) },
       { name: 'TRANSACTION_MODE', value: spec.migrations.transactionMode },
       { name: 'LOCK_TIMEOUT_SECONDS', value: String(spec.timeouts.lockTimeoutSeconds) },
       { name: 'STATEMENT_TIMEOUT_SECONDS', value: String(spec.timeouts.statementTimeoutSeconds) },
@@ -143,11 +165,12 @@ function volumes(
   const vols: V1Volume[] = [{ name: 'tmp', emptyDir: {} }];
   const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
   if (needsMigrations(step)) {
-    vols.push(
-      spec.migrations.configMapRef
-        ? { name: 'migrations', configMap: { name: spec.migrations.configMapRef.name } }
-        : { name: 'migrations', emptyDir: {} },
-    );
+    const m = spec.migrations;
+    if (m.configMapRef) vols.push({ name: 'migrations', configMap: { name: m.configMapRef.name } });
+    // The whole image, read-only: sibling imports resolve with no copy (the reference is a digest: nothing to pin).
+    else if (mountsImage(m))
+      vols.push({ name: 'migrations', image: { reference: m.image, pullPolicy: 'IfNotPresent' } });
+    else vols.push({ name: 'migrations', emptyDir: {} }, { name: 'copier', emptyDir: { sizeLimit: '16Mi' } });
     mounts.push({ name: 'migrations', mountPath: MIGRATIONS_MOUNT, readOnly: true });
   }
   if (needsBackupVolume(step) && spec.backup.pvcName) {
@@ -158,21 +181,46 @@ function volumes(
   return { volumes: [...vols, ...tls.volumes], mounts: [...mounts, ...tls.mounts] };
 }
 
-/** Copies the compiled migrations out of the application image into a shared emptyDir. */
-function copyMigrationsInit(
+/**
+ * Copies the compiled migrations (the whole copy root) out of the application
+ * image into a shared emptyDir: first the migrator image stages its static
+ * copier, then the app image runs it. Nothing of the app image runs, only its
+ * files are read.
+ */
+function copyMigrationsInits(
   spec: DatabaseMigrationSpec,
+  config: JobBuildConfig,
   resources: V1Container['resources'],
-): V1Container | undefined {
-  if (!spec.migrations.image) return undefined;
-  return {
-    name: COPY_MIGRATIONS_CONTAINER,
-    image: spec.migrations.image,
-    command: ['sh', '-c', 'cp -R "$MIGRATIONS_SOURCE"/. /migrations/'],
-    env: [{ name: 'MIGRATIONS_SOURCE', value: spec.migrations.path }],
-    volumeMounts: [{ name: 'migrations', mountPath: MIGRATIONS_MOUNT }],
-    securityContext: restrictedContainerSecurity,
-    ...(resources ? { resources } : {}),
-  };
+): V1Container[] {
+  if (!spec.migrations.image || mountsImage(spec.migrations)) return [];
+  const common = { securityContext: restrictedContainerSecurity, ...(resources ? { resources } : {}) };
+  return [
+    {
+      name: STAGE_COPIER_CONTAINER,
+      image: config.migratorImage,
+      imagePullPolicy: config.imagePullPolicy,
+      command: [COPIER_IN_MIGRATOR, 'cp', COPIER_IN_MIGRATOR, COPIER],
+      volumeMounts: [{ name: 'copier', mountPath: COPIER_MOUNT }],
+      ...common,
+    },
+    {
+      name: COPY_MIGRATIONS_CONTAINER,
+      image: spec.migrations.image,
+      // "<root>/." copies the root's content, dot files included, into the mount.
+      command: [
+        COPIER,
+        'cp',
+        '-R',
+        `${copyRoot(spec.migrations).replace(/\/+$/, '')}/.`,
+        `${MIGRATIONS_MOUNT}/`,
+      ],
+      volumeMounts: [
+        { name: 'copier', mountPath: COPIER_MOUNT, readOnly: true },
+        { name: 'migrations', mountPath: MIGRATIONS_MOUNT },
+      ],
+      ...common,
+    },
+  ];
 }
 
 export function buildJob(
@@ -189,7 +237,7 @@ export function buildJob(
   const env = [...databaseEnv(spec), ...stepEnv(dm, run, step, params)];
   const fit = podFit(spec, step, config.jobDefaults, new Set(env.map((e) => e.name)));
   const resources = fit.resources;
-  const init = needsMigrations(step) ? copyMigrationsInit(spec, resources) : undefined;
+  const init = needsMigrations(step) ? copyMigrationsInits(spec, config, resources) : [];
   const uid = tpl.runAsUser ?? DEFAULT_UID;
   return {
     apiVersion: 'batch/v1',
@@ -235,7 +283,7 @@ export function buildJob(
             fsGroup: uid,
             seccompProfile: { type: 'RuntimeDefault' },
           },
-          ...(init ? { initContainers: [init] } : {}),
+          ...(init.length > 0 ? { initContainers: init } : {}),
           containers: [
             {
               name: 'migrator',

@@ -866,7 +866,8 @@ describe('reconcile: the migrations cannot change under a run', () => {
       ],
     },
   });
-  const initImage = (job: V1Job | undefined) => job?.spec?.template.spec?.initContainers?.[0]?.image;
+  const initImage = (job: V1Job | undefined) =>
+    job?.spec?.template.spec?.initContainers?.find((c) => c.name === 'copy-migrations')?.image;
 
   it('pins the migrations image to the digest the first Pod resolved; later Jobs use it', () => {
     const dm = resource();

@@ -92,9 +92,10 @@ done_step "PostgreSQL"
 # ---- 5: operator --------------------------------------------------------------------------
 step "5/6 operator: helm upgrade --install $RELEASE charts/database-migration-operator"
 # The operator watches the demo namespace only (it gets a Role there).
+# --take-ownership: the chart's CRD template adopts a CRD applied by kubectl (tests) or an older chart.
 K get ns "$DEMO_NAMESPACE" >/dev/null 2>&1 || K create ns "$DEMO_NAMESPACE" >/dev/null
 "$HELM" upgrade --install "$RELEASE" "$REPO/charts/database-migration-operator" \
-  --namespace "$OPERATOR_NS" --create-namespace --force-conflicts \
+  --namespace "$OPERATOR_NS" --create-namespace --force-conflicts --take-ownership \
   --set "image.repository=${DBM_OPERATOR_IMAGE%:*}" --set "image.tag=${DBM_OPERATOR_IMAGE##*:}" \
   --set image.pullPolicy=Never \
   --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \

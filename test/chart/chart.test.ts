@@ -4,7 +4,7 @@
 import { jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { renderCrdYaml } from '../../crds/render.js';
+import { renderChartCrdTemplate } from '../../crds/render.js';
 import { loadConfig } from '../../operator/config.js';
 import {
   ALL_TOGGLES_ON,
@@ -18,7 +18,6 @@ import {
   ensureChartCrd,
   helm,
   helmTools,
-  parseYamlDocs,
   run,
   template,
 } from './tools.js';
@@ -75,7 +74,7 @@ beforeAll(() => {
 
 describe('chart CRD', () => {
   it('is the one generated from the zod schema (run `npm run crds:generate` when this fails)', () => {
-    expect(readFileSync(CHART_CRD, 'utf8')).toBe(renderCrdYaml());
+    expect(readFileSync(CHART_CRD, 'utf8')).toBe(renderChartCrdTemplate());
   });
 });
 
@@ -120,7 +119,10 @@ describe('helm template (default values)', () => {
     expect(objs.map((o) => o.kind).sort()).toEqual(
       [
         'ClusterRole',
+        'ClusterRole',
+        'ClusterRole',
         'ClusterRoleBinding',
+        'CustomResourceDefinition',
         'Deployment',
         'Role',
         'RoleBinding',
@@ -131,7 +133,8 @@ describe('helm template (default values)', () => {
     for (const o of objs) {
       expect(o.metadata.labels?.['app.kubernetes.io/name']).toBe('database-migration-operator');
       expect(o.metadata.labels?.['app.kubernetes.io/instance']).toBe('dbm');
-      if (!o.kind.startsWith('Cluster')) expect(o.metadata.namespace).toBe('dbm-system');
+      if (!o.kind.startsWith('Cluster') && o.kind !== 'CustomResourceDefinition')
+        expect(o.metadata.namespace).toBe('dbm-system');
     }
   });
 
@@ -149,7 +152,11 @@ describe('helm template (default values)', () => {
     for (const verb of ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']) {
       expect(allows(rules, '', 'secrets', verb)).toBe(false);
     }
-    const cr = one<K8sObject & { rules: PolicyRule[] }>(objs, 'ClusterRole').rules;
+    const cr = (
+      objs.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'dbm-database-migration-operator') as
+        (K8sObject & { rules: PolicyRule[] }) | undefined
+    )?.rules;
+    if (!cr) throw new Error('no operator ClusterRole');
     const expected: [string, string, string[]][] = [
       ['dbmigrate.io', 'databasemigrations', ['get', 'list', 'watch', 'update', 'patch']],
       ['dbmigrate.io', 'databasemigrations/status', ['get', 'update', 'patch']],
@@ -330,7 +337,13 @@ describe('helm template (optional parts on)', () => {
     rendered.forEach((r, i) => {
       const s = source[i]!;
       expect(r.alert).toBe(s.alert);
-      expect(r.expr).toBe(s.expr);
+      // With the default values only the job selector changes: to this release's Service and namespace.
+      expect(r.expr).toBe(
+        String(s.expr).replaceAll(
+          'job=~".*database-migration-operator.*"',
+          'job="dbm-database-migration-operator",namespace="dbm-system"',
+        ),
+      );
       expect(r.for).toBe(s.for);
       expect(r.labels).toEqual({ ...(s.labels as object), team: 'platform' });
       expect((r.annotations as Record<string, string>).runbook_url).toBe(
@@ -379,7 +392,11 @@ describe('helm template (optional parts on)', () => {
 describe('helm template (watchNamespaces)', () => {
   it('uses a Role per watched namespace instead of a ClusterRole', () => {
     const objs = template(['--set-json', 'watchNamespaces=["team-a","team-b"]']);
-    expect(byKind(objs, 'ClusterRole')).toEqual([]);
+    // Only the roles aggregated into view/edit are cluster-wide; the operator's own are per namespace.
+    expect(byKind(objs, 'ClusterRole').map((r) => r.metadata.name)).toEqual([
+      'dbm-database-migration-operator-view',
+      'dbm-database-migration-operator-edit',
+    ]);
     expect(byKind(objs, 'ClusterRoleBinding')).toEqual([]);
     const roles = byKind(objs, 'Role')
       .map((r) => r.metadata.namespace)
@@ -391,6 +408,12 @@ describe('helm template (watchNamespaces)', () => {
         .sort(),
     ).toEqual(['dbm-system', 'team-a', 'team-b']);
     for (const r of rulesOf(objs)) expect(r.resources).not.toContain('secrets');
+    expect(
+      byKind(
+        template(['--set-json', 'watchNamespaces=["a"]', '--set', 'rbac.aggregateToDefaultRoles=false']),
+        'ClusterRole',
+      ),
+    ).toEqual([]);
     const dep = one<Deployment>(objs, 'Deployment');
     const env = dep.spec.template.spec.containers[0]!.env!;
     expect(env.find((e) => e.name === 'WATCH_NAMESPACES')?.value).toBe('team-a,team-b');
@@ -431,7 +454,7 @@ describe('server-side dry run on the local cluster', () => {
   });
 
   clusterIt('the API server accepts the generated CRD', () => {
-    const docs = parseYamlDocs(ensureChartCrd());
+    const docs = template().filter((d) => d.kind === 'CustomResourceDefinition');
     expect(docs.map((d) => d.kind)).toEqual(['CustomResourceDefinition']);
     const res = dryRun(docs);
     expect({ status: res.status, stderr: res.stderr }).toEqual({ status: 0, stderr: '' });
@@ -455,5 +478,61 @@ describe('server-side dry run on the local cluster', () => {
     const res = dryRun(docs);
     expect({ status: res.status, stderr: res.stderr }).toEqual({ status: 0, stderr: '' });
     expect(res.stdout.trim().split('\n')).toHaveLength(docs.length);
+  });
+});
+
+describe('CRD and aggregated roles', () => {
+  const crdOf = (args: string[]) => template(args).filter((o) => o.kind === 'CustomResourceDefinition');
+
+  it('renders the CRD as a template, kept on uninstall by default', () => {
+    const [crd] = crdOf([]);
+    expect(crd?.metadata.name).toBe('databasemigrations.dbmigrate.io');
+    expect(crd?.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+    expect(crdOf(['--set', 'crds.keep=false'])[0]?.metadata.annotations).toBeUndefined();
+    expect(crdOf(['--set', 'crds.enabled=false'])).toEqual([]);
+  });
+
+  it('lets namespace users read (view) and manage (edit) DatabaseMigrations, never write their status', () => {
+    const roles = byKind(template(['--set', 'fullnameOverride=mig']), 'ClusterRole') as (K8sObject & {
+      rules: PolicyRule[];
+    })[];
+    const view = roles.find((r) => r.metadata.name === 'mig-view');
+    const edit = roles.find((r) => r.metadata.name === 'mig-edit');
+    expect(view?.metadata.labels).toMatchObject({
+      'rbac.authorization.k8s.io/aggregate-to-view': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+    });
+    expect(edit?.metadata.labels).toMatchObject({
+      'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+    });
+    expect(edit?.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-view']).toBeUndefined();
+    for (const v of ['get', 'list', 'watch'])
+      expect(allows(view!.rules, 'dbmigrate.io', 'databasemigrations', v)).toBe(true);
+    expect(allows(view!.rules, 'dbmigrate.io', 'databasemigrations', 'create')).toBe(false);
+    for (const v of ['create', 'update', 'patch', 'delete'])
+      expect(allows(edit!.rules, 'dbmigrate.io', 'databasemigrations', v)).toBe(true);
+    for (const v of ['update', 'patch'])
+      expect(allows([...view!.rules, ...edit!.rules], 'dbmigrate.io', 'databasemigrations/status', v)).toBe(
+        false,
+      );
+    expect(byKind(template(['--set', 'rbac.aggregateToDefaultRoles=false']), 'ClusterRole')).toHaveLength(1);
+  });
+});
+
+describe('values.schema.json', () => {
+  it('describes every value', () => {
+    type Node = { description?: string; properties?: Record<string, Node> };
+    const schema = JSON.parse(readFileSync(`${CHART_DIR}/values.schema.json`, 'utf8')) as Node;
+    const missing: string[] = [];
+    const walk = (n: Node, path: string) => {
+      for (const [k, v] of Object.entries(n.properties ?? {})) {
+        if (!v.description?.trim()) missing.push(`${path}${k}`);
+        walk(v, `${path}${k}.`);
+      }
+    };
+    walk(schema, '');
+    expect(missing).toEqual([]);
   });
 });

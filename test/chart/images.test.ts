@@ -127,6 +127,12 @@ describe('the migrator image (migrator-image/Dockerfile)', () => {
     expect(r.stdout).toMatch(/\(PostgreSQL\) 18\.\d+/);
   });
 
+  it('carries the static copier the Jobs stage into the app image (test/e2e/distroless.test.ts runs it in FROM scratch)', () => {
+    const r = runIn(MIGRATOR, ['/bin/busybox', '--list']);
+    expect(exitOf(r)).toBe(0);
+    expect(r.stdout.split('\n')).toContain('cp');
+  });
+
   it('prints its usage and exits 2 without a command', () => {
     const r = runIn(MIGRATOR, ['node', '/opt/migrator/dist/migrator-image/src/main.js']);
     expect(exitOf(r)).toBe(2);

@@ -8,7 +8,7 @@ import { parseAllDocuments } from 'yaml';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHART_DIR = join(REPO_ROOT, 'charts', 'database-migration-operator');
-export const CHART_CRD = join(CHART_DIR, 'crds', 'databasemigrations.dbmigrate.io.yaml');
+export const CHART_CRD = join(CHART_DIR, 'templates', 'crds', 'databasemigrations.dbmigrate.io.yaml');
 export const DASHBOARD_FILE = join(CHART_DIR, 'dashboards', 'database-migrations.json');
 export const RULES_FILE = join(CHART_DIR, 'alerts', 'rules.yaml');
 export const KUBECONFIG = join(REPO_ROOT, '.local-cluster', 'kubeconfig');

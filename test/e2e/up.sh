@@ -58,8 +58,9 @@ source "$REPO/scripts/tools.sh"
 E2E_NS="${DBM_E2E_NAMESPACE:-dbm-e2e}"
 "$KUBECTL" get ns "$E2E_NS" >/dev/null 2>&1 || "$KUBECTL" create ns "$E2E_NS" >/dev/null
 log "installing the operator ($DBM_OPERATOR_IMAGE) in $OPERATOR_NS"
+# --take-ownership: the chart's CRD template adopts a CRD applied by kubectl (other suites) or an older chart.
 "$HELM" upgrade --install "$RELEASE" "$REPO/charts/database-migration-operator" \
-  --namespace "$OPERATOR_NS" --create-namespace --force-conflicts \
+  --namespace "$OPERATOR_NS" --create-namespace --force-conflicts --take-ownership \
   --set "image.repository=${DBM_OPERATOR_IMAGE%:*}" --set "image.tag=${DBM_OPERATOR_IMAGE##*:}" \
   --set image.pullPolicy=IfNotPresent \
   --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \

@@ -57,7 +57,9 @@ it('pins the migrations image to the digest the check Pod resolved; the migrate 
   expect(dm.status?.run?.migrationsImageDigest).toBe(`example/product-service@${DIGEST}`);
   await finishJobPod(c, await jobOf('pinned', 'backup'), backupResult());
   const migrate = await jobOf('pinned', 'migrate');
-  expect(migrate.spec?.template.spec?.initContainers?.[0]?.image).toBe(`example/product-service@${DIGEST}`);
+  expect(migrate.spec?.template.spec?.initContainers?.find((c) => c.name === 'copy-migrations')?.image).toBe(
+    `example/product-service@${DIGEST}`,
+  );
 }, 120_000);
 
 it('a migrations ConfigMap edited mid-run stops the run before the migrate Job, naming it', async () => {
@@ -91,3 +93,28 @@ it('a migrations ConfigMap edited mid-run stops the run before the migrate Job, 
   );
   expect(migrates).toEqual([]);
 }, 120_000);
+
+it('an image volume needs a digest (the API refuses a tag); with one, the API server takes the Job that mounts it', async () => {
+  const tagged = baseResource('volume-tag', ns, 'volume-tag', {
+    migrations: { image: 'example/product-service:2', source: 'imageVolume' },
+  });
+  await expect(createResource(c, tagged)).rejects.toThrow(/needs migrations.image as a digest reference/);
+
+  const image = `example/product-service@${DIGEST}`;
+  await createResource(
+    c,
+    baseResource('volume', ns, 'volume', {
+      migrations: { image, path: '/app/dist/migrations', source: 'imageVolume' },
+    }),
+  );
+  const check = await jobOf('volume', 'check');
+  const pod = check.spec?.template.spec;
+  expect(pod?.initContainers).toBeUndefined();
+  expect(pod?.volumes?.find((v) => v.name === 'migrations')?.image).toEqual({
+    reference: image,
+    pullPolicy: 'IfNotPresent',
+  });
+  expect(pod?.containers[0]?.env?.find((e) => e.name === 'MIGRATIONS_DIR')?.value).toBe(
+    '/migrations/app/dist/migrations',
+  );
+});
