@@ -53,8 +53,15 @@ export const StepResources = z
   );
 
 /** Volumes, mounts and env the Job Pods already carry: user additions must not collide with them. */
-export const RESERVED_VOLUMES = ['tmp', 'migrations', 'backups', 'dbm-tls-ca', 'dbm-tls-client'] as const;
-const RESERVED_MOUNTS = ['/tmp', '/migrations', '/backups', '/etc/dbmigrate'];
+export const RESERVED_VOLUMES = [
+  'tmp',
+  'migrations',
+  'backups',
+  'copier',
+  'dbm-tls-ca',
+  'dbm-tls-client',
+] as const;
+const RESERVED_MOUNTS = ['/tmp', '/migrations', '/backups', '/etc/dbmigrate', '/dbm-copier'];
 
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
@@ -90,7 +97,14 @@ export const RESERVED_MIGRATOR_ENV = [
   'VERIFY_QUERIES',
   'SHADOW_PG_BIN_DIR',
   'SHADOW_DATA_DIR',
+  'SHADOW_PGHOST',
+  'SHADOW_PGPORT',
+  'SHADOW_PGUSER',
+  'SHADOW_PGPASSWORD',
+  'SHADOW_PGDATABASE',
+  'SHADOW_PGSSLMODE',
   'COMPATIBILITY_QUERIES',
+  'COMPATIBILITY_ENTITIES_DIR',
   'EXPECTED_CHECKSUMS',
   'EXPECTED_PENDING_COUNT',
   'RESULT_PATH',
