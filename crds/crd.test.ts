@@ -67,4 +67,15 @@ describe('generated CRD', () => {
       crd.spec.versions[0]!.additionalPrinterColumns.filter((c) => !c.priority).map((c) => c.name),
     ).toEqual(['Ready', 'Phase', 'Applied', 'Age']);
   });
+
+  it('keeps conditions as a list map keyed by type, as metav1.Condition', () => {
+    type Node = { properties: Record<string, Node>; [k: string]: unknown };
+    const crd = buildCrd() as {
+      spec: { versions: { schema: { openAPIV3Schema: Node } }[] };
+    };
+    const conditions = crd.spec.versions[0]!.schema.openAPIV3Schema.properties.status!.properties.conditions!;
+    expect(conditions['x-kubernetes-list-type']).toBe('map');
+    expect(conditions['x-kubernetes-list-map-keys']).toEqual(['type']);
+    expect((conditions.items as { required: string[] }).required).toContain('type');
+  });
 });

@@ -660,7 +660,9 @@ export const DatabaseMigrationStatus = z
       .optional()
       .describe(
         'kstatus conditions: Ready (True only on success), Reconciling (a run is active), Stalled (a human is needed), and one per step.',
-      ),
+      )
+      // metav1.Condition semantics: one entry per type, merged by type under server-side apply.
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
     target: z.string().optional().describe('host:port/database: the key runs are serialized on.'),
     attempt: z.number().int().optional().describe('Run attempt of this generation (retries bump it).'),
     retryToken: z.string().optional().describe('The retry annotation value the current attempt answered.'),
