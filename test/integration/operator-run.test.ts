@@ -1,5 +1,8 @@
 // One run against the real API server: Jobs created in order, status, Events,
 // kubectl wait, failures, garbage collection, invalid input.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getCondition } from '../../operator/conditions.js';
 import {
   auditedRequests,
@@ -112,6 +115,51 @@ describe('a DatabaseMigration run against a real API server', () => {
         'Succeeded',
       ]),
     );
+  });
+
+  it('a second sync of the same spec (kubectl apply, then server-side apply) starts no run and creates no Job', async () => {
+    const before = await getResource(c, ns, 'shop');
+    expect(before.status?.phase).toBe('Succeeded');
+    const jobsBefore = (await jobsOf(c, ns)).map((j) => j.metadata?.name).sort();
+    const dir = mkdtempSync(join(tmpdir(), 'dbm-sync-'));
+    const file = join(dir, 'shop.json');
+    // What a GitOps tool applies again: the same spec, with its own labels and annotations.
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: before.apiVersion,
+        kind: before.kind,
+        metadata: {
+          name: 'shop',
+          namespace: ns,
+          labels: { 'app.kubernetes.io/instance': 'shop-sync' },
+          annotations: { 'argocd.argoproj.io/sync-wave': '-1' },
+        },
+        spec: before.spec,
+      }),
+    );
+    for (const args of [
+      ['apply', '-f', file],
+      ['apply', '--server-side', '--force-conflicts', '--field-manager', 'argocd-controller', '-f', file],
+    ]) {
+      const r = kubectl(args);
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    }
+    rmSync(dir, { recursive: true, force: true });
+    // The operator reacts to a watch event within a second; give it several.
+    await new Promise((r) => setTimeout(r, 8000));
+    const after = await getResource(c, ns, 'shop');
+    expect(after.metadata?.generation).toBe(before.metadata?.generation);
+    expect({
+      phase: after.status?.phase,
+      attempt: after.status?.attempt,
+      runs: after.status?.history?.length,
+    }).toEqual({
+      phase: 'Succeeded',
+      attempt: before.status?.attempt,
+      runs: before.status?.history?.length,
+    });
+    expect((await jobsOf(c, ns)).map((j) => j.metadata?.name).sort()).toEqual(jobsBefore);
   });
 
   it('a failed Job gives phase Failed with its error in status and a Warning Event', async () => {

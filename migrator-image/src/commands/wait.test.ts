@@ -21,6 +21,20 @@ const dm = (generation: number, status?: DatabaseMigrationStatus) => ({
 });
 
 describe('wait: evaluate', () => {
+  it('with an expected image, waits while the resource migrates another image, then reads its run', () => {
+    const ready = { observedGeneration: 3, phase: 'Succeeded' as const, conditions: [c('Ready', 'True')] };
+    const of = (image: string) => ({ ...dm(3, ready), spec: { migrations: { image } } });
+    expect(evaluate(of('app:1'), 'app:2')).toMatchObject({
+      kind: 'waiting',
+      message: expect.stringContaining('spec.migrations.image is app:1, waiting for a run of app:2'),
+    });
+    expect(evaluate(of('app:2'), 'app:2').kind).toBe('ready');
+    expect(evaluate(of('app:1')).kind).toBe('ready');
+    expect(waitOptions({ DBM_NAME: 'x', DBM_NAMESPACE: 'ns', DBM_EXPECT_IMAGE: ' app:2 ' }).expectImage).toBe(
+      'app:2',
+    );
+  });
+
   it('waits while there is no status or an older generation', () => {
     expect(evaluate(dm(1)).kind).toBe('waiting');
     expect(

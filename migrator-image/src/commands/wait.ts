@@ -6,6 +6,9 @@
 //   DBM_NAMESPACE          its namespace (default: the Pod's namespace)
 //   WAIT_TIMEOUT_SECONDS   give up after this long (default 1800)
 //   WAIT_POLL_SECONDS      poll interval (default 2)
+//   DBM_EXPECT_IMAGE       wait until spec.migrations.image is this image (an
+//                          app's init container passes its own image, so a Pod of
+//                          the new version never starts on the old version's run)
 //
 // In a Pod (KUBERNETES_SERVICE_HOST and a ServiceAccount token) it reads the
 // API with node:https and the token (the migrator image ships without
@@ -36,17 +39,28 @@ export type WaitState =
   | { kind: 'failed'; phase?: string; reason: string; message: string }
   | { kind: 'waiting'; phase?: string; message: string };
 
-type Observed = Pick<DatabaseMigration, 'metadata' | 'status'>;
+type Observed = Pick<DatabaseMigration, 'metadata' | 'status'> & {
+  spec?: { migrations?: { image?: string } };
+};
 
 function cond(dm: Observed, type: string): Condition | undefined {
   return dm.status?.conditions?.find((c) => c.type === type);
 }
 
 /** Pure: what one observation of the resource means for the waiter. */
-export function evaluate(dm: Observed): WaitState {
+export function evaluate(dm: Observed, expectImage?: string): WaitState {
   const generation = dm.metadata.generation;
   const status = dm.status;
   const phase = status?.phase;
+  const image = dm.spec?.migrations?.image;
+  if (expectImage && image !== expectImage) {
+    // Another version's run, finished or not, says nothing about this one's schema.
+    return {
+      kind: 'waiting',
+      phase,
+      message: `spec.migrations.image is ${image ?? '(none)'}, waiting for a run of ${expectImage}`,
+    };
+  }
   if (status?.observedGeneration === undefined || status.observedGeneration !== generation) {
     return {
       kind: 'waiting',
@@ -97,6 +111,8 @@ export interface WaitOptions {
   saDir: string;
   timeoutSeconds: number;
   pollSeconds: number;
+  /** Ready only counts for a run of this image (DBM_EXPECT_IMAGE). */
+  expectImage?: string;
 }
 
 export class WaitConfigError extends Error {}
@@ -126,6 +142,7 @@ export function waitOptions(env: NodeJS.ProcessEnv = process.env): WaitOptions {
     saDir,
     timeoutSeconds: num('WAIT_TIMEOUT_SECONDS', 1800),
     pollSeconds: num('WAIT_POLL_SECONDS', 2),
+    ...(env.DBM_EXPECT_IMAGE?.trim() ? { expectImage: env.DBM_EXPECT_IMAGE.trim() } : {}),
   };
 }
 
@@ -254,7 +271,7 @@ export async function wait(env: NodeJS.ProcessEnv = process.env): Promise<number
         if (key !== lastKey) log.info({ namespace: o.namespace, name: o.name }, `${ref} does not exist yet`);
         lastKey = key;
       } else {
-        const state = evaluate(dm);
+        const state = evaluate(dm, o.expectImage);
         lastPhase = state.phase;
         if (key !== lastKey) {
           log.info(
