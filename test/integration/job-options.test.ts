@@ -192,7 +192,7 @@ describe('Job options on a real API server', () => {
     await createResource(c, cnpgResource('shop-admin'));
     const queued = await waitForPhase(c, ns, 'shop-admin', 'Queued');
     expect(queued.status?.conditions?.map((x) => x.message).join('\n')).toContain(
-      `Waiting for ${ns}/shop, which is running migrations on secret:${ns}/app-db-app`,
+      `Waiting for another run on secret:${ns}/app-db-app to finish`,
     );
 
     await finishJobPod(c, await jobOf('shop', 'check'), planResult());
