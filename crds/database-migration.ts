@@ -277,6 +277,12 @@ export const BackupSpec = z
       .enum(['custom', 'directory'])
       .default('custom')
       .describe('pg_dump format; directory dumps in parallel.'),
+    compression: z
+      .enum(['lz4', 'zstd', 'gzip', 'none'])
+      .default('lz4')
+      .describe(
+        "pg_dump -Z. lz4 (default) dumps about 6x faster than gzip (pg_dump's own default) for a larger archive; zstd is as small as gzip, about 2x faster.",
+      ),
     parallelJobs: z
       .number()
       .int()

@@ -131,6 +131,7 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
       { name: 'BACKUP_DIR', value: `${BACKUPS_MOUNT}/${dm.metadata.namespace}/${dm.metadata.name}` },
       { name: 'BACKUP_FORMAT', value: spec.backup.format },
       { name: 'BACKUP_JOBS', value: String(spec.backup.parallelJobs) },
+      { name: 'BACKUP_COMPRESSION', value: spec.backup.compression },
       { name: 'BACKUP_RETENTION', value: String(spec.backup.retention) },
       { name: 'BACKUP_VERIFY', value: String(spec.backup.verify) },
       { name: 'BACKUP_ID', value: backupId(dm.metadata.namespace, run) },

@@ -111,6 +111,11 @@ export async function benchBackup(pg: Pg, o: BackupOptions): Promise<Result[]> {
       bare('pg_dump -Fc', ['-Fc']),
       migrator('migrator backup custom (verify off)', { BACKUP_FORMAT: 'custom', BACKUP_VERIFY: 'false' }),
       bare('pg_dump -Fc -Z lz4', ['-Fc', '-Z', 'lz4']),
+      migrator('migrator backup custom lz4, the operator default (verify off)', {
+        BACKUP_FORMAT: 'custom',
+        BACKUP_COMPRESSION: 'lz4',
+        BACKUP_VERIFY: 'false',
+      }),
       bare('pg_dump -Fc -Z zstd', ['-Fc', '-Z', 'zstd']),
     ]),
   );
@@ -123,6 +128,12 @@ export async function benchBackup(pg: Pg, o: BackupOptions): Promise<Result[]> {
         BACKUP_VERIFY: 'false',
       }),
       bare('pg_dump -Fd -j 2 -Z lz4', ['-Fd', '-j', '2', '-Z', 'lz4']),
+      migrator('migrator backup directory -j 2 lz4 (verify off)', {
+        BACKUP_FORMAT: 'directory',
+        BACKUP_JOBS: '2',
+        BACKUP_COMPRESSION: 'lz4',
+        BACKUP_VERIFY: 'false',
+      }),
     ]),
   );
   // Verification apart: the same backup with verify on, fewer runs (it restores the whole set).

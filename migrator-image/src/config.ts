@@ -76,6 +76,8 @@ export const Env = z.object({
   BACKUP_DIR: optionalString,
   BACKUP_FORMAT: z.enum(['custom', 'directory']).default('custom'),
   BACKUP_JOBS: int(1, 1, 64),
+  // pg_dump -Z: unset leaves pg_dump's default (gzip); lz4 and zstd need pg_dump 16+.
+  BACKUP_COMPRESSION: z.enum(['gzip', 'lz4', 'zstd', 'none']).optional(),
   BACKUP_RETENTION: int(5, 1, 1000),
   BACKUP_VERIFY: bool(true),
   BACKUP_ID: z

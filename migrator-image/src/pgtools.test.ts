@@ -86,3 +86,17 @@ describe('headerFilter', () => {
     expect(out.toString()).toBe('-- a\nno newline');
   });
 });
+
+describe('backup compression', () => {
+  it('maps the method to pg_dump -Z, refusing lz4/zstd on a pg_dump older than 16', async () => {
+    const { compressionArgs } = await import('./commands/backup.js');
+    expect(compressionArgs(undefined, 15)).toEqual([]);
+    expect(compressionArgs('gzip', 18)).toEqual([]);
+    expect(compressionArgs('none', 13)).toEqual(['-Z', '0']);
+    expect(compressionArgs('lz4', 18)).toEqual(['-Z', 'lz4']);
+    expect(compressionArgs('zstd', 16)).toEqual(['-Z', 'zstd']);
+    expect(() => compressionArgs('lz4', 15)).toThrow(
+      /BACKUP_COMPRESSION=lz4 needs pg_dump 16 or newer; this pg_dump is 15/,
+    );
+  });
+});

@@ -248,6 +248,17 @@ function applyRetention(dir: string, keep: number, cfg: Config, current: string)
   return removed;
 }
 
+/** pg_dump's -Z for the chosen compression; lz4 and zstd exist from pg_dump 16. */
+export function compressionArgs(method: Config['BACKUP_COMPRESSION'], pgDumpMajor: number): string[] {
+  if (method === undefined || method === 'gzip') return [];
+  if (method === 'none') return ['-Z', '0'];
+  if (pgDumpMajor < 16)
+    throw new MigratorError(
+      `BACKUP_COMPRESSION=${method} needs pg_dump 16 or newer; this pg_dump is ${pgDumpMajor} (use gzip)`,
+    );
+  return ['-Z', method];
+}
+
 export async function backup(cfg: Config, res: JobResult): Promise<void> {
   const dir = requireSet(cfg, 'BACKUP_DIR', 'for backup');
   mkdirSync(dir, { recursive: true });
@@ -259,7 +270,8 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
   let sidecar: BackupSidecar;
   try {
     // pg_dump refuses a server newer than itself: say so before starting anything.
-    await assertClientServes(cfg, 'pg_dump', client);
+    const { client: pgDump } = await assertClientServes(cfg, 'pg_dump', client);
+    const compression = compressionArgs(cfg.BACKUP_COMPRESSION, pgDump.major);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const snap = await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s');
     const snapshot = snap.rows[0]!.s;
@@ -267,7 +279,7 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
       (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v.split(
         ' ',
       )[0] ?? '';
-    const tables = await countRows(client, await userTables(client));
+    const tableNames = await userTables(client);
     const migrations = await appliedMigrationNames(client, cfg);
     const history = qualified(cfg, cfg.HISTORY_TABLE);
     const historyMaxId = (await client.query<{ r: string | null }>('SELECT to_regclass($1) AS r', [history]))
@@ -278,22 +290,29 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
       : undefined;
     const args =
       cfg.BACKUP_FORMAT === 'custom'
-        ? ['-Fc', '-f', path]
-        : ['-Fd', '-j', String(cfg.BACKUP_JOBS), '-f', path];
-    log.info({ path, format: cfg.BACKUP_FORMAT, tables: Object.keys(tables).length }, 'pg_dump starting');
-    try {
-      const run = await runTool(cfg, 'pg_dump', [
-        ...args,
-        '-w',
-        `--snapshot=${snapshot}`,
-        '-d',
-        cfg.PGDATABASE,
-      ]);
-      log.info({ ms: Math.round(run.ms) }, 'pg_dump finished');
-    } catch (err) {
+        ? ['-Fc', ...compression, '-f', path]
+        : ['-Fd', '-j', String(cfg.BACKUP_JOBS), ...compression, '-f', path];
+    log.info(
+      {
+        path,
+        format: cfg.BACKUP_FORMAT,
+        compression: cfg.BACKUP_COMPRESSION ?? 'gzip',
+        tables: tableNames.length,
+      },
+      'pg_dump starting',
+    );
+    // The exact row counts (what a restore is checked against) are taken on this
+    // connection, in the snapshot pg_dump dumps, while pg_dump runs: both read the same rows.
+    const dump = runTool(cfg, 'pg_dump', ['-w', ...args, `--snapshot=${snapshot}`, '-d', cfg.PGDATABASE]);
+    const counting = countRows(client, tableNames);
+    const [dumped, counted] = await Promise.allSettled([dump, counting]);
+    if (dumped.status === 'rejected' || counted.status === 'rejected') {
       rmSync(path, { recursive: true, force: true });
-      throw err;
+      // The connection's own error names the cause best (a server stop, a cancel); pg_dump's otherwise.
+      throw counted.status === 'rejected' ? counted.reason : (dumped as PromiseRejectedResult).reason;
     }
+    log.info({ ms: Math.round(dumped.value.ms) }, 'pg_dump finished');
+    const tables = counted.value;
     await client.query('COMMIT');
     const digest = await archiveDigest(path);
     sidecar = {
