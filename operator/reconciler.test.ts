@@ -457,6 +457,10 @@ describe('reconcile: failures', () => {
     });
     expect(e.status.phase).toBe('Succeeded');
     expect(e.status.inspection).toBeUndefined();
+    // The progress says what the inspection found, not the last line read from the lost Pod.
+    const total = b.status.plan?.pendingCount ?? 0;
+    expect(e.status.progress).toEqual({ applied: total, total, message: `${total}/${total} applied` });
+    expect(d.status.progress).toMatchObject({ applied: total - 1, total });
   });
 
   it('spec.rollback is carried out once, not again on an unrelated edit', () => {
