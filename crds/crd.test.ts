@@ -57,6 +57,7 @@ describe('generated CRD', () => {
       'Ready',
       'Phase',
       'Applied',
+      'Progress',
       'Target',
       'Reason',
       'Backup',
@@ -65,7 +66,7 @@ describe('generated CRD', () => {
     // Only these show without -o wide.
     expect(
       crd.spec.versions[0]!.additionalPrinterColumns.filter((c) => !c.priority).map((c) => c.name),
-    ).toEqual(['Ready', 'Phase', 'Applied', 'Age']);
+    ).toEqual(['Ready', 'Phase', 'Applied', 'Progress', 'Age']);
   });
 
   it('keeps conditions as a list map keyed by type, as metav1.Condition', () => {

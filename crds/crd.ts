@@ -94,6 +94,12 @@ export function buildCrd(): JsonSchema {
               jsonPath: '.status.appliedCount',
               description: 'Migrations applied by the last run',
             },
+            {
+              name: 'Progress',
+              type: 'string',
+              jsonPath: '.status.progress.message',
+              description: 'The migrate step: migration n of N and its name while it runs',
+            },
             // -o wide: what a person looks at next, without crowding the default view.
             {
               name: 'Target',

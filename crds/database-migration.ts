@@ -755,6 +755,24 @@ export const DatabaseMigrationStatus = z
       .int()
       .optional()
       .describe('How many migrations the last run applied (or reverted); the Applied column.'),
+    progress: z
+      .object({
+        applied: z.number().int().describe('Migrations of this run applied so far.'),
+        total: z.number().int().describe('Migrations the migrate step applies in all.'),
+        current: z
+          .string()
+          .optional()
+          .describe('The migration being applied now (or the one that failed); absent once none runs.'),
+        message: z
+          .string()
+          .describe(
+            'The Progress column: "2/5: AddIndex1700000" while the 2nd of 5 runs, "5/5 applied" at the end.',
+          ),
+      })
+      .optional()
+      .describe(
+        "Live progress of the run's migrate step, read from the migrate Pod's log while it runs (best effort: written when it changes, at most every few seconds); its final value stays after the step ends.",
+      ),
     lastError: z
       .object({
         step: z.string().describe('The step that failed.'),

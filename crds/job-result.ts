@@ -17,6 +17,25 @@ export function fullResultLine(json: string): string {
   return `${FULL_RESULT_MARKER}${json}}`;
 }
 
+/**
+ * Starts the stdout line the migrate Job prints before each migration (and once
+ * at its end): live progress, read by the operator from the Pod's log tail while
+ * the Job runs (the Job has no API access). For people; never part of a decision.
+ */
+export const PROGRESS_MARKER = '{"dbmigrateProgress":';
+
+export const MigrateProgress = z.object({
+  applied: z.number().int().min(0).describe('Migrations of this run already applied.'),
+  total: z.number().int().min(0).describe('Migrations pending when the migrate Job started.'),
+  current: z.string().optional().describe('The migration being applied now; absent once all are.'),
+});
+export type MigrateProgress = z.infer<typeof MigrateProgress>;
+
+/** The stdout line for a progress report. */
+export function progressLine(p: MigrateProgress): string {
+  return `${PROGRESS_MARKER}${JSON.stringify(p)}}`;
+}
+
 export const jobSteps = ['check', 'backup', 'migrate', 'verify', 'revert', 'restore'] as const;
 export const JobStep = z.enum(jobSteps);
 export type JobStep = z.infer<typeof JobStep>;

@@ -12,6 +12,7 @@ import {
   type DatabaseMigration,
   type DatabaseMigrationStatus,
 } from '../crds/database-migration.js';
+import type { MigrateProgress } from '../crds/job-result.js';
 import type { OperatorConfig } from './config.js';
 import { createEventRecorder, type EventSink } from './events.js';
 import { createInformer, type ResilientInformer } from './informer.js';
@@ -23,6 +24,7 @@ import { jobsToPrune } from './job-retention.js';
 import { failpoint } from './failpoints.js';
 import type { JobBuildConfig } from './job-builder.js';
 import { configMapHash, type ConfigMapSeen } from './frozen-sources.js';
+import { readMigrateProgress } from './migrate-progress.js';
 import { publishResult } from './plan-configmap.js';
 import {
   FINALIZER,
@@ -262,6 +264,7 @@ export class Controller {
 
     const workloadPodsRunning = await this.workloadPods(dm, logger);
     const migrationsConfigMap = await this.migrationsConfigMap(dm);
+    const migrateProgress = await this.migrateProgress(dm, pods, logger);
     // Holder lookup, reconcile and claim run without an await between them, so
     // two workers can never both take the same target.
     const target = safeTarget(dm);
@@ -275,6 +278,7 @@ export class Controller {
       config: this.jobConfig(),
       ...(workloadPodsRunning !== undefined ? { workloadPodsRunning } : {}),
       ...(migrationsConfigMap ? { migrationsConfigMap } : {}),
+      ...(migrateProgress ? { migrateProgress } : {}),
     });
     if (out.holdsTarget && target) this.locks.claim(target, key);
 
@@ -362,6 +366,17 @@ export class Controller {
       logger.warn({ err: describeApiError(err) }, "could not count the workloads' Pods; waiting");
       return 1;
     }
+  }
+
+  /** While the migrate Job runs: its progress, from its Pod's log tail (best effort, never an error). */
+  private async migrateProgress(
+    dm: DatabaseMigration,
+    pods: V1Pod[],
+    logger: Logger,
+  ): Promise<MigrateProgress | undefined> {
+    const job = dm.status?.jobs?.migrate;
+    if (dm.status?.phase !== 'Migrating' || dm.status.inspection || !job) return undefined;
+    return readMigrateProgress(this.deps.clients.core, dm.metadata.namespace, job, pods, logger);
   }
 
   /**

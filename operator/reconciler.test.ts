@@ -3,7 +3,7 @@ import type { DatabaseMigration, DatabaseMigrationStatus } from '../crds/databas
 import type { JobResult, JobStep } from '../crds/job-result.js';
 import { getCondition } from './conditions.js';
 import { jobName } from './job-names.js';
-import { jobRefused, reconcile, type Action, type ReconcileOutput } from './reconciler.js';
+import { jobRefused, PROGRESS_POLL_MS, reconcile, type Action, type ReconcileOutput } from './reconciler.js';
 import { jobForStep } from './step-jobs.js';
 
 const config = { migratorImage: 'migrator:test', imagePullPolicy: 'IfNotPresent' as const };
@@ -457,6 +457,10 @@ describe('reconcile: failures', () => {
     });
     expect(e.status.phase).toBe('Succeeded');
     expect(e.status.inspection).toBeUndefined();
+    // The progress says what the inspection found, not the last line read from the lost Pod.
+    const total = b.status.plan?.pendingCount ?? 0;
+    expect(e.status.progress).toEqual({ applied: total, total, message: `${total}/${total} applied` });
+    expect(d.status.progress).toMatchObject({ applied: total - 1, total });
   });
 
   it('spec.rollback is carried out once, not again on an unrelated edit', () => {
@@ -1001,5 +1005,100 @@ describe('reconcile: approval by checksums', () => {
     expect(c.status.run?.checkedPlan).toBeUndefined();
     const names = created(c)[0]?.job.spec?.template.spec?.containers[0]?.env?.map((e) => e.name);
     expect(names).not.toContain('EXPECTED_CHECKSUMS');
+  });
+});
+
+describe('reconcile: live progress of the migrate step', () => {
+  const threePlan = {
+    plan: { pending: ['A1', 'B2', 'C3'], hash: 'h3', findings: [], notCaptured: [] },
+  };
+  const migrating = () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const b = step(dm, step(dm, a, 'check', threePlan), 'backup', backupResult);
+    return { dm, b };
+  };
+  const runningMigrate = { metadata: { name: jobName(run(), 'migrate') }, status: { active: 1 } } as V1Job;
+
+  it('starts at 0 of the plan, follows the observed progress and polls while the Job runs', () => {
+    const { dm, b } = migrating();
+    expect(b.status.phase).toBe('Migrating');
+    expect(b.status.progress).toEqual({ applied: 0, total: 3, message: '0/3 applied' });
+    const c = reconcile({
+      dm: { ...dm, status: b.status },
+      jobs: [runningMigrate],
+      pods: [],
+      now,
+      config,
+      migrateProgress: { applied: 1, total: 3, current: 'B2' },
+    });
+    expect(c.actions).toEqual([]);
+    expect(c.requeueAfterMs).toBe(PROGRESS_POLL_MS);
+    expect(c.status.progress).toEqual({ applied: 1, total: 3, current: 'B2', message: '2/3: B2' });
+    // Nothing read this time (log not readable): the last value stays, the status does not change.
+    const d = reconcile({ dm: { ...dm, status: c.status }, jobs: [runningMigrate], pods: [], now, config });
+    expect(d.status).toEqual(c.status);
+    expect(d.requeueAfterMs).toBe(PROGRESS_POLL_MS);
+    // The same progress again changes nothing either: one status write per migration, not per poll.
+    const e = reconcile({
+      dm: { ...dm, status: c.status },
+      jobs: [runningMigrate],
+      pods: [],
+      now,
+      config,
+      migrateProgress: { applied: 1, total: 3, current: 'B2' },
+    });
+    expect(e.status).toEqual(c.status);
+  });
+
+  it('ignores progress outside the migrate step and stops polling once the run ends', () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const runningCheck = { metadata: { name: jobName(run(), 'check') }, status: { active: 1 } } as V1Job;
+    const checking = reconcile({
+      dm: { ...dm, status: a.status },
+      jobs: [runningCheck],
+      pods: [],
+      now,
+      config,
+      migrateProgress: { applied: 1, total: 3, current: 'B2' },
+    });
+    expect(checking.status.progress).toBeUndefined();
+    expect(checking.requeueAfterMs).toBeUndefined();
+  });
+
+  it('ends at n/n applied on success; a new run starts without it', () => {
+    const { dm, b } = migrating();
+    const done = step(dm, b, 'migrate', {
+      migrations: ['A1', 'B2', 'C3'].map((name) => ({ name, durationMs: 5, outcome: 'applied' as const })),
+      verify: { pending: [], problems: [] },
+    });
+    expect(done.status.phase).toBe('Succeeded');
+    expect(done.status.progress).toEqual({ applied: 3, total: 3, message: '3/3 applied' });
+    expect(done.requeueAfterMs).toBeUndefined();
+    const next = reconcile({ dm: { ...resource({}, done.status, 2) }, jobs: [], pods: [], now, config });
+    expect(next.status.phase).toBe('Checking');
+    expect(next.status.progress).toBeUndefined();
+  });
+
+  it('on failure says how far the step got and which migration failed', () => {
+    const dm = resource({ migrations: { ...resource().spec.migrations, transactionMode: 'each' } });
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const b = step(dm, step(dm, a, 'check', threePlan), 'backup', backupResult);
+    const failed = step(dm, b, 'migrate', {
+      ok: false,
+      error: { message: 'boom', migration: 'B2' },
+      migrations: [
+        { name: 'A1', durationMs: 5, outcome: 'applied' },
+        { name: 'B2', durationMs: 0, outcome: 'failed' },
+      ],
+    });
+    expect(failed.status.phase).toBe('Failed');
+    expect(failed.status.progress).toEqual({
+      applied: 1,
+      total: 3,
+      current: 'B2',
+      message: '1/3 applied, failed: B2',
+    });
   });
 });

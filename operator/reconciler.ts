@@ -13,9 +13,10 @@ import {
   type DatabaseMigrationStatus,
   type Phase,
 } from '../crds/database-migration.js';
-import type { FindingCategory, JobResult, JobStep } from '../crds/job-result.js';
+import type { FindingCategory, JobResult, JobStep, MigrateProgress } from '../crds/job-result.js';
 import { setCondition } from './conditions.js';
 import { pinImage, resolvedDigest, type ConfigMapSeen } from './frozen-sources.js';
+import { progressMessage } from './migrate-progress.js';
 import { planConfigMapName } from './plan-configmap.js';
 import type { JobBuildConfig, StepParams } from './job-builder.js';
 import { jobName, type RunId } from './job-names.js';
@@ -31,6 +32,8 @@ import {
 export const HISTORY_LIMIT = 10;
 export const QUEUED_RECHECK_MS = 10_000;
 export const WORKLOADS_RECHECK_MS = 2_000;
+/** While the migrate Job runs, its progress is read this often (the status is written only when it changes). */
+export const PROGRESS_POLL_MS = 5_000;
 
 /**
  * What the reconciler decides; the controller carries it out. Every intent is
@@ -62,6 +65,8 @@ export interface ReconcileInput {
   workloadPodsRunning?: number;
   /** The migrations ConfigMap as the edge read it now (when the spec names one). */
   migrationsConfigMap?: ConfigMapSeen;
+  /** The migrate Job's last progress line, read by the edge from its running Pod's log (best effort). */
+  migrateProgress?: MigrateProgress;
 }
 
 export interface ReconcileOutput {
@@ -364,6 +369,8 @@ function invalidSpec(
 
 function startStep(ctx: Ctx, phase: ActivePhase, message: string, params: StepParams = {}): void {
   if (refusedForChangedMigrations(ctx, phase)) return;
+  const planned = ctx.status.plan?.pendingCount;
+  if (phase === 'Migrating' && planned) setProgress(ctx, { applied: 0, total: planned });
   if (waitsForStoppedWorkloads(ctx, phase) && !workloadsStopped(ctx)) {
     stopWorkloads(ctx, phase, message);
     return;
@@ -525,7 +532,14 @@ function advanceActive(ctx: Ctx, phase: ActivePhase): void {
     ctx.out.actions.push({ kind: 'startStep', step, run: ctx.run, params: paramsFor(ctx, phase) });
     return;
   }
-  if (obs.state === 'running') return;
+  if (obs.state === 'running') {
+    if (step === 'migrate') {
+      // Polled while it runs: the log holds the progress, and a log line is no watch event.
+      ctx.out.requeueAfterMs = PROGRESS_POLL_MS;
+      if (input.migrateProgress) setProgress(ctx, input.migrateProgress);
+    }
+    return;
+  }
 
   const seconds = stepSeconds(obs.job, obs.result);
   ctx.out.stepsFinished.push({ step, ok: obs.state === 'succeeded', seconds });
@@ -598,6 +612,8 @@ function onInspected(ctx: Ctx, phase: ActivePhase, result: JobResult | undefined
   const complete = (status.plan?.pendingCount ?? planned.length) === planned.length;
   const stillPending = new Set(pendingNow);
   const applied = planned.filter((n) => !stillPending.has(n));
+  const total = status.plan?.pendingCount ?? planned.length;
+  setProgress(ctx, { applied: Math.max(0, total - pendingNow.length), total });
   if (pendingNow.length === 0 && result?.ok) {
     status.applied = applied.map((n) => ({ name: n, durationMs: 0 }));
     status.appliedCount = status.plan?.pendingCount ?? applied.length;
@@ -628,6 +644,24 @@ function onInspected(ctx: Ctx, phase: ActivePhase, result: JobResult | undefined
     ctx.spec.migrations.transactionMode === 'none',
     `Migrate outcome unknown: ${message}`,
   );
+}
+
+/**
+ * status.progress of the migrate step: the last observed value, kept as it is
+ * after the step ends (then it says how far the step got). Only new values
+ * change it, so the status is written once per migration, not once per poll.
+ */
+function setProgress(ctx: Ctx, p: MigrateProgress, failed = false): void {
+  const message =
+    failed && p.current !== undefined
+      ? `${p.applied}/${p.total} applied, failed: ${p.current}`
+      : progressMessage(p);
+  ctx.status.progress = {
+    applied: p.applied,
+    total: p.total,
+    ...(p.current !== undefined ? { current: p.current } : {}),
+    message,
+  };
 }
 
 function paramsFor(ctx: Ctx, phase: ActivePhase): StepParams {
@@ -741,6 +775,7 @@ function onStepSucceeded(ctx: Ctx, phase: ActivePhase, result: JobResult): void 
       const applied = (result.migrations ?? []).filter((m) => m.outcome !== 'failed');
       status.applied = applied.slice(0, 50).map((m) => ({ name: m.name, durationMs: m.durationMs }));
       status.appliedCount = applied.length;
+      setProgress(ctx, { applied: applied.length, total: applied.length });
       ctx.out.pendingMigrations = result.verify?.pending.length ?? 0;
       const message = `Applied ${applied.length} migration(s): ${applied
         .map((m) => `${m.name} (${m.durationMs} ms)`)
@@ -816,6 +851,15 @@ function onStepFailed(ctx: Ctx, phase: ActivePhase, message: string, result: Job
       const applied = (result?.migrations ?? []).filter((m) => m.outcome === 'applied');
       // In `none` mode the failed migration's statements before the error stay committed.
       const partial = spec.migrations.transactionMode === 'none' && Boolean(err?.migration);
+      const total = Math.max(
+        status.progress?.total ?? status.plan?.pendingCount ?? 0,
+        applied.length + (err?.migration ? 1 : 0),
+      );
+      setProgress(
+        ctx,
+        { applied: applied.length, total, ...(err?.migration ? { current: err.migration } : {}) },
+        true,
+      );
       afterMigrateFailure(ctx, applied, partial, text);
       return;
     }

@@ -17,6 +17,7 @@ interface Dbm {
     backup?: { sha256?: string; sizeBytes?: number; verified?: boolean };
     applied?: { name: string; durationMs: number }[];
     lastError?: { step: string; message: string; code?: string; migration?: string };
+    progress?: { applied: number; total: number; current?: string; message: string };
   };
 }
 const getDbm = (ns: string, name: string): Dbm =>
@@ -378,3 +379,56 @@ test('a destructive plan is Blocked with its findings and a readable plan; its h
     ]);
   });
 }, 900_000);
+
+test('the migrate step shows live progress: migration n of N in the status and the Progress column', async () => {
+  const db = 'e2e_progress';
+  cleanup.push(db);
+  await freshDatabase(db);
+  apply({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'progress-migrations', namespace: NS },
+    data: {
+      '1720000000000-CreateA.mjs': migrationFile(
+        'CreateA1720000000000',
+        'CREATE TABLE progress_a (id int)',
+        'DROP TABLE progress_a',
+      ),
+      // Slow enough for several progress polls (every 5 s) while it runs.
+      '1720000001000-SlowB.mjs': migrationFile('SlowB1720000001000', 'SELECT pg_sleep(15)', ''),
+      '1720000002000-CreateC.mjs': migrationFile(
+        'CreateC1720000002000',
+        'CREATE TABLE progress_c (id int)',
+        'DROP TABLE progress_c',
+      ),
+    },
+  });
+  apply(databaseMigration(NS, 'progress', db, { configMapRef: { name: 'progress-migrations' } }));
+
+  // Mid-run: the status names the slow migration as the 2nd of 3, and kubectl get shows it.
+  const deadline = Date.now() + 300_000;
+  let seen: Dbm = {};
+  let column = '';
+  while (Date.now() < deadline) {
+    seen = getDbm(NS, 'progress');
+    if (seen.status?.progress?.current === 'SlowB1720000001000') {
+      column = kubectl(['-n', NS, 'get', 'dbm', 'progress']);
+      break;
+    }
+    if (['Succeeded', 'Failed', 'Blocked'].includes(seen.status?.phase ?? '')) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  expect({ phase: seen.status?.phase, progress: seen.status?.progress }).toEqual({
+    phase: 'Migrating',
+    progress: { applied: 1, total: 3, current: 'SlowB1720000001000', message: '2/3: SlowB1720000001000' },
+  });
+  expect(column.split('\n')[0]).toMatch(/\bPROGRESS\b/);
+  expect(column).toContain('2/3: SlowB1720000001000');
+
+  const dm = await waitForPhase(NS, 'progress', ['Succeeded', 'Failed', 'Blocked']);
+  expect({ phase: dm.status?.phase, lastError: dm.status?.lastError }).toEqual({
+    phase: 'Succeeded',
+    lastError: undefined,
+  });
+  expect(dm.status?.progress).toEqual({ applied: 3, total: 3, message: '3/3 applied' });
+}, 600_000);

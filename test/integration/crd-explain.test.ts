@@ -67,7 +67,7 @@ it('kubectl explain prints a description for every field of spec and status', as
   expect(undescribed).toEqual([]);
 }, 300_000);
 
-it('kubectl get dbm shows Ready, Phase, Applied, Age; -o wide adds Target and Reason', async () => {
+it('kubectl get dbm shows Ready, Phase, Applied, Progress, Age; -o wide adds Target and Reason', async () => {
   await createResource(c, baseResource('shop', ns, 'shop'));
   // The CRD is cluster-wide: a suite of another checkout may apply its own version meanwhile,
   // so this one is applied again right before each look (and the look retried).
@@ -79,8 +79,8 @@ it('kubectl get dbm shows Ready, Phase, Applied, Age; -o wide adds Target and Re
       const head = out.stdout.split('\n')[0]!;
       return head.includes('READY') ? head : undefined;
     });
-  expect(await header([])).toMatch(/^NAME\s+READY\s+PHASE\s+APPLIED\s+AGE$/);
+  expect(await header([])).toMatch(/^NAME\s+READY\s+PHASE\s+APPLIED\s+PROGRESS\s+AGE$/);
   expect(await header(['-o', 'wide'])).toMatch(
-    /^NAME\s+READY\s+PHASE\s+APPLIED\s+TARGET\s+REASON\s+BACKUP\s+AGE$/,
+    /^NAME\s+READY\s+PHASE\s+APPLIED\s+PROGRESS\s+TARGET\s+REASON\s+BACKUP\s+AGE$/,
   );
 }, 120_000);

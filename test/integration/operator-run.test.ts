@@ -96,8 +96,8 @@ describe('a DatabaseMigration run against a real API server', () => {
     expect(wait.stderr).toBe('');
     expect(wait.status).toBe(0);
     const printed = kubectl(['get', 'dbm', 'shop', '-n', ns]);
-    expect(printed.stdout).toMatch(/READY\s+PHASE\s+APPLIED\s+AGE/);
-    expect(printed.stdout).toMatch(/True\s+Succeeded\s+2/);
+    expect(printed.stdout).toMatch(/READY\s+PHASE\s+APPLIED\s+PROGRESS\s+AGE/);
+    expect(printed.stdout).toMatch(/True\s+Succeeded\s+2\s+2\/2 applied/);
 
     const events = await c.core.listNamespacedEvent({
       namespace: ns,

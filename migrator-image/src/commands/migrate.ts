@@ -2,10 +2,16 @@
 // checksums and a history row written in the same transaction as the
 // migration's own row; then the verify step.
 import { MigrationExecutor, type Migration, type QueryRunner } from 'typeorm';
-import type { AppliedMigration, JobResult } from '../../../crds/job-result.js';
+import {
+  progressLine,
+  type AppliedMigration,
+  type JobResult,
+  type MigrateProgress,
+} from '../../../crds/job-result.js';
 import type { Config } from '../config.js';
 import { log } from '../log.js';
 import { MigratorError } from '../result.js';
+import { scrub } from '../scrub.js';
 import { assertPlanUnchanged } from '../checksums.js';
 import { ensureHistoryTable, executorFor, openSession, recordHistory } from '../session.js';
 import { setCurrent } from '../shutdown.js';
@@ -15,9 +21,9 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
   const s = await openSession(cfg, { lock: true });
   try {
     await ensureHistoryTable(s);
+    // Under the advisory lock: what is pending now is what will run.
+    const pending = (await executorFor(s).getPendingMigrations()).map((m) => m.name);
     if (cfg.EXPECTED_CHECKSUMS) {
-      // Under the advisory lock: what is pending now is what would run.
-      const pending = (await executorFor(s).getPendingMigrations()).map((m) => m.name);
       assertPlanUnchanged(
         {
           checksums: cfg.EXPECTED_CHECKSUMS,
@@ -30,12 +36,15 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
     }
     const durations = new Map<string, number>();
     let current: string | undefined;
+    let started = 0;
     for (const inst of s.ds.migrations as Array<(typeof s.ds.migrations)[number] & { name?: string }>) {
       const name = inst.name ?? inst.constructor.name;
       const up = inst.up.bind(inst);
       inst.up = async (qr: QueryRunner) => {
         current = name;
         setCurrent(name);
+        progress({ applied: started, total: Math.max(pending.length, started + 1), current: name });
+        started++;
         log.info({ migration: name }, 'applying migration');
         if (!qr.isTransactionActive) {
           // Nothing rolls this migration back if the process dies inside it: record that it started, first.
@@ -81,6 +90,7 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
       await ex.executePendingMigrations();
       committed.push(...pendingCommit);
       res.migrations = committed;
+      progress({ applied: committed.length, total: Math.max(pending.length, committed.length) });
     } catch (err) {
       const failed = current && !committed.some((c) => c.name === current) ? current : undefined;
       res.migrations = [...committed];
@@ -102,6 +112,14 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
   } finally {
     await s.close();
   }
+}
+
+/**
+ * One stdout line per migration started (and one at the end) for the operator,
+ * which reads the Pod's log tail while the Job runs: the Job has no API access.
+ */
+function progress(p: MigrateProgress): void {
+  process.stdout.write(`${scrub(progressLine(p))}\n`);
 }
 
 export { MigratorError };
