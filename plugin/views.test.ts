@@ -102,10 +102,20 @@ describe('statusRows / statusText', () => {
       age: '5m',
     });
     expect(statusText(rows, false).split('\n')[0]).toBe(
-      'NAME     READY   PHASE     APPLIED   BLOCKING   REASON        AGE',
+      'NAME     READY   PHASE     APPLIED   BLOCKING   PROGRESS   REASON        AGE',
     );
     expect(statusText(rows, true).startsWith('NAMESPACE   NAME')).toBe(true);
     expect(statusText([], false)).toBe('No DatabaseMigrations found.\n');
+  });
+
+  it("shows the migrate step's live progress", () => {
+    const migrating = dm({
+      phase: 'Migrating',
+      progress: { applied: 1, total: 3, current: 'B2', message: '2/3: B2' },
+    });
+    const rows = statusRows([migrating], new Date('2026-01-10T12:00:00Z'));
+    expect(rows[0]?.progress).toBe('2/3: B2');
+    expect(statusText(rows, false).split('\n')[1]).toMatch(/Migrating\s+.*2\/3: B2/);
   });
 });
 

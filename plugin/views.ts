@@ -22,6 +22,8 @@ export interface StatusRow {
   phase?: string;
   applied?: number;
   blocking?: number;
+  /** The migrate step's live progress (`2/5: Name`), its final value after the step. */
+  progress?: string;
   target?: string;
   reason?: string;
   message?: string;
@@ -41,6 +43,7 @@ export function statusRows(items: readonly DatabaseMigration[], now = new Date()
       phase: dm.status?.phase,
       applied: dm.status?.appliedCount,
       blocking: blockingCountOf(dm),
+      progress: dm.status?.progress?.message,
       target: dm.status?.target,
       reason: why?.reason,
       message: why?.message,
@@ -58,6 +61,7 @@ export function statusText(rows: readonly StatusRow[], withNamespace: boolean): 
     'phase',
     'applied',
     'blocking',
+    'progress',
     'reason',
     'age',
   ];
@@ -70,6 +74,7 @@ export function statusText(rows: readonly StatusRow[], withNamespace: boolean): 
       r.phase,
       r.applied,
       r.blocking,
+      r.progress,
       r.reason,
       r.age,
     ]),

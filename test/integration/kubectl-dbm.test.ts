@@ -129,8 +129,8 @@ it('status: a table and -o json|yaml of the resources of a namespace, or of one'
   const table = await dbm(['status', '-n', ns]);
   expect(table).toMatchObject({ code: 0, stderr: '' });
   const [head, row] = table.stdout.split('\n');
-  expect(head).toMatch(/^NAME\s+READY\s+PHASE\s+APPLIED\s+BLOCKING\s+REASON\s+AGE$/);
-  expect(row).toMatch(/^orders\s+False\s+Blocked\s+<none>\s+1\s+PlanBlocked\s+\d+s$/);
+  expect(head).toMatch(/^NAME\s+READY\s+PHASE\s+APPLIED\s+BLOCKING\s+PROGRESS\s+REASON\s+AGE$/);
+  expect(row).toMatch(/^orders\s+False\s+Blocked\s+<none>\s+1\s+<none>\s+PlanBlocked\s+\d+s$/);
 
   const one = await dbm(['status', 'orders', '-n', ns, '-o', 'json']);
   expect(JSON.parse(one.stdout)).toMatchObject({
