@@ -505,3 +505,37 @@ export function auditedRequests(
   for (const v of ids.values()) byVerb[v] = (byVerb[v] ?? 0) + 1;
   return { total: ids.size, byVerb };
 }
+
+/**
+ * The usual suite setup: a watched namespace and a system namespace, the operator
+ * started with the chart's RBAC before the suite and stopped (namespaces deleted) after.
+ */
+export function operatorSuite(
+  prefix: string,
+  lease: string,
+): { c: Clients; ns: string; system: string; operator: () => RunningOperator } {
+  const c = clients();
+  const ns = uniqueName(prefix);
+  const system = uniqueName(`${prefix}-sys`);
+  let operator: RunningOperator | undefined;
+  beforeAll(async () => {
+    await ensureCrd(c);
+    await createNamespace(c, ns);
+    await createNamespace(c, system);
+    operator = await startOperator(await operatorIdentity(c, system, system), ns, lease);
+  }, 120_000);
+  afterAll(async () => {
+    await operator?.stop();
+    await deleteNamespace(c, ns);
+    await deleteNamespace(c, system);
+  });
+  return {
+    c,
+    ns,
+    system,
+    operator: () => {
+      if (!operator) throw new Error('the operator has not started');
+      return operator;
+    },
+  };
+}

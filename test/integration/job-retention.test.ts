@@ -6,39 +6,16 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../crds/database-migration.js';
 import {
   baseResource,
-  clients,
-  createNamespace,
   createResource,
-  deleteNamespace,
-  ensureCrd,
   finishJobPod,
   getResource,
   jobsOf,
-  operatorIdentity,
   result,
-  startOperator,
-  uniqueName,
+  operatorSuite,
   waitFor,
-  type RunningOperator,
 } from './harness.js';
 
-const c = clients();
-const ns = uniqueName('it-retain');
-const system = uniqueName('it-retain-sys');
-let operator: RunningOperator;
-
-beforeAll(async () => {
-  await ensureCrd(c);
-  await createNamespace(c, ns);
-  await createNamespace(c, system);
-  operator = await startOperator(await operatorIdentity(c, system, system), ns, 'op-retain');
-}, 120_000);
-
-afterAll(async () => {
-  await operator?.stop();
-  await deleteNamespace(c, ns);
-  await deleteNamespace(c, system);
-});
+const { c, ns, operator } = operatorSuite('it-retain', 'op-retain');
 
 const attemptsWithJobs = async () =>
   [...new Set((await jobsOf(c, ns)).map((j) => Number(j.metadata?.labels?.['dbmigrate.io/attempt'])))].sort();
@@ -91,5 +68,5 @@ it('keeps the Jobs of the last 3 runs and deletes older ones with their Pods', a
       names.includes(podsOfAttempt[5])
     );
   });
-  expect(operator.logs()).toContain('deleted the Job of an old run');
+  expect(operator().logs()).toContain('deleted the Job of an old run');
 }, 300_000);

@@ -6,41 +6,18 @@
 import {
   backupResult,
   baseResource,
-  clients,
-  createNamespace,
   createResource,
-  deleteNamespace,
-  ensureCrd,
   finishJobPod,
   getResource,
   jobsOf,
   migrateResult,
-  operatorIdentity,
   planResult,
-  startOperator,
-  uniqueName,
+  operatorSuite,
   waitFor,
   waitForPhase,
-  type RunningOperator,
 } from './harness.js';
 
-const c = clients();
-const ns = uniqueName('it-plancm');
-const system = uniqueName('it-plancm-sys');
-let operator: RunningOperator;
-
-beforeAll(async () => {
-  await ensureCrd(c);
-  await createNamespace(c, ns);
-  await createNamespace(c, system);
-  operator = await startOperator(await operatorIdentity(c, system, system), ns, 'op-plancm');
-}, 120_000);
-
-afterAll(async () => {
-  await operator?.stop();
-  await deleteNamespace(c, ns);
-  await deleteNamespace(c, system);
-});
+const { c, ns } = operatorSuite('it-plancm', 'op-plancm');
 
 it('writes <resource>-plan after the check and the migrate, owned by the resource, named in status.plan', async () => {
   const created = await createResource(c, baseResource('orders', ns, 'orders'));
