@@ -502,6 +502,43 @@ describe('database faults', () => {
   );
 
   it(
+    'first run on a fresh database (no history table at the backup), release killed half-way in each mode: the restore ends verified at the backup',
+    async () => {
+      const db = await appDatabase('first_restore');
+      const before = await snapshot(db);
+      const b = await runMigrator('backup', {
+        PGDATABASE: db,
+        BACKUP_DIR: tempDir('backups'),
+        BACKUP_ID: 'f1',
+      });
+      expect(b.code).toBe(0);
+      const { child, done } = startMigrator('migrate', envFor(db, 'each', { FAULT_SLEEP_SECONDS: '30' }));
+      done.catch(() => undefined);
+      const exited = exitOf(child);
+      await waitForStatement(db, '%pg_sleep%');
+      child.kill('SIGKILL');
+      await exited;
+      expect(await expectBoundary(db)).toEqual(KEPT.each);
+      const r = await runMigrator('restore', { PGDATABASE: db, BACKUP_PATH: b.result.backup!.path });
+      expect(r.result.error).toBeUndefined();
+      expect(r.code).toBe(0);
+      expect(r.result.verify?.problems).toEqual([]);
+      expect(await expectBoundary(db)).toEqual([]);
+      const lost = await rowsLost(db, before);
+      recordReliability({
+        fault: `migrator SIGKILL mid-statement on a database's first run (${SLOW})`,
+        run: 'migrate (each), then restore',
+        injected: 1,
+        outcome: `restore verified; boundary 0/${ORDER.length}; history kept with ${KEPT.each.length} down rows`,
+        rowsLost: lost,
+        detail: 'the backup predates the history and migrations tables',
+      });
+      expect(lost).toBe(0);
+    },
+    T,
+  );
+
+  it(
     'two migrators at once on one database: the advisory lock serializes them, each migration applied once',
     async () => {
       const db = await appDatabase('twice');
