@@ -4,6 +4,8 @@
 import { PatchStrategy, setHeaderOptions, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
+  API_VERSION,
+  KIND,
   GROUP,
   PLURAL,
   VERSION,
@@ -14,10 +16,10 @@ import {
 } from '../crds/database-migration.js';
 import type { MigrateProgress } from '../crds/job-result.js';
 import type { OperatorConfig } from './config.js';
-import { createEventRecorder, type EventSink } from './events.js';
-import { createInformer, type ResilientInformer } from './informer.js';
+import { createEventRecorder, type EventSink } from './runtime/events.js';
+import { createInformer, type ResilientInformer } from './runtime/informer.js';
 import { MANAGED_SELECTOR } from './job-names.js';
-import { describeApiError, httpStatus, type KubeClients } from './kube-clients.js';
+import { describeApiError, httpStatus, type KubeClients } from './runtime/kube-clients.js';
 import type { OperatorMetrics, ResourceLabels } from './metrics.js';
 import { isActive, isTerminal, STEP_OF_PHASE } from './phases.js';
 import { jobsToPrune } from './job-retention.js';
@@ -36,7 +38,7 @@ import {
 } from './reconciler.js';
 import { jobForStep } from './step-jobs.js';
 import { TargetLocks } from './target-locks.js';
-import { WorkQueue } from './workqueue.js';
+import { WorkQueue } from './runtime/workqueue.js';
 import { recordReplicas, runningPods, scaleToZero, scaleUp } from './workloads.js';
 
 export interface ControllerDeps {
@@ -63,7 +65,7 @@ const keyOf = (ns: string, name: string) => `${ns}/${name}`;
 export class Controller {
   private readonly queue: WorkQueue;
   private readonly locks = new TargetLocks();
-  private readonly events: EventSink;
+  private readonly events: EventSink<DatabaseMigration>;
   private readonly dmInformers: ResilientInformer<DatabaseMigration>[] = [];
   private readonly jobInformers: ResilientInformer<V1Job>[] = [];
   private readonly podInformers: ResilientInformer<V1Pod>[] = [];
@@ -80,7 +82,15 @@ export class Controller {
       onDepthChange: (d) => deps.metrics.setQueueDepth(d),
       onWait: (s) => deps.metrics.observeQueueWait(s),
     });
-    this.events = createEventRecorder(deps.clients.core, deps.config.identity, deps.logger);
+    this.events = createEventRecorder<DatabaseMigration>(
+      deps.clients.core,
+      deps.config.identity,
+      deps.logger,
+      {
+        apiVersion: API_VERSION,
+        kind: KIND,
+      },
+    );
   }
 
   async start(): Promise<void> {

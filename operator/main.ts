@@ -4,10 +4,10 @@ import * as k8s from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { loadConfig } from './config.js';
 import { Controller } from './controller.js';
-import { startHttpServer } from './http-server.js';
-import { createKubeClients } from './kube-clients.js';
-import { LeaderElector } from './leader-election.js';
-import { createLogger } from './logger.js';
+import { startHttpServer } from './runtime/http-server.js';
+import { createKubeClients } from './runtime/kube-clients.js';
+import { LeaderElector } from './runtime/leader-election.js';
+import { createLogger } from './runtime/logger.js';
 import { createMetrics } from './metrics.js';
 import { operatorVersion } from './version.js';
 

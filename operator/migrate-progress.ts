@@ -5,7 +5,7 @@
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { MigrateProgress, PROGRESS_MARKER } from '../crds/job-result.js';
-import { describeApiError } from './kube-clients.js';
+import { describeApiError } from './runtime/kube-clients.js';
 
 /** The marked line is printed just before each migration's own log lines: a short tail holds it. */
 export const PROGRESS_TAIL_LINES = 20;

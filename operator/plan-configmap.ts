@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type DatabaseMigration } from '../crds/database-migration.js';
 import { fullResultFromLog, type JobResult } from '../crds/job-result.js';
-import { describeApiError, httpStatus } from './kube-clients.js';
+import { describeApiError, httpStatus } from './runtime/kube-clients.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type RunId } from './job-names.js';
 
 /** Below the API server's 1 MiB object limit, with room for metadata. */

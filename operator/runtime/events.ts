@@ -1,27 +1,42 @@
-// Kubernetes Events about a DatabaseMigration, visible in `kubectl describe`.
+// Kubernetes Events about an object of the operator's kind, visible in `kubectl describe`.
 // Repeats of the same (object, reason, message) bump the count of one Event
 // instead of piling up new ones, as client-go's recorder does.
 import { createHash } from 'node:crypto';
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { API_VERSION, KIND, type DatabaseMigration } from '../crds/database-migration.js';
 
-export interface EventSink {
-  emit(dm: DatabaseMigration, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+/** The object an Event is about: any namespaced object of the kind the recorder was made for. */
+export interface InvolvedObject {
+  metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string };
+}
+
+export interface EventSink<T extends InvolvedObject = InvolvedObject> {
+  emit(obj: T, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+/** Which kind the recorder's Events are about (the domain passes its API version and kind). */
+export interface EventKind {
+  apiVersion: string;
+  kind: string;
 }
 
 const COMPONENT = 'database-migration-operator';
 
-export function createEventRecorder(core: CoreV1Api, instance: string, logger: Logger): EventSink {
+export function createEventRecorder<T extends InvolvedObject>(
+  core: CoreV1Api,
+  instance: string,
+  logger: Logger,
+  of: EventKind,
+): EventSink<T> {
   const seen = new Map<string, { count: number; first: Date }>();
   return {
-    async emit(dm, type, reason, message) {
-      const ns = dm.metadata.namespace;
+    async emit(obj, type, reason, message) {
+      const ns = obj.metadata.namespace;
       const digest = createHash('sha256')
-        .update(`${dm.metadata.uid}/${type}/${reason}/${message}`)
+        .update(`${obj.metadata.uid}/${type}/${reason}/${message}`)
         .digest('hex')
         .slice(0, 16);
-      const name = `${dm.metadata.name.slice(0, 200)}.${digest}`;
+      const name = `${obj.metadata.name.slice(0, 200)}.${digest}`;
       const now = new Date();
       const prior = seen.get(name);
       const count = (prior?.count ?? 0) + 1;
@@ -31,12 +46,12 @@ export function createEventRecorder(core: CoreV1Api, instance: string, logger: L
       const body: CoreV1Event = {
         metadata: { name, namespace: ns },
         involvedObject: {
-          apiVersion: API_VERSION,
-          kind: KIND,
-          name: dm.metadata.name,
+          apiVersion: of.apiVersion,
+          kind: of.kind,
+          name: obj.metadata.name,
           namespace: ns,
-          uid: dm.metadata.uid,
-          ...(dm.metadata.resourceVersion ? { resourceVersion: dm.metadata.resourceVersion } : {}),
+          uid: obj.metadata.uid,
+          ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
         },
         type,
         reason,
