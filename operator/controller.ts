@@ -5,41 +5,33 @@ import { PatchStrategy, setHeaderOptions, type V1Job, type V1Pod } from '@kubern
 import type { Logger } from 'pino';
 import {
   API_VERSION,
-  KIND,
   GROUP,
+  KIND,
   PLURAL,
   VERSION,
   targetKeyOf,
-  validateSpec,
   type DatabaseMigration,
   type DatabaseMigrationStatus,
 } from '../crds/database-migration.js';
-import type { MigrateProgress } from '../crds/job-result.js';
+import { act, type Edge } from './act.js';
 import type { OperatorConfig } from './config.js';
-import { createEventRecorder, type EventSink } from './runtime/events.js';
-import { createInformer, type ResilientInformer } from './runtime/informer.js';
-import { MANAGED_SELECTOR } from './job-names.js';
-import { describeApiError, httpStatus, type KubeClients } from './runtime/kube-clients.js';
-import type { OperatorMetrics, ResourceLabels } from './metrics.js';
-import { isActive, isTerminal, STEP_OF_PHASE } from './phases.js';
-import { jobsToPrune } from './job-retention.js';
-import { failpoint } from './failpoints.js';
 import type { JobBuildConfig } from './job-builder.js';
-import { configMapHash, type ConfigMapSeen } from './frozen-sources.js';
-import { readMigrateProgress } from './migrate-progress.js';
-import { publishResult } from './plan-configmap.js';
+import { jobsToPrune } from './job-retention.js';
+import type { OperatorMetrics, ResourceLabels } from './metrics.js';
 import {
-  FINALIZER,
-  frozenSpec,
-  jobRefused,
-  reconcile,
-  type Action,
-  type ReconcileOutput,
-} from './reconciler.js';
-import { jobForStep } from './step-jobs.js';
-import { TargetLocks } from './target-locks.js';
+  migrateProgress as readProgress,
+  migrationsConfigMap as readMigrationsConfigMap,
+  workloadPods,
+} from './observe.js';
+import { isActive, isTerminal } from './phases.js';
+import { FINALIZER, reconcile, type Action } from './reconciler.js';
+import { recordReconcile } from './run-metrics.js';
+import { createEventRecorder, type EventSink } from './runtime/events.js';
+import type { ResilientInformer } from './runtime/informer.js';
+import { describeApiError, httpStatus, type KubeClients } from './runtime/kube-clients.js';
 import { WorkQueue } from './runtime/workqueue.js';
-import { recordReplicas, runningPods, scaleToZero, scaleUp } from './workloads.js';
+import { TargetLocks } from './target-locks.js';
+import { createWatches } from './watches.js';
 
 export interface ControllerDeps {
   clients: KubeClients;
@@ -82,14 +74,12 @@ export class Controller {
       onDepthChange: (d) => deps.metrics.setQueueDepth(d),
       onWait: (s) => deps.metrics.observeQueueWait(s),
     });
+    const kind = { apiVersion: API_VERSION, kind: KIND };
     this.events = createEventRecorder<DatabaseMigration>(
       deps.clients.core,
       deps.config.identity,
       deps.logger,
-      {
-        apiVersion: API_VERSION,
-        kind: KIND,
-      },
+      kind,
     );
   }
 
@@ -97,64 +87,18 @@ export class Controller {
     const { clients, config, logger } = this.deps;
     const namespaces = config.watchNamespaces.length ? config.watchNamespaces : [undefined];
     for (const ns of namespaces) {
-      const dmPath = ns
-        ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`
-        : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
-      this.dmInformers.push(
-        createInformer<DatabaseMigration>({
-          kubeConfig: clients.kubeConfig,
-          path: dmPath,
-          list: async () =>
-            (ns
-              ? await clients.custom.listNamespacedCustomObject({
-                  group: GROUP,
-                  version: VERSION,
-                  namespace: ns,
-                  plural: PLURAL,
-                })
-              : await clients.custom.listClusterCustomObject({
-                  group: GROUP,
-                  version: VERSION,
-                  plural: PLURAL,
-                })) as {
-              items: DatabaseMigration[];
-            },
-          onEvent: (type, dm) => {
-            const key = keyOf(dm.metadata.namespace, dm.metadata.name);
-            if (type === 'delete') this.written.delete(key);
-            this.queue.add(key);
-          },
-          logger: logger.child({ informer: 'databasemigrations' }),
-        }),
-      );
-      const jobPath = ns ? `/apis/batch/v1/namespaces/${ns}/jobs` : '/apis/batch/v1/jobs';
-      this.jobInformers.push(
-        createInformer<V1Job>({
-          kubeConfig: clients.kubeConfig,
-          path: jobPath,
-          labelSelector: MANAGED_SELECTOR,
-          list: (labelSelector) =>
-            ns
-              ? clients.batch.listNamespacedJob({ namespace: ns, labelSelector })
-              : clients.batch.listJobForAllNamespaces({ labelSelector }),
-          onEvent: (_type, job) => this.enqueueOwner(job),
-          logger: logger.child({ informer: 'jobs' }),
-        }),
-      );
-      const podPath = ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods';
-      this.podInformers.push(
-        createInformer<V1Pod>({
-          kubeConfig: clients.kubeConfig,
-          path: podPath,
-          labelSelector: MANAGED_SELECTOR,
-          list: (labelSelector) =>
-            ns
-              ? clients.core.listNamespacedPod({ namespace: ns, labelSelector })
-              : clients.core.listPodForAllNamespaces({ labelSelector }),
-          onEvent: (_type, pod) => this.enqueuePodOwner(pod),
-          logger: logger.child({ informer: 'pods' }),
-        }),
-      );
+      const w = createWatches(clients, ns, logger, {
+        resource: (type, dm) => {
+          const key = keyOf(dm.metadata.namespace, dm.metadata.name);
+          if (type === 'delete') this.written.delete(key);
+          this.queue.add(key);
+        },
+        job: (job) => this.enqueueOwner(job),
+        pod: (pod) => this.enqueuePodOwner(pod),
+      });
+      this.dmInformers.push(w.resources);
+      this.jobInformers.push(w.jobs);
+      this.podInformers.push(w.pods);
     }
     await Promise.all(
       [...this.dmInformers, ...this.jobInformers, ...this.podInformers].map((i) => i.start()),
@@ -272,9 +216,10 @@ export class Controller {
       .flatMap((i) => i.list(namespace))
       .filter((p) => p.metadata?.ownerReferences?.some((r) => r.kind === 'Job' && jobNames.has(r.name)));
 
-    const workloadPodsRunning = await this.workloadPods(dm, logger);
-    const migrationsConfigMap = await this.migrationsConfigMap(dm);
-    const migrateProgress = await this.migrateProgress(dm, pods, logger);
+    const { clients } = this.deps;
+    const workloadPodsRunning = await workloadPods(clients, dm, logger);
+    const migrationsConfigMap = await readMigrationsConfigMap(clients, dm);
+    const migrateProgress = await readProgress(clients, dm, pods, logger);
     // Holder lookup, reconcile and claim run without an await between them, so
     // two workers can never both take the same target.
     const target = safeTarget(dm);
@@ -293,10 +238,10 @@ export class Controller {
     if (out.holdsTarget && target) this.locks.claim(target, key);
 
     if (out.finalizer === 'add') await this.setFinalizer(key, cached, true);
-    const status = await this.execute(key, cached, dm, out, logger);
+    const status = await act(this.edgeFor(key, cached, dm, logger), dm, out, logger);
     if (out.finalizer === 'remove') await this.setFinalizer(key, cached, false);
     if (!out.holdsTarget || status.phase === 'Failed') this.release(key);
-    this.record(dm, out, status);
+    recordReconcile(this.deps.metrics, this.labels(dm, status), out, status, this.now());
     if (isTerminal(status.phase)) await this.pruneOldRuns(namespace, jobs, logger);
     return out.requeueAfterMs;
   }
@@ -361,161 +306,18 @@ export class Controller {
     };
   }
 
-  /** During a run: Pods of the scaled-down workloads that are still there (a backup or restore waits for 0). */
-  private async workloadPods(dm: DatabaseMigration, logger: Logger): Promise<number | undefined> {
-    const recorded = dm.status?.scaledDown ?? [];
-    if (!isActive(dm.status?.phase) || recorded.length === 0) return undefined;
-    try {
-      return await runningPods(
-        this.deps.clients.apps,
-        this.deps.clients.core,
-        dm.metadata.namespace,
-        recorded,
-      );
-    } catch (err) {
-      logger.warn({ err: describeApiError(err) }, "could not count the workloads' Pods; waiting");
-      return 1;
-    }
-  }
-
-  /** While the migrate Job runs: its progress, from its Pod's log tail (best effort, never an error). */
-  private async migrateProgress(
-    dm: DatabaseMigration,
-    pods: V1Pod[],
-    logger: Logger,
-  ): Promise<MigrateProgress | undefined> {
-    const job = dm.status?.jobs?.migrate;
-    if (dm.status?.phase !== 'Migrating' || dm.status.inspection || !job) return undefined;
-    return readMigrateProgress(this.deps.clients.core, dm.metadata.namespace, job, pods, logger);
-  }
-
-  /**
-   * The migrations ConfigMap the run uses:
-   * identity and content hash, so the reconciler can refuse one changed mid-run.
-   */
-  private async migrationsConfigMap(dm: DatabaseMigration): Promise<ConfigMapSeen | undefined> {
-    // An active run reads its own; a run about to start reads the live spec's.
-    const live = validateSpec(dm.spec);
-    const spec =
-      (isActive(dm.status?.phase) ? frozenSpec(dm.status) : undefined) ?? (live.ok ? live.spec : undefined);
-    const name = spec?.migrations.configMapRef?.name;
-    if (!name) return undefined;
-    try {
-      const cm = await this.deps.clients.core.readNamespacedConfigMap({
-        name,
-        namespace: dm.metadata.namespace,
-      });
-      return {
-        uid: cm.metadata?.uid ?? '',
-        resourceVersion: cm.metadata?.resourceVersion ?? '',
-        sha256: configMapHash(cm),
-      };
-    } catch (err) {
-      if (httpStatus(err) === 404) return { missing: true };
-      throw err;
-    }
-  }
-
-  /**
-   * Intent before action: the status the reconciler returned (with every intent
-   * in it) is written first; only then are Jobs created and workloads scaled.
-   * A crash or a 409 in between resumes from the written intent, never repeats.
-   */
-  private async execute(
-    key: string,
-    cached: DatabaseMigration,
-    dm: DatabaseMigration,
-    out: ReconcileOutput,
-    logger: Logger,
-  ): Promise<DatabaseMigrationStatus> {
-    const { clients } = this.deps;
-    const ns = dm.metadata.namespace;
-    let status: DatabaseMigrationStatus = { ...out.status };
-    const write = async (next: DatabaseMigrationStatus) => {
-      if (!sameJson(next, this.current(key, cached).status)) await this.writeStatus(key, cached, next);
-      status = next;
+  /** The edge's view of one resource: its status writes, Events and metrics. */
+  private edgeFor(key: string, cached: DatabaseMigration, dm: DatabaseMigration, logger: Logger): Edge {
+    return {
+      clients: this.deps.clients,
+      jobConfig: this.jobConfig(),
+      now: this.now,
+      writeStatus: async (next) => {
+        if (!sameJson(next, this.current(key, cached).status)) await this.writeStatus(key, cached, next);
+      },
+      emit: (event) => this.emit(dm, event, logger),
+      stepRefused: (status, step) => this.deps.metrics.stepFinished(this.labels(dm, status), step, false, 0),
     };
-
-    // Replicas are recorded (and written) before anything is scaled.
-    for (const action of out.actions) {
-      if (action.kind !== 'scaleDown') continue;
-      try {
-        status = {
-          ...status,
-          scaledDown: await recordReplicas(clients.apps, ns, action.workloads, status.scaledDown ?? []),
-        };
-      } catch (err) {
-        if (httpStatus(err) !== 404) throw err;
-        const refused = jobRefused(
-          dm,
-          status,
-          isActive(status.phase) ? STEP_OF_PHASE[status.phase] : 'restore',
-          `spec.restoreWorkloads: ${describeApiError(err)}`,
-          this.now(),
-        );
-        await write(refused.status);
-        await this.emit(dm, refused.event, logger);
-        return status;
-      }
-    }
-    await write(status);
-    failpoint(`after-status-write:${status.phase ?? 'none'}`);
-
-    for (const action of out.actions) {
-      switch (action.kind) {
-        case 'startStep': {
-          const job = jobForStep(dm, status, action, this.jobConfig());
-          const jobLogger = logger.child({ step: action.step, job: job.metadata?.name });
-          try {
-            await clients.batch.createNamespacedJob({ namespace: ns, body: job });
-            jobLogger.info('created Job');
-          } catch (err) {
-            const code = httpStatus(err);
-            // Deterministic names: AlreadyExists means this step's Job is there; adopt it.
-            if (code === 409) {
-              jobLogger.info('adopted existing Job');
-            } else if (code !== undefined && code >= 400 && code < 500 && code !== 429) {
-              // Refused for good (invalid field, admission, quota): say so, and free the database.
-              const refused = jobRefused(dm, status, action.step, describeApiError(err), this.now());
-              jobLogger.warn({ err: describeApiError(err) }, 'the API server refused the Job');
-              this.deps.metrics.stepFinished(this.labels(dm, status), action.step, false, 0);
-              await write(refused.status);
-              await this.emit(dm, refused.event, logger);
-              return status;
-            } else throw err;
-          }
-          failpoint(`after-create-job:${action.step}`);
-          break;
-        }
-        case 'event':
-          await this.emit(dm, action, logger);
-          break;
-        case 'scaleDown':
-          await scaleToZero(clients.apps, ns, action.workloads);
-          logger.warn({ workloads: status.scaledDown, phase: status.phase }, 'scaled workloads to zero');
-          failpoint('after-scale-down');
-          break;
-        case 'publishResult':
-          // For people, never for a decision: a failure is logged and the run goes on.
-          try {
-            await publishResult(clients.core, dm, action, logger);
-          } catch (err) {
-            logger.warn(
-              { err: describeApiError(err), step: action.step },
-              'could not write the plan ConfigMap',
-            );
-          }
-          break;
-        case 'scaleUp':
-          await scaleUp(clients.apps, ns, action.workloads);
-          logger.info({ workloads: action.workloads }, 'scaled workloads back');
-          failpoint('after-scale-up');
-          // The record goes only once the workloads are back at their size.
-          await write({ ...status, scaledDown: [] });
-          break;
-      }
-    }
-    return status;
   }
 
   private async emit(
@@ -562,43 +364,6 @@ export class Controller {
       name: dm.metadata.name,
       database: status.target ?? safeTarget(dm) ?? '',
     };
-  }
-
-  private record(dm: DatabaseMigration, out: ReconcileOutput, status: DatabaseMigrationStatus): void {
-    const m = this.deps.metrics;
-    const labels = this.labels(dm, status);
-    if (status.phase) m.setPhase(labels, status.phase);
-    for (const s of out.stepsFinished) m.stepFinished(labels, s.step, s.ok, s.seconds);
-    if (out.pendingMigrations !== undefined) m.setPendingMigrations(labels, out.pendingMigrations);
-    m.setRunStarted(
-      labels,
-      isActive(status.phase) && status.startedAt ? Date.parse(status.startedAt) / 1000 : undefined,
-    );
-    m.setWorkloadsScaledDown(labels, status.scaledDown?.length ?? 0);
-    if (out.runFinished) {
-      const started = Date.parse(status.startedAt ?? '');
-      m.runFinished(
-        labels,
-        out.runFinished,
-        Number.isFinite(started) ? (this.now().getTime() - started) / 1000 : undefined,
-      );
-      if (out.runFinished === 'succeeded') {
-        m.setLastSuccess(labels, this.now().getTime() / 1000);
-        if (status.appliedCount) m.migrationsApplied(labels, status.appliedCount);
-      }
-      if (status.plan) {
-        const bySeverity: Partial<Record<'info' | 'warning' | 'error', number>> = {};
-        for (const f of status.plan.findings) bySeverity[f.severity] = (bySeverity[f.severity] ?? 0) + 1;
-        m.setFindings(labels, bySeverity);
-      }
-    }
-    if (status.backup && out.stepsFinished.some((s) => s.step === 'backup' && s.ok)) {
-      m.setBackup(
-        labels,
-        status.backup.sizeBytes,
-        Date.parse(status.backup.completedAt ?? '') / 1000 || this.now().getTime() / 1000,
-      );
-    }
   }
 }
 

@@ -1,0 +1,68 @@
+// What the edge reads from the cluster for one reconcile, besides the cached
+// Jobs and Pods: the scaled-down workloads' Pods, the migrate step's progress,
+// the migrations ConfigMap's identity. Each read is best effort where it may be.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { validateSpec, type DatabaseMigration } from '../crds/database-migration.js';
+import type { MigrateProgress } from '../crds/job-result.js';
+import { configMapHash, type ConfigMapSeen } from './frozen-sources.js';
+import { readMigrateProgress } from './migrate-progress.js';
+import { isActive } from './phases.js';
+import { frozenSpec } from './reconciler.js';
+import { describeApiError, httpStatus, type KubeClients } from './runtime/kube-clients.js';
+import { runningPods } from './workloads.js';
+
+/** During a run: Pods of the scaled-down workloads that are still there (a backup or restore waits for 0). */
+export async function workloadPods(
+  clients: KubeClients,
+  dm: DatabaseMigration,
+  logger: Logger,
+): Promise<number | undefined> {
+  const recorded = dm.status?.scaledDown ?? [];
+  if (!isActive(dm.status?.phase) || recorded.length === 0) return undefined;
+  try {
+    return await runningPods(clients.apps, clients.core, dm.metadata.namespace, recorded);
+  } catch (err) {
+    logger.warn({ err: describeApiError(err) }, "could not count the workloads' Pods; waiting");
+    return 1;
+  }
+}
+
+/** While the migrate Job runs: its progress, from its Pod's log tail (best effort, never an error). */
+export async function migrateProgress(
+  clients: KubeClients,
+  dm: DatabaseMigration,
+  pods: V1Pod[],
+  logger: Logger,
+): Promise<MigrateProgress | undefined> {
+  const job = dm.status?.jobs?.migrate;
+  if (dm.status?.phase !== 'Migrating' || dm.status.inspection || !job) return undefined;
+  return readMigrateProgress(clients.core, dm.metadata.namespace, job, pods, logger);
+}
+
+/**
+ * The migrations ConfigMap the run uses:
+ * identity and content hash, so the reconciler can refuse one changed mid-run.
+ */
+export async function migrationsConfigMap(
+  clients: KubeClients,
+  dm: DatabaseMigration,
+): Promise<ConfigMapSeen | undefined> {
+  // An active run reads its own; a run about to start reads the live spec's.
+  const live = validateSpec(dm.spec);
+  const spec =
+    (isActive(dm.status?.phase) ? frozenSpec(dm.status) : undefined) ?? (live.ok ? live.spec : undefined);
+  const name = spec?.migrations.configMapRef?.name;
+  if (!name) return undefined;
+  try {
+    const cm = await clients.core.readNamespacedConfigMap({ name, namespace: dm.metadata.namespace });
+    return {
+      uid: cm.metadata?.uid ?? '',
+      resourceVersion: cm.metadata?.resourceVersion ?? '',
+      sha256: configMapHash(cm),
+    };
+  } catch (err) {
+    if (httpStatus(err) === 404) return { missing: true };
+    throw err;
+  }
+}
