@@ -432,3 +432,84 @@ test('the migrate step shows live progress: migration n of N in the status and t
   });
   expect(dm.status?.progress).toEqual({ applied: 3, total: 3, message: '3/3 applied' });
 }, 600_000);
+
+test('a first run on a fresh database that fails on real rows restores: Restored, the app back at 2 replicas, the database as before', async () => {
+  // The backup of a first run predates the migrator's history table and TypeORM's migrations table;
+  // the restore must still end verified (it once refused: "tables not in the backup remain").
+  const db = 'e2e_first_restore';
+  cleanup.push(db);
+  await freshDatabase(db);
+  const app = 'first-restore-app';
+  apply({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: app, namespace: NS },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app } },
+      template: {
+        metadata: { labels: { app } },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'app',
+              image: env('DBM_EXAMPLE_IMAGE'),
+              command: ['node', '-e', 'setInterval(() => {}, 1e9)'],
+            },
+          ],
+        },
+      },
+    },
+  });
+  apply({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'first-restore-migrations', namespace: NS },
+    data: {
+      '1730000000000-CreateOrders.mjs': migrationFile(
+        'CreateOrders1730000000000',
+        'CREATE TABLE orders (id int PRIMARY KEY)',
+        'DROP TABLE orders',
+      ),
+      // Passes on the check's shadow (schema only, no rows); the real row 'EUR' violates it.
+      '1730000001000-OnlyUsd.mjs': migrationFile(
+        'OnlyUsd1730000001000',
+        "ALTER TABLE app_settings ADD CONSTRAINT only_usd CHECK (value = 'USD')",
+        'ALTER TABLE app_settings DROP CONSTRAINT only_usd',
+      ),
+    },
+  });
+  const resource = databaseMigration(NS, 'first-restore', db, {
+    configMapRef: { name: 'first-restore-migrations' },
+    transactionMode: 'each',
+  }) as { spec: Record<string, unknown> };
+  apply({
+    ...resource,
+    spec: { ...resource.spec, onFailure: 'restore', restoreWorkloads: [{ kind: 'Deployment', name: app }] },
+  });
+
+  const dm = await waitForPhase(NS, 'first-restore', ['Restored', 'Succeeded', 'Failed', 'Blocked'], 600_000);
+  expect({ phase: dm.status?.phase, step: dm.status?.lastError?.step }).toEqual({
+    phase: 'Restored',
+    step: 'migrate',
+  });
+  expect(dm.status?.lastError?.migration).toBe('OnlyUsd1730000001000');
+  const deadline = Date.now() + 120_000;
+  let replicas = '';
+  while (Date.now() < deadline) {
+    replicas = kubectl(['-n', NS, 'get', 'deployment', app, '-o', 'jsonpath={.spec.replicas}']);
+    if (replicas === '2') break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  expect(replicas).toBe('2');
+  await withDb(db, async (c) => {
+    expect((await c.query("SELECT to_regclass('public.orders') AS t")).rows[0].t).toBeNull();
+    expect((await c.query('SELECT key, value FROM app_settings')).rows).toEqual([
+      { key: 'currency', value: 'EUR' },
+    ]);
+    const m = await c.query("SELECT to_regclass('public.migrations') IS NOT NULL AS has");
+    if (m.rows[0]?.has) expect((await c.query('SELECT * FROM migrations')).rows).toHaveLength(0);
+  });
+  kubectl(['-n', NS, 'delete', 'deployment', app, '--wait=false']);
+}, 900_000);
