@@ -187,6 +187,11 @@ export const PlanRecord = z.object({
     .describe(
       "sha256 of each pending migration's file, by name: the migrate Job of the run refuses files that differ.",
     ),
+  checksumsDigest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional()
+    .describe('sha256 over every pending name and file sha256, in order: whole even when checksums was cut.'),
 });
 export type PlanRecord = z.infer<typeof PlanRecord>;
 

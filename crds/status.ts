@@ -65,6 +65,12 @@ export const FrozenRun = z
           .record(z.string(), z.string())
           .describe('sha256 of each pending migration file, by name.'),
         pendingCount: z.number().int().nonnegative().describe('How many migrations were pending.'),
+        digest: z
+          .string()
+          .optional()
+          .describe(
+            'sha256 over every pending name and file sha256: proves every file, however long the plan.',
+          ),
       })
       .optional()
       .describe(
@@ -147,8 +153,19 @@ export const DatabaseMigrationStatus = z
       ),
     revert: z
       .object({
-        migrations: z.array(z.string()).describe('Exactly the migrations the revert undoes, newest first.'),
+        migrations: z
+          .array(z.string())
+          .describe(
+            'The migrations the revert undoes, newest first (with byRun, the names the result carried: possibly only the newest).',
+          ),
         reason: z.string().describe('Why the revert runs.'),
+        byRun: z
+          .boolean()
+          .optional()
+          .describe(
+            "Undo every migration this run applied, as the database's history records it (the run's identity), not a list.",
+          ),
+        count: z.number().int().nonnegative().optional().describe('How many migrations this run applied.'),
       })
       .optional()
       .describe('Recorded before the revert Job starts, so a repeated reconcile reverts nothing more.'),

@@ -9,7 +9,7 @@ import type { JobDefaults } from '../crds/pod-template.js';
 import { API_VERSION, blockingCategories, KIND } from '../crds/database-migration.js';
 import { TERMINATION_MESSAGE_PATH, type JobStep } from '../crds/job-result.js';
 import { COPY_MIGRATIONS_CONTAINER } from './frozen-sources.js';
-import { backupId, jobLabels, jobName, type RunId } from './job-names.js';
+import { backupId, jobLabels, jobName, runAuthor, type RunId } from './job-names.js';
 import { connectionEnv, podFit, targetDescription, tlsVolumes } from './pod-fit.js';
 
 export interface JobBuildConfig {
@@ -24,10 +24,12 @@ export interface StepParams {
   backupPath?: string;
   revertSteps?: number;
   revertTo?: string;
-  /** Exactly the migrations to undo, newest first (a failed run's own). */
+  /** Exactly the migrations to undo, newest first. */
   revertMigrations?: string[];
+  /** Undo every migration this run applied, as the history rows record the run (REVERT_APPLIED_BY). */
+  revertThisRun?: boolean;
   /** The run's checked plan: migrate refuses other files or other pending migrations. */
-  checkedPlan?: { checksums: Record<string, string>; pendingCount: number };
+  checkedPlan?: { checksums: Record<string, string>; pendingCount: number; digest?: string };
 }
 
 /** Steps that change the database: the operator decides every retry of these, never the Job controller. */
@@ -90,7 +92,7 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
     { name: 'ADVISORY_LOCK_WAIT_SECONDS', value: String(spec.timeouts.advisoryLockWaitSeconds) },
     {
       name: 'MIGRATION_AUTHOR',
-      value: `${dm.metadata.namespace}/${dm.metadata.name}@${run.generation}.${run.attempt}`,
+      value: runAuthor(dm.metadata.namespace, run),
     },
   ];
   if (needsMigrations(step)) {
@@ -140,6 +142,8 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
   if (params.backupPath) env.push({ name: 'BACKUP_PATH', value: params.backupPath });
   if (params.revertSteps !== undefined) env.push({ name: 'REVERT_STEPS', value: String(params.revertSteps) });
   if (params.revertTo !== undefined) env.push({ name: 'REVERT_TO', value: params.revertTo });
+  if (params.revertThisRun)
+    env.push({ name: 'REVERT_APPLIED_BY', value: runAuthor(dm.metadata.namespace, run) });
   if (params.revertMigrations !== undefined)
     env.push({ name: 'REVERT_MIGRATIONS', value: params.revertMigrations.join(',') });
   if (step === 'migrate' && params.checkedPlan) {
@@ -147,6 +151,8 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
       { name: 'EXPECTED_CHECKSUMS', value: JSON.stringify(params.checkedPlan.checksums) },
       { name: 'EXPECTED_PENDING_COUNT', value: String(params.checkedPlan.pendingCount) },
     );
+    if (params.checkedPlan.digest)
+      env.push({ name: 'EXPECTED_PLAN_DIGEST', value: params.checkedPlan.digest });
   }
   return env;
 }

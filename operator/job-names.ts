@@ -46,6 +46,11 @@ export function jobLabels(run: RunId, step: JobStep): Record<string, string> {
   };
 }
 
+/** The run's identity as the database records it (the history rows' applied_by): namespace/name@generation.attempt. */
+export function runAuthor(namespace: string, run: RunId): string {
+  return `${namespace}/${run.name}@${run.generation}.${run.attempt}`;
+}
+
 /**
  * The backup's file name: deterministic per run, so a retried backup Job finds
  * its own file, and carrying the resource's uid, so a deleted and recreated

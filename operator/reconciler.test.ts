@@ -266,17 +266,49 @@ describe('reconcile: failures', () => {
     expect(c.status.phase).toBe('RollingBack');
     const revert = created(c)[0];
     expect(revert?.step).toBe('revert');
-    // By name, recorded before the Job: a re-created revert Job cannot undo more.
-    expect(c.status.revert?.migrations).toEqual(['A1']);
-    expect(revert?.job.spec?.template.spec?.containers[0]?.env).toContainEqual({
-      name: 'REVERT_MIGRATIONS',
-      value: 'A1',
-    });
+    // By the run's identity, recorded before the Job: the revert Job reads from the database
+    // what this run applied (its history rows), and a re-created one undoes nothing more.
+    expect(c.status.revert).toMatchObject({ migrations: ['A1'], byRun: true, count: 1 });
+    const env = revert?.job.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env).toContainEqual({ name: 'REVERT_APPLIED_BY', value: 'apps/shop@1.1' });
+    expect(env).toContainEqual({ name: 'MIGRATION_AUTHOR', value: 'apps/shop@1.1' });
+    expect(env.map((e) => e.name)).not.toContain('REVERT_MIGRATIONS');
     expect(revert?.job.spec?.backoffLimit).toBe(0);
     const d = step(dm, c, 'revert', { migrations: [{ name: 'A1', durationMs: 2, outcome: 'reverted' }] });
     expect(d.status.phase).toBe('RolledBack');
     expect(cond(d, 'Stalled')).toBe('True');
     expect(cond(d, 'Ready')).toBe('False');
+  });
+
+  it('a migrate result cut to 4 KiB (45 applied, 3 listed) reverts all 45 by the run, and counts them all', () => {
+    const dm = resource({
+      onFailure: 'revert',
+      migrations: { image: 'shop:2', path: '/m', transactionMode: 'each', tableName: 'migrations' },
+    });
+    const b = step(
+      dm,
+      step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan()),
+      'backup',
+      backupResult,
+    );
+    const c = step(dm, b, 'migrate', {
+      ok: false,
+      truncated: true,
+      totals: { applied: 45 },
+      error: { message: 'boom', migration: 'M46' },
+      migrations: [
+        { name: 'M44', durationMs: 1, outcome: 'applied' },
+        { name: 'M45', durationMs: 1, outcome: 'applied' },
+        { name: 'M46', durationMs: 1, outcome: 'failed' },
+      ],
+    });
+    expect(c.status.phase).toBe('RollingBack');
+    expect(c.status.appliedCount).toBe(45);
+    expect(c.status.revert).toMatchObject({ byRun: true, count: 45 });
+    expect(created(c)[0]?.job.spec?.template.spec?.containers[0]?.env).toContainEqual({
+      name: 'REVERT_APPLIED_BY',
+      value: 'apps/shop@1.1',
+    });
   });
 
   const eachMode = { image: 'shop:2', path: '/m', transactionMode: 'each' as const, tableName: 'migrations' };

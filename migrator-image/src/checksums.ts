@@ -4,6 +4,7 @@
 // or a pending migration was not in the plan: what was checked (and maybe
 // approved by its hash) is exactly what runs, even if the image or ConfigMap
 // changed in between.
+import { createHash } from 'node:crypto';
 import type { LoadedMigration } from './loader.js';
 import { MigratorError } from './result.js';
 
@@ -25,10 +26,25 @@ export function planChecksums(
   return out;
 }
 
-/** What the run's check saw: checksums by name (possibly fewer than all, if its result was cut) and how many were pending. */
+/**
+ * One digest over the whole plan (every pending name and its file's sha256, in
+ * order): it travels in full however long the plan, so migrate proves every
+ * file even when the checksums list was cut to fit the 4 KiB result.
+ */
+export function planDigest(
+  names: readonly string[],
+  byName: ReadonlyMap<string, Pick<LoadedMigration, 'checksum'>>,
+): string {
+  const h = createHash('sha256');
+  for (const name of names) h.update(`${name} ${byName.get(name)?.checksum ?? '(none)'}\n`);
+  return h.digest('hex');
+}
+
+/** What the run's check saw: checksums by name (possibly fewer than all, if its result was cut), how many were pending, and the digest of all. */
 export interface ExpectedPlan {
   checksums: Record<string, string>;
   pendingCount?: number;
+  digest?: string;
 }
 
 /**
@@ -41,10 +57,13 @@ export function assertPlanUnchanged(
   expected: ExpectedPlan,
   pendingNow: readonly string[],
   byName: ReadonlyMap<string, Pick<LoadedMigration, 'checksum'>>,
+  /** Migrations of the plan this same run already applied (a re-created Job), oldest first. */
+  appliedByThisRun: readonly string[] = [],
 ): void {
+  const plan = [...appliedByThisRun, ...pendingNow];
   const complete =
     expected.pendingCount === undefined || Object.keys(expected.checksums).length >= expected.pendingCount;
-  for (const name of pendingNow) {
+  for (const name of plan) {
     const want = expected.checksums[name];
     const have = byName.get(name)?.checksum;
     if (want === undefined) {
@@ -61,9 +80,13 @@ export function assertPlanUnchanged(
         name,
       );
   }
-  if (expected.pendingCount !== undefined && pendingNow.length !== expected.pendingCount)
+  if (expected.pendingCount !== undefined && plan.length !== expected.pendingCount)
     throw new MigratorError(
-      `${pendingNow.length} migration(s) pending now, ${expected.pendingCount} in the checked plan: run the check again (retry) before migrating`,
+      `${pendingNow.length} migration(s) pending now${appliedByThisRun.length ? ` (and ${appliedByThisRun.length} applied by this run)` : ''}, ${expected.pendingCount} in the checked plan: run the check again (retry) before migrating`,
+    );
+  if (expected.digest !== undefined && planDigest(plan, byName) !== expected.digest)
+    throw new MigratorError(
+      `the pending migrations' files differ from the checked plan (digest ${short(planDigest(plan, byName))}, checked ${short(expected.digest)}): run the check again (retry) before migrating`,
     );
 }
 

@@ -110,6 +110,8 @@ export const Env = z.object({
   RESTORE_DROP_NEW_TABLES: bool(true),
   REVERT_STEPS: int(0, 0, 100000),
   REVERT_TO: optionalString,
+  /** Revert every migration whose newest history row says this run (its MIGRATION_AUTHOR) applied it. */
+  REVERT_APPLIED_BY: optionalString,
   REVERT_MIGRATIONS: z
     .string()
     .optional()
@@ -174,6 +176,10 @@ export const Env = z.object({
         return z.NEVER;
       }
     }),
+  EXPECTED_PLAN_DIGEST: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be a sha256 in hex')
+    .optional(),
   EXPECTED_PENDING_COUNT: z
     .string()
     .optional()

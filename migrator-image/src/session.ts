@@ -152,17 +152,29 @@ export async function recordHistory(
 }
 
 /** The newest history row of each migration (what migrate or revert last recorded), if the table exists. */
-export async function latestHistory(
-  s: Session,
-): Promise<Map<string, { direction: HistoryDirection; checksum: string | null; at: string }>> {
-  const out = new Map<string, { direction: HistoryDirection; checksum: string | null; at: string }>();
+/** The newest history row of a migration: what happened last, when, and which run did it (MIGRATION_AUTHOR). */
+export interface LatestHistory {
+  direction: HistoryDirection;
+  checksum: string | null;
+  at: string;
+  by: string | null;
+}
+
+export async function latestHistory(s: Session): Promise<Map<string, LatestHistory>> {
+  const out = new Map<string, LatestHistory>();
   const [{ reg } = { reg: null }] = (await s.qr.query(`SELECT to_regclass($1) AS reg`, [
     historyTable(s.cfg),
   ])) as Array<{ reg: string | null }>;
   if (!reg) return out;
   const rows = (await s.qr.query(
-    `SELECT DISTINCT ON (name) name, checksum, direction, applied_at::text AS at FROM ${historyTable(s.cfg)} ORDER BY name, id DESC`,
-  )) as Array<{ name: string; checksum: string | null; direction: HistoryDirection; at: string }>;
-  for (const r of rows) out.set(r.name, { direction: r.direction, checksum: r.checksum, at: r.at });
+    `SELECT DISTINCT ON (name) name, checksum, direction, applied_at::text AS at, applied_by AS by FROM ${historyTable(s.cfg)} ORDER BY name, id DESC`,
+  )) as Array<{
+    name: string;
+    checksum: string | null;
+    direction: HistoryDirection;
+    at: string;
+    by: string | null;
+  }>;
+  for (const r of rows) out.set(r.name, { direction: r.direction, checksum: r.checksum, at: r.at, by: r.by });
   return out;
 }

@@ -34,8 +34,12 @@ export type Intent =
   | { kind: 'requeue'; afterMs: number }
   /** Start the step of `phase` from the frozen plan (the workloads stopped first where that step needs it). */
   | { kind: 'startStep'; phase: ActivePhase; message: string; params?: StepParams }
-  /** Record the names a revert undoes (newest first), then start the revert step. */
-  | { kind: 'revert'; message: string; names?: string[] }
+  /**
+   * Record what a revert undoes, then start the revert step: `byRun` every
+   * migration this run applied as the database records it (`names` then only
+   * for people: a cut result may carry only the newest), else exactly `names`.
+   */
+  | { kind: 'revert'; message: string; names?: string[]; byRun?: { count: number } }
   /** Record replicas and scale the workloads to zero, then the restore step once their Pods are gone. */
   | { kind: 'restore'; message: string }
   /** Unknown is not failed: ask the database (a verify Job) what the step left. */
@@ -86,7 +90,12 @@ function carryOutOne(ctx: Ctx, i: Intent): void {
     case 'startStep':
       return startStep(ctx, i.phase, i.message, i.params);
     case 'revert':
-      if (i.names) ctx.status.revert = { migrations: i.names, reason: i.message };
+      if (i.names)
+        ctx.status.revert = {
+          migrations: i.names,
+          reason: i.message,
+          ...(i.byRun ? { byRun: true, count: i.byRun.count } : {}),
+        };
       return startStep(ctx, 'RollingBack', i.message, paramsFor(ctx, 'RollingBack'));
     case 'restore':
       // Always asked again, even when they were stopped before the backup: someone
@@ -159,6 +168,7 @@ function paramsFor(ctx: Ctx, phase: ActivePhase): StepParams {
   }
   if (phase === 'Restoring') return ctx.status.backup?.path ? { backupPath: ctx.status.backup.path } : {};
   if (phase === 'RollingBack') {
+    if (ctx.status.revert?.byRun) return { revertThisRun: true };
     if (ctx.status.revert) return { revertMigrations: ctx.status.revert.migrations };
     const rb = ctx.spec.rollback;
     if (rb)

@@ -43,7 +43,16 @@ export const planChecked: Row = {
     if (plan.checksums && ctx.status.run)
       out.push({
         kind: 'record',
-        status: { run: { ...ctx.status.run, checkedPlan: { checksums: plan.checksums, pendingCount } } },
+        status: {
+          run: {
+            ...ctx.status.run,
+            checkedPlan: {
+              checksums: plan.checksums,
+              pendingCount,
+              ...(plan.checksumsDigest ? { digest: plan.checksumsDigest } : {}),
+            },
+          },
+        },
       });
     const summary = `${pendingCount} pending migration(s), ${findingsCount} finding(s)`;
     out.push({ kind: 'condition', type: 'Checked', ok: true, reason: 'PlanChecked', message: summary });

@@ -30,7 +30,7 @@ export const migrationsApplied: Row = {
         kind: 'record',
         status: {
           applied: applied.slice(0, 50).map((m) => ({ name: m.name, durationMs: m.durationMs })),
-          appliedCount: applied.length,
+          appliedCount: Math.max(result?.totals?.applied ?? 0, applied.length),
         },
       },
       { kind: 'progress', progress: { applied: applied.length, total: applied.length } },
@@ -59,18 +59,19 @@ export const migrateFailed: Row = {
     const applied = (seen.result?.migrations ?? []).filter((m) => m.outcome === 'applied');
     // In `none` mode the failed migration's statements before the error stay committed.
     const partial = ctx.spec.migrations.transactionMode === 'none' && Boolean(err?.migration);
+    const count = Math.max(seen.result?.totals?.applied ?? 0, applied.length);
     const total = Math.max(
       ctx.status.progress?.total ?? ctx.status.plan?.pendingCount ?? 0,
-      applied.length + (err?.migration ? 1 : 0),
+      count + (err?.migration ? 1 : 0),
     );
     return [
       lastError,
       {
         kind: 'progress',
-        progress: { applied: applied.length, total, ...(err?.migration ? { current: err.migration } : {}) },
+        progress: { applied: count, total, ...(err?.migration ? { current: err.migration } : {}) },
         failed: true,
       },
-      ...wayBack(ctx, applied, partial, text),
+      ...wayBack(ctx, applied, partial, text, count),
     ];
   },
 };
@@ -78,13 +79,15 @@ export const migrateFailed: Row = {
 /**
  * The way back after a failed migrate is the smallest that is exact: nothing
  * when the failure left no change (restoring would throw away every write since
- * the backup); revert by name of what this run applied; restore otherwise.
+ * the backup); revert what this run applied (its history rows); restore otherwise.
  */
 export function wayBack(
   ctx: Readonly<Ctx>,
   applied: readonly { name: string; durationMs: number }[],
   partial: boolean,
   text: string,
+  /** How many this run applied (the result's total: its list may be cut to fit 4 KiB). */
+  appliedCount = applied.length,
 ): Intent[] {
   const { status, spec } = ctx;
   const out: Intent[] = [
@@ -92,15 +95,15 @@ export function wayBack(
       kind: 'record',
       status: {
         applied: applied.map((m) => ({ name: m.name, durationMs: m.durationMs })),
-        appliedCount: applied.length,
+        appliedCount,
       },
     },
     { kind: 'condition', type: 'MigrationsApplied', ok: false, reason: 'MigrationFailed', message: text },
     { kind: 'event', type: 'Warning', reason: 'MigrationFailed', message: text },
   ];
-  const changed = applied.length > 0 || partial;
+  const changed = appliedCount > 0 || partial;
   if (spec.onFailure === 'revert' && !spec.rollback) {
-    if (applied.length === 0) {
+    if (appliedCount === 0) {
       const why = partial
         ? 'No migration of this run stayed applied, but the failed one ran without a transaction and may have left changes'
         : 'No migration of this run stayed applied';
@@ -124,12 +127,15 @@ export function wayBack(
       );
       return out;
     }
-    // Newest first: the order a revert must undo them in.
+    // Newest first: the order a revert must undo them in. The revert Job reads which
+    // ones from the database (this run's history rows), never from this list, which a
+    // result cut to 4 KiB may hold only the newest of.
     const names = applied.map((m) => m.name).reverse();
     out.push({
       kind: 'revert',
-      message: `Reverting ${names.length} migration(s) applied by this run`,
+      message: `Reverting ${appliedCount} migration(s) applied by this run`,
       names,
+      byRun: { count: appliedCount },
     });
     return out;
   }

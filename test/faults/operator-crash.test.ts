@@ -276,10 +276,12 @@ describe('the operator killed at every point of a run', () => {
       if (restore) expect(replicas).toBe(2);
       if (scenario === 'revert' || scenario === 'lost-result') {
         const revert = jobs.find((j) => j.metadata?.labels?.['dbmigrate.io/step'] === 'revert') as k8s.V1Job;
-        expect(revert.spec?.template.spec?.containers[0]?.env).toContainEqual({
-          name: 'REVERT_MIGRATIONS',
-          value: APPLIED[0],
-        });
+        // What this run applied, read by the revert Job from the database by the run's identity.
+        const env = revert.spec?.template.spec?.containers[0]?.env ?? [];
+        const author = env.find((e) => e.name === 'MIGRATION_AUTHOR')?.value;
+        expect(author).toMatch(new RegExp(`^${ns}/`));
+        expect(env).toContainEqual({ name: 'REVERT_APPLIED_BY', value: author });
+        expect(dm.status?.revert?.migrations).toEqual([APPLIED[0]]);
       }
       if (scenario === 'lost-result') expect(dm.status?.history?.[0]?.message).toContain('Revert');
     } finally {

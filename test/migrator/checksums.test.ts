@@ -88,3 +88,61 @@ it(
   },
   T,
 );
+
+/** The digest over the whole plan, as the check computes it (planDigest: "name sha256\n" per migration, in order). */
+function digestOf(sums: Record<string, string>): string {
+  const h = createHash('sha256');
+  for (const [name, sum] of Object.entries(sums)) h.update(`${name} ${sum}\n`);
+  return h.digest('hex');
+}
+
+it(
+  'with the checksums list cut (2 of 4 kept), the digest still refuses a changed file outside the kept ones',
+  async () => {
+    const db = await createDatabase('sums_digest');
+    const dir = migrationsDir('base');
+    const sums = checksumsOf(dir);
+    const kept = Object.fromEntries(Object.entries(sums).slice(0, 2));
+    appendFileSync(path.join(dir, '1700000003000-CreateAuditLog.js'), '\n// changed after the check\n');
+    const run = await runMigrator('migrate', {
+      PGDATABASE: db,
+      MIGRATIONS_DIR: dir,
+      EXPECTED_CHECKSUMS: JSON.stringify(kept),
+      EXPECTED_PENDING_COUNT: '4',
+      EXPECTED_PLAN_DIGEST: digestOf(sums),
+    });
+    expect(run.code).toBe(1);
+    expect(run.result.error?.message).toMatch(/^the pending migrations' files differ from the checked plan/);
+    expect(await appliedNames(db)).toEqual([]);
+  },
+  T,
+);
+
+it(
+  'a migrate Job of the same run started again after it succeeded (it vanished unseen) reports every migration applied, applying none twice',
+  async () => {
+    const db = await createDatabase('sums_again');
+    const dir = migrationsDir('base');
+    const sums = checksumsOf(dir);
+    const env = {
+      PGDATABASE: db,
+      MIGRATIONS_DIR: dir,
+      EXPECTED_CHECKSUMS: JSON.stringify(sums),
+      EXPECTED_PENDING_COUNT: '4',
+      EXPECTED_PLAN_DIGEST: digestOf(sums),
+      MIGRATION_AUTHOR: 'apps/shop@3.1',
+    };
+    expect((await runMigrator('migrate', env)).code).toBe(0);
+    const again = await runMigrator('migrate', env);
+    expect(again.result.error).toBeUndefined();
+    expect(again.code).toBe(0);
+    expect(again.result.migrations?.map((m) => m.name)).toEqual(Object.keys(sums));
+    expect(again.result.totals?.applied).toBe(4);
+    expect(await appliedNames(db)).toEqual(Object.keys(sums));
+    // Another run (another identity) with the same plan is refused: its plan is no longer pending.
+    const other = await runMigrator('migrate', { ...env, MIGRATION_AUTHOR: 'apps/shop@4.1' });
+    expect(other.code).toBe(1);
+    expect(other.result.error?.message).toMatch(/^0 migration\(s\) pending now, 4 in the checked plan/);
+  },
+  T,
+);

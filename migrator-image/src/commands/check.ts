@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { QueryRunner } from 'typeorm';
 import type { Finding, JobResult, PlanRecord } from '../../../crds/job-result.js';
-import { planChecksums } from '../checksums.js';
+import { planChecksums, planDigest } from '../checksums.js';
 import type { Config } from '../config.js';
 import { connect, quoteIdent } from '../db.js';
 import { lintSql, newLintContext, seedSchema } from '../lint/index.js';
@@ -118,6 +118,7 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
     if (pending.length > 0) {
       // What migrate will refuse to run if it differs; the hash an approval names covers the files too.
       plan.checksums = planChecksums(plan.pending, target.byName);
+      plan.checksumsDigest = planDigest(plan.pending, target.byName);
       for (const [name, sum] of Object.entries(plan.checksums)) h.update(`-- file ${name} ${sum}\n`);
     }
     if (pending.length === 0) {

@@ -13,7 +13,14 @@ import { log } from '../log.js';
 import { MigratorError } from '../result.js';
 import { scrub } from '../scrub.js';
 import { assertPlanUnchanged } from '../checksums.js';
-import { ensureHistoryTable, executorFor, openSession, recordHistory } from '../session.js';
+import {
+  ensureHistoryTable,
+  executorFor,
+  latestHistory,
+  openSession,
+  recordHistory,
+  type Session,
+} from '../session.js';
 import { setCurrent } from '../shutdown.js';
 import { verifySession, verifyVerdict } from './verify.js';
 
@@ -23,16 +30,24 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
     await ensureHistoryTable(s);
     // Under the advisory lock: what is pending now is what will run.
     const pending = (await executorFor(s).getPendingMigrations()).map((m) => m.name);
+    // A Job of this run that ran before (re-created after it vanished) applied these: they are
+    // part of the checked plan, read from the history rows this run wrote, never from a message.
+    const mine = await appliedByRun(s, cfg.MIGRATION_AUTHOR);
     if (cfg.EXPECTED_CHECKSUMS) {
       assertPlanUnchanged(
         {
           checksums: cfg.EXPECTED_CHECKSUMS,
           ...(cfg.EXPECTED_PENDING_COUNT !== undefined ? { pendingCount: cfg.EXPECTED_PENDING_COUNT } : {}),
+          ...(cfg.EXPECTED_PLAN_DIGEST !== undefined ? { digest: cfg.EXPECTED_PLAN_DIGEST } : {}),
         },
         pending,
         s.byName,
+        mine.map((m) => m.name),
       );
-      log.info({ pending: pending.length }, 'the pending migrations are the checked ones');
+      log.info(
+        { pending: pending.length, appliedByThisRun: mine.length },
+        'the pending migrations are the checked ones',
+      );
     }
     const durations = new Map<string, number>();
     let current: string | undefined;
@@ -60,7 +75,8 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
         durations.set(name, performance.now() - t0);
       };
     }
-    const committed: AppliedMigration[] = [];
+    // Only with a checked plan: a bare `migrate` does not count an earlier run's work as its own.
+    const committed: AppliedMigration[] = cfg.EXPECTED_CHECKSUMS ? [...mine] : [];
     const pendingCommit: AppliedMigration[] = [];
     const mode = cfg.TRANSACTION_MODE;
     class TrackedExecutor extends MigrationExecutor {
@@ -112,6 +128,24 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
   } finally {
     await s.close();
   }
+}
+
+/** Applied migrations whose newest history row says this run (MIGRATION_AUTHOR) applied them, oldest first. */
+async function appliedByRun(s: Session, author: string): Promise<AppliedMigration[]> {
+  const history = await latestHistory(s);
+  const executed = await executorFor(s).getExecutedMigrations(); // newest first
+  return executed
+    .filter((m) => {
+      const h = history.get(m.name);
+      return h?.direction === 'up' && h.by === author;
+    })
+    .reverse()
+    .map((m) => ({
+      name: m.name,
+      durationMs: 0,
+      checksum: s.byName.get(m.name)?.checksum,
+      outcome: 'applied',
+    }));
 }
 
 /**

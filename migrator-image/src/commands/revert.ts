@@ -1,5 +1,7 @@
-// revert: undo the migrations named in REVERT_MIGRATIONS (newest first; the
-// operator records the names before the Job runs), or the older forms: the last
+// revert: undo the migrations a run applied, read from the database: every
+// migration whose newest history row says REVERT_APPLIED_BY (the run's
+// identity, its MIGRATION_AUTHOR) applied it; or those named in
+// REVERT_MIGRATIONS (newest first); or the older forms: the last
 // REVERT_STEPS migrations, or every migration applied after REVERT_TO. Done by hand rather than MigrationExecutor.undoLastMigration,
 // which wraps down() in a transaction even for `transaction = false`
 // migrations (typeorm issue 9981): down() + delete of the migrations row +
@@ -60,15 +62,45 @@ export function targetsByName(
   return { targets, alreadyReverted };
 }
 
+/**
+ * REVERT_APPLIED_BY: the applied migrations this run applied, newest first,
+ * decided from the database (never from a list carried in a message). They must
+ * be the newest applied ones: a newer migration applied by someone else stops
+ * the revert before anything is undone. A re-run after a revert finds fewer (or none).
+ */
+export function targetsByRun(
+  author: string,
+  executed: Executed,
+  history: Map<string, { direction: HistoryDirection; by: string | null }>,
+): Executed {
+  const mine = (m: Executed[number]): boolean => {
+    const h = history.get(m.name);
+    return h?.direction === 'up' && h.by === author;
+  };
+  const count = executed.filter(mine).length;
+  const foreign = executed.slice(0, count).find((m) => !mine(m));
+  if (foreign)
+    throw new MigratorError(
+      `cannot revert the migrations of ${author}: ${foreign.name}, applied by ${history.get(foreign.name)?.by ?? 'someone else'}, is newer than some of them`,
+      foreign.name,
+    );
+  return executed.slice(0, count);
+}
+
 export async function revert(cfg: Config, res: JobResult): Promise<void> {
-  const ways = [cfg.REVERT_MIGRATIONS.length > 0, !!cfg.REVERT_STEPS, !!cfg.REVERT_TO].filter(Boolean);
+  const ways = [
+    cfg.REVERT_MIGRATIONS.length > 0,
+    !!cfg.REVERT_STEPS,
+    !!cfg.REVERT_TO,
+    !!cfg.REVERT_APPLIED_BY,
+  ].filter(Boolean);
   if (ways.length === 0)
     throw new ConfigError(
-      'invalid environment: set REVERT_MIGRATIONS (or REVERT_STEPS or REVERT_TO) for revert',
+      'invalid environment: set REVERT_APPLIED_BY, REVERT_MIGRATIONS, REVERT_STEPS or REVERT_TO for revert',
     );
   if (ways.length > 1)
     throw new ConfigError(
-      'invalid environment: set only one of REVERT_MIGRATIONS, REVERT_STEPS and REVERT_TO',
+      'invalid environment: set only one of REVERT_APPLIED_BY, REVERT_MIGRATIONS, REVERT_STEPS and REVERT_TO',
     );
   const s = await openSession(cfg, { lock: true });
   const done: AppliedMigration[] = [];
@@ -78,7 +110,10 @@ export async function revert(cfg: Config, res: JobResult): Promise<void> {
     const executed = await executorFor(s).getExecutedMigrations(); // newest (highest id) first
     const history = await latestHistory(s);
     let targets = executed;
-    if (cfg.REVERT_MIGRATIONS.length > 0) {
+    if (cfg.REVERT_APPLIED_BY) {
+      targets = targetsByRun(cfg.REVERT_APPLIED_BY, executed, history);
+      log.info({ run: cfg.REVERT_APPLIED_BY, count: targets.length }, 'reverting what this run applied');
+    } else if (cfg.REVERT_MIGRATIONS.length > 0) {
       const picked = targetsByName(cfg.REVERT_MIGRATIONS, executed, history);
       targets = picked.targets;
       if (picked.alreadyReverted.length > 0)
