@@ -136,6 +136,14 @@ export const BackupRecord = z.object({
     .describe(
       'restore: history rows written since the backup; kept (re-inserted) in the history table while the changes they record are discarded.',
     ),
+  rowsChangedAfterCommit: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe(
+      'restore: rows that differ from the backup right after COMMIT (writers outside restoreWorkloads). The restore itself was verified inside its transaction: a figure, not a failure.',
+    ),
 });
 export type BackupRecord = z.infer<typeof BackupRecord>;
 
