@@ -71,6 +71,15 @@ export const DatabaseMigrationSpec = z
       .describe(
         'When restoreWorkloads stop. onRestore: only before a restore (writes between the backup and the restore are lost). beforeBackup: before the backup Job starts (or, with backup disabled, before the migrate or requested revert), their Pods waited gone, so a restore loses no write; they come back when the run ends in any phase, except after a failed restore (the database is then in between and needs a human).',
       ),
+    stopWorkloadsTimeoutSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(86400)
+      .default(300)
+      .describe(
+        "How long a run waits for restoreWorkloads' Pods to be gone (something may keep scaling them back: an HPA, KEDA, Argo CD self-heal); then it ends Failed and Stalled, naming the workload and who scaled it back.",
+      ),
     rollback: RollbackSpec.optional(),
     timeouts: TimeoutsSpec.prefault({}).describe(
       'PostgreSQL timeouts of the migration statements and locks.',

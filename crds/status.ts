@@ -242,6 +242,12 @@ export const DatabaseMigrationStatus = z
       .describe(
         'Workloads scaled to zero (before the backup or the restore), with their former replicas: recorded before scaling, never overwritten, dropped once they are back.',
       ),
+    workloadsStoppingSince: z
+      .string()
+      .optional()
+      .describe(
+        "When the run began waiting for restoreWorkloads' Pods to be gone; the wait ends Stalled after spec.stopWorkloadsTimeoutSeconds.",
+      ),
     history: z
       .array(RunHistoryEntry)
       .max(20)

@@ -22,6 +22,7 @@ import {
   migrateProgress as readProgress,
   migrationsConfigMap as readMigrationsConfigMap,
   workloadPods,
+  workloadsScaledBackBy as scaledBackBy,
 } from './observe.js';
 import { isActive, isTerminal } from './phases.js';
 import { FINALIZER, reconcile, type Action } from './reconciler.js';
@@ -218,6 +219,7 @@ export class Controller {
 
     const { clients } = this.deps;
     const workloadPodsRunning = await workloadPods(clients, dm, logger);
+    const workloadsScaledBackBy = await scaledBackBy(clients, dm, workloadPodsRunning);
     const migrationsConfigMap = await readMigrationsConfigMap(clients, dm);
     const migrateProgress = await readProgress(clients, dm, pods, logger);
     // Holder lookup, reconcile and claim run without an await between them, so
@@ -232,6 +234,7 @@ export class Controller {
       ...(holder && holder !== key ? { targetHolder: holder } : {}),
       config: this.jobConfig(),
       ...(workloadPodsRunning !== undefined ? { workloadPodsRunning } : {}),
+      ...(workloadsScaledBackBy ? { workloadsScaledBackBy } : {}),
       ...(migrationsConfigMap ? { migrationsConfigMap } : {}),
       ...(migrateProgress ? { migrateProgress } : {}),
     });

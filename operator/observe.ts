@@ -10,7 +10,7 @@ import { readMigrateProgress } from './migrate-progress.js';
 import { isActive } from './phases.js';
 import { frozenSpec } from './reconciler.js';
 import { describeApiError, httpStatus, type KubeClients } from './runtime/kube-clients.js';
-import { runningPods } from './workloads.js';
+import { runningPods, scaledBackBy } from './workloads.js';
 
 /** During a run: Pods of the scaled-down workloads that are still there (a backup or restore waits for 0). */
 export async function workloadPods(
@@ -26,6 +26,17 @@ export async function workloadPods(
     logger.warn({ err: describeApiError(err) }, "could not count the workloads' Pods; waiting");
     return 1;
   }
+}
+
+/** While a run waits for its stopped workloads: who keeps scaling them back (best effort). */
+export async function workloadsScaledBackBy(
+  clients: KubeClients,
+  dm: DatabaseMigration,
+  podsLeft: number | undefined,
+): Promise<string[] | undefined> {
+  const recorded = dm.status?.scaledDown ?? [];
+  if (!podsLeft || !dm.status?.workloadsStoppingSince || recorded.length === 0) return undefined;
+  return scaledBackBy(clients.apps, dm.metadata.namespace, recorded).catch(() => undefined);
 }
 
 /** While the migrate Job runs: its progress, from its Pod's log tail (best effort, never an error). */

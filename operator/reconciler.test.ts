@@ -377,6 +377,46 @@ describe('reconcile: failures', () => {
     expect(cond(d, 'Stalled')).toBe('True');
   });
 
+  it('a restore waiting for workloads that something keeps scaling back ends Stalled after stopWorkloadsTimeoutSeconds, naming who', () => {
+    const dm = resource({
+      onFailure: 'restore',
+      migrations: eachMode,
+      restoreWorkloads: [{ kind: 'Deployment', name: 'shop' }],
+    });
+    const c = step(dm, toMigrating(dm), 'migrate', partlyApplied);
+    expect(c.status.workloadsStoppingSince).toBe(now.toISOString());
+    const recorded = { ...c.status, scaledDown: [{ kind: 'Deployment', name: 'shop', replicas: 3 }] };
+    const at = (s: number) => new Date(now.getTime() + s * 1000);
+    const waiting = reconcile({
+      dm: { ...dm, status: recorded },
+      jobs: [],
+      pods: [],
+      now: at(299),
+      config,
+      workloadPodsRunning: 3,
+    });
+    expect(waiting.status.phase).toBe('Restoring');
+    expect(waiting.requeueAfterMs).toBeGreaterThan(0);
+    const out = reconcile({
+      dm: { ...dm, status: waiting.status },
+      jobs: [],
+      pods: [],
+      now: at(300),
+      config,
+      workloadPodsRunning: 3,
+      workloadsScaledBackBy: ['argocd-application-controller (Deployment/shop)'],
+    });
+    expect(out.status.phase).toBe('Failed');
+    expect(created(out)).toEqual([]);
+    expect(cond(out, 'Stalled')).toBe('True');
+    expect(getCondition(out.status.conditions, 'Stalled')?.reason).toBe('WorkloadsDidNotStop');
+    expect(out.status.lastError?.message).toBe(
+      'Deployment/shop still had 3 Pod(s) 300 s after being scaled to zero; scaled back by argocd-application-controller (Deployment/shop)',
+    );
+    expect(out.status.workloadsStoppingSince).toBeUndefined();
+    expect(out.holdsTarget).toBe(false);
+  });
+
   it('onFailure restore does not restore when the failed migration changed nothing', () => {
     for (const transactionMode of ['all', 'each'] as const) {
       const dm = resource({

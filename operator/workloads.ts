@@ -101,3 +101,28 @@ export async function runningPods(
   }
   return n;
 }
+
+/**
+ * Who set the replicas of workloads that are back above zero: the field
+ * managers owning spec.replicas (managedFields), for the message of a wait
+ * that timed out ("scaled back by kube-controller-manager", "argocd-controller").
+ */
+export async function scaledBackBy(
+  apps: AppsV1Api,
+  namespace: string,
+  workloads: readonly { kind: string; name: string }[],
+): Promise<string[]> {
+  const out = new Set<string>();
+  for (const w of workloads) {
+    const obj =
+      w.kind === 'StatefulSet'
+        ? await apps.readNamespacedStatefulSet({ name: w.name, namespace })
+        : await apps.readNamespacedDeployment({ name: w.name, namespace });
+    if ((obj.spec?.replicas ?? 0) === 0) continue;
+    for (const m of obj.metadata?.managedFields ?? []) {
+      const spec = (m.fieldsV1 as { 'f:spec'?: Record<string, unknown> } | undefined)?.['f:spec'];
+      if (m.manager && spec && 'f:replicas' in spec) out.add(`${m.manager} (${w.kind}/${w.name})`);
+    }
+  }
+  return [...out];
+}

@@ -49,6 +49,8 @@ export interface ReconcileInput {
   config: JobBuildConfig;
   /** Pods still running for the workloads recorded in status.scaledDown (a restore waits for 0). */
   workloadPodsRunning?: number;
+  /** Field managers that scaled the workloads back up while the run waits for them (from managedFields). */
+  workloadsScaledBackBy?: string[];
   /** The migrations ConfigMap as the edge read it now (when the spec names one). */
   migrationsConfigMap?: ConfigMapSeen;
   /** The migrate Job's last progress line, read by the edge from its running Pod's log (best effort). */

@@ -123,6 +123,7 @@ export function startStep(ctx: Ctx, phase: ActivePhase, message: string, params:
   const name = jobName(ctx.run, step);
   ctx.status.phase = phase;
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}), [step]: name };
+  delete ctx.status.workloadsStoppingSince;
   ctx.out.actions.push({
     kind: 'startStep',
     step,
@@ -151,10 +152,15 @@ function ensureJob(ctx: Ctx, step: JobStep): void {
     // a backup or restore under a running app would lose its writes (or fail on its locks).
     ctx.out.actions.push({ kind: 'scaleDown', workloads: ctx.spec.restoreWorkloads });
     if (!workloadsStopped(ctx)) {
+      const since = ctx.status.workloadsStoppingSince ?? ctx.now;
+      ctx.status.workloadsStoppingSince = since;
+      const waited = (Date.parse(ctx.now) - Date.parse(since)) / 1000;
+      if (waited >= ctx.spec.stopWorkloadsTimeoutSeconds) return workloadsDidNotStop(ctx, phase);
       ctx.out.requeueAfterMs = WORKLOADS_RECHECK_MS;
       return;
     }
   }
+  delete ctx.status.workloadsStoppingSince;
   // Only a Job never asked for is refused: one already asked for may exist unseen (cache lag).
   if (ctx.status.jobs?.[step] !== name && refusedForChangedMigrations(ctx, phase)) return;
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}), [step]: name };
@@ -204,6 +210,7 @@ function workloadsStopped(ctx: Ctx): boolean {
 /** Enters `phase` without its Job: the scale-down intent first (replicas recorded by the edge before scaling). */
 function stopWorkloads(ctx: Ctx, phase: ActivePhase, message: string): void {
   ctx.status.phase = phase;
+  ctx.status.workloadsStoppingSince ??= ctx.now;
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}) };
   ctx.out.actions.push({ kind: 'scaleDown', workloads: ctx.spec.restoreWorkloads });
   ctx.out.requeueAfterMs = WORKLOADS_RECHECK_MS;
@@ -213,6 +220,34 @@ function stopWorkloads(ctx: Ctx, phase: ActivePhase, message: string): void {
     type: phase === 'Restoring' ? 'Warning' : 'Normal',
     reason: 'ScalingDown',
     message: `${message}: scaling ${ctx.spec.restoreWorkloads.map((w) => `${w.kind}/${w.name}`).join(', ')} to zero`,
+  });
+}
+
+/**
+ * Bounded wait: restoreWorkloads still have Pods stopWorkloadsTimeoutSeconds
+ * after they were scaled to zero (something scales them back). The run ends
+ * Failed and Stalled, naming the workloads and who scaled them back; a restore
+ * that never started leaves the database with the failed release for a human.
+ */
+function workloadsDidNotStop(ctx: Ctx, phase: ActivePhase): void {
+  const step = STEP_OF_PHASE[phase];
+  const names = ctx.spec.restoreWorkloads.map((w) => `${w.kind}/${w.name}`).join(', ');
+  const by = ctx.input.workloadsScaledBackBy?.length
+    ? `; scaled back by ${ctx.input.workloadsScaledBackBy.join(', ')}`
+    : '';
+  const pods = ctx.input.workloadPodsRunning ?? 0;
+  const why = `${names} still had ${pods} Pod(s) ${ctx.spec.stopWorkloadsTimeoutSeconds} s after being scaled to zero${by}`;
+  const after =
+    phase === 'Restoring'
+      ? 'The restore did not start: the database still holds what the failed migration left. Stop what scales them back, then retry (annotation dbmigrate.io/retry)'
+      : `The ${step} did not start and the database was not changed by it. Stop what scales them back, then retry (annotation dbmigrate.io/retry)`;
+  ctx.status.lastError = { step, message: why };
+  finish(ctx, {
+    phase: 'Failed',
+    result: 'failed',
+    reason: 'WorkloadsDidNotStop',
+    message: `${why}. ${after}`,
+    event: 'Warning',
   });
 }
 
@@ -269,6 +304,7 @@ export function finish(ctx: Ctx, f: Omit<Extract<Intent, { kind: 'finish' }>, 'k
   status.phase = f.phase;
   status.completedAt = ctx.now;
   delete status.inspection;
+  delete status.workloadsStoppingSince;
   ctx.out.runFinished = f.result;
   ctx.out.holdsTarget = false;
   // Whatever the end, the workloads the run stopped go back (the record of

@@ -23,8 +23,8 @@ export type Outcome = (typeof OUTCOMES)[number];
 
 const createOrAdoptJob: Row = {
   name: 'createOrAdoptJob',
-  does: 'create the Job (AlreadyExists adopts it); the workloads stopped first where the step needs it',
-  next: [],
+  does: 'create the Job (AlreadyExists adopts it); the workloads stopped first where the step needs it, Failed (WorkloadsDidNotStop) when they are not gone within stopWorkloadsTimeoutSeconds',
+  next: ['Failed'],
   decide: (_ctx, seen) => [{ kind: 'ensureJob', step: seen.step }],
 };
 
