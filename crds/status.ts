@@ -159,11 +159,11 @@ export const DatabaseMigrationStatus = z
             'The migrations the revert undoes, newest first (with byRun, the names the result carried: possibly only the newest).',
           ),
         reason: z.string().describe('Why the revert runs.'),
-        byRun: z
-          .boolean()
+        appliedBy: z
+          .string()
           .optional()
           .describe(
-            "Undo every migration this run applied, as the database's history records it (the run's identity), not a list.",
+            "Undo every migration that this run identity (namespace/name@generation.attempt, the history rows' applied_by) applied, as the database records it, not a list.",
           ),
         count: z.number().int().nonnegative().optional().describe('How many migrations this run applied.'),
       })

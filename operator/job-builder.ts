@@ -26,8 +26,8 @@ export interface StepParams {
   revertTo?: string;
   /** Exactly the migrations to undo, newest first. */
   revertMigrations?: string[];
-  /** Undo every migration this run applied, as the history rows record the run (REVERT_APPLIED_BY). */
-  revertThisRun?: boolean;
+  /** Undo every migration this run identity applied, as its history rows record it (REVERT_APPLIED_BY). */
+  revertAppliedBy?: string;
   /** The run's checked plan: migrate refuses other files or other pending migrations. */
   checkedPlan?: { checksums: Record<string, string>; pendingCount: number; digest?: string };
 }
@@ -142,8 +142,7 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
   if (params.backupPath) env.push({ name: 'BACKUP_PATH', value: params.backupPath });
   if (params.revertSteps !== undefined) env.push({ name: 'REVERT_STEPS', value: String(params.revertSteps) });
   if (params.revertTo !== undefined) env.push({ name: 'REVERT_TO', value: params.revertTo });
-  if (params.revertThisRun)
-    env.push({ name: 'REVERT_APPLIED_BY', value: runAuthor(dm.metadata.namespace, run) });
+  if (params.revertAppliedBy) env.push({ name: 'REVERT_APPLIED_BY', value: params.revertAppliedBy });
   if (params.revertMigrations !== undefined)
     env.push({ name: 'REVERT_MIGRATIONS', value: params.revertMigrations.join(',') });
   if (step === 'migrate' && params.checkedPlan) {

@@ -268,7 +268,7 @@ describe('reconcile: failures', () => {
     expect(revert?.step).toBe('revert');
     // By the run's identity, recorded before the Job: the revert Job reads from the database
     // what this run applied (its history rows), and a re-created one undoes nothing more.
-    expect(c.status.revert).toMatchObject({ migrations: ['A1'], byRun: true, count: 1 });
+    expect(c.status.revert).toMatchObject({ migrations: ['A1'], appliedBy: 'apps/shop@1.1', count: 1 });
     const env = revert?.job.spec?.template.spec?.containers[0]?.env ?? [];
     expect(env).toContainEqual({ name: 'REVERT_APPLIED_BY', value: 'apps/shop@1.1' });
     expect(env).toContainEqual({ name: 'MIGRATION_AUTHOR', value: 'apps/shop@1.1' });
@@ -304,7 +304,7 @@ describe('reconcile: failures', () => {
     });
     expect(c.status.phase).toBe('RollingBack');
     expect(c.status.appliedCount).toBe(45);
-    expect(c.status.revert).toMatchObject({ byRun: true, count: 45 });
+    expect(c.status.revert).toMatchObject({ appliedBy: 'apps/shop@1.1', count: 45 });
     expect(created(c)[0]?.job.spec?.template.spec?.containers[0]?.env).toContainEqual({
       name: 'REVERT_APPLIED_BY',
       value: 'apps/shop@1.1',

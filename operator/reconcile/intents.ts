@@ -6,7 +6,7 @@
 import type { DatabaseMigrationStatus, Phase } from '../../crds/database-migration.js';
 import type { JobStep, MigrateProgress } from '../../crds/job-result.js';
 import type { StepParams } from '../job-builder.js';
-import { jobName } from '../job-names.js';
+import { jobName, runAuthor } from '../job-names.js';
 import { STEP_OF_PHASE, type ActivePhase } from '../phases.js';
 import {
   capitalize,
@@ -94,7 +94,9 @@ function carryOutOne(ctx: Ctx, i: Intent): void {
         ctx.status.revert = {
           migrations: i.names,
           reason: i.message,
-          ...(i.byRun ? { byRun: true, count: i.byRun.count } : {}),
+          ...(i.byRun
+            ? { appliedBy: runAuthor(ctx.dm.metadata.namespace, ctx.run), count: i.byRun.count }
+            : {}),
         };
       return startStep(ctx, 'RollingBack', i.message, paramsFor(ctx, 'RollingBack'));
     case 'restore':
@@ -174,7 +176,7 @@ function paramsFor(ctx: Ctx, phase: ActivePhase): StepParams {
   }
   if (phase === 'Restoring') return ctx.status.backup?.path ? { backupPath: ctx.status.backup.path } : {};
   if (phase === 'RollingBack') {
-    if (ctx.status.revert?.byRun) return { revertThisRun: true };
+    if (ctx.status.revert?.appliedBy) return { revertAppliedBy: ctx.status.revert.appliedBy };
     if (ctx.status.revert) return { revertMigrations: ctx.status.revert.migrations };
     const rb = ctx.spec.rollback;
     if (rb)
