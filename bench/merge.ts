@@ -2,9 +2,11 @@
 // runs into one (later files win per part), e.g. parts run at the same time:
 //   node --import tsx bench/merge.ts bench/results/latest.json a.json b.json
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { writeJson, type PartReport } from './lib/report.js';
 
-const [out, ...inputs] = process.argv.slice(2);
+// No flags: parseArgs refuses any (--out is the first file, not a flag).
+const [out, ...inputs] = parseArgs({ options: {}, allowPositionals: true }).positionals;
 if (!out || inputs.length === 0) throw new Error('usage: bench/merge.ts <out.json> <in.json>...');
 type Doc = { date: string; parts: (PartReport & { run?: unknown })[] } & Record<string, unknown>;
 const docs = inputs.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Doc);

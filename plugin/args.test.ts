@@ -59,6 +59,14 @@ describe('parseArgs', () => {
     expect(error(parseArgs(['plan', 'a', 'b']))).toBe('unexpected argument "b"');
     expect(error(parseArgs(['plan', 'a', '-n']))).toBe('-n needs a value');
     expect(error(parseArgs(['plan', 'a', '-A']))).toMatch(/-A applies to status without a NAME/);
+    // Short groups, "-" and "--" mean nothing here; -n=NS is -nNS, as kubectl reads it.
+    for (const arg of ['-yA', '-yn', '--yes=1', '-', '--'])
+      expect(error(parseArgs(['status', arg]))).toBe(`unknown flag ${arg}`);
+    expect(error(parseArgs(['plan', 'a', '-n=']))).toBe('-n needs a value');
+    expect(ok(parseArgs(['status', '-n=shop'])).namespace).toBe('shop');
+    // A flag's value is the next argument, whatever it looks like.
+    expect(error(parseArgs(['rollback', 'a', '--steps', '-1']))).toMatch(/--steps must be a whole number/);
+    expect(ok(parseArgs(['status', '-n', 'help'])).namespace).toBe('help');
   });
 
   it('asks for help with no command or -h', () => {

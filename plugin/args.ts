@@ -1,6 +1,8 @@
 // Command-line parsing of `kubectl dbm`: kubectl's own conventions (-n, --context,
-// --kubeconfig, -o, --flag=value and --flag value), no library needed for so few flags.
+// --kubeconfig, -o, --flag=value, --flag value and -nvalue), split by node:util
+// parseArgs (migrator-image/src/cli-args.ts).
 import { jobSteps, type JobStep } from '../crds/job-result.js';
+import { readArgs, type Flags } from '../migrator-image/src/cli-args.js';
 
 export const commands = ['status', 'plan', 'approve', 'retry', 'rollback', 'logs', 'history'] as const;
 export type Command = (typeof commands)[number];
@@ -46,51 +48,33 @@ Flags:
 
 const NEEDS_NAME: ReadonlySet<Command> = new Set(['plan', 'approve', 'retry', 'rollback', 'logs', 'history']);
 
-/** Flags that take a value, by every spelling, mapped to their canonical name. */
-const VALUE_FLAGS: Record<string, string> = {
-  '-n': 'namespace',
-  '--namespace': 'namespace',
-  '--context': 'context',
-  '--kubeconfig': 'kubeconfig',
-  '-o': 'output',
-  '--output': 'output',
-  '--steps': 'steps',
-  '--to': 'to',
-  '--step': 'step',
-};
+const FLAGS = {
+  namespace: { type: 'string', short: 'n' },
+  context: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  steps: { type: 'string' },
+  to: { type: 'string' },
+  step: { type: 'string' },
+  yes: { type: 'boolean', short: 'y' },
+  'all-namespaces': { type: 'boolean', short: 'A' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies Flags;
 
 export function parseArgs(argv: readonly string[]): Parsed {
   const values: Record<string, string> = {};
   const positional: string[] = [];
   let yes = false;
   let allNamespaces = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '-h' || arg === '--help' || arg === 'help') return { ok: false, help: true };
-    if (arg === '-y' || arg === '--yes') {
-      yes = true;
-      continue;
-    }
-    if (arg === '-A' || arg === '--all-namespaces') {
-      allNamespaces = true;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('-') && eq > 0 ? arg.slice(0, eq) : arg;
-    const canonical = VALUE_FLAGS[flag];
-    if (canonical) {
-      const value = flag === arg ? argv[++i] : arg.slice(eq + 1);
-      if (value === undefined || value === '') return fail(`${flag} needs a value`);
-      values[canonical] = value;
-      continue;
-    }
-    // -nfoo, as kubectl accepts it.
-    if (/^-[no]./.test(arg)) {
-      values[arg[1] === 'n' ? 'namespace' : 'output'] = arg.slice(2);
-      continue;
-    }
-    if (arg.startsWith('-')) return fail(`unknown flag ${arg}`);
-    positional.push(arg);
+  for (const a of readArgs(argv, FLAGS)) {
+    if (a.kind === 'flag' ? a.name === 'help' : a.arg === 'help') return { ok: false, help: true };
+    // "-" and "--" are refused as flags: kubectl's conventions give them no meaning here.
+    if (a.kind === 'unknown' || a.kind === 'end' || a.arg === '-') return fail(`unknown flag ${a.arg}`);
+    if (a.kind === 'positional') positional.push(a.value);
+    else if (a.name === 'yes') yes = true;
+    else if (a.name === 'all-namespaces') allNamespaces = true;
+    else if (!a.value) return fail(`${a.flag} needs a value`);
+    else values[a.name] = a.value;
   }
 
   const [command, name, ...extra] = positional;

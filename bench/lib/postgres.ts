@@ -1,7 +1,7 @@
-// The bench's own throwaway PostgreSQL (the migrator tests' global setup:
-// Debian's server in a temp dir, fsync off, on 127.0.0.1) and the pg_dump the
-// migrator image uses (PostgreSQL 18's client, scripts/postgres-versions.sh),
-// so `migrator backup` and bare pg_dump run the same binary.
+// The bench's throwaway PostgreSQL (the migrator tests' global setup, which starts
+// it with test/lib/postgres.ts: Debian's server in a temp dir, fsync off, on
+// 127.0.0.1) and the pg_dump the migrator image uses (PostgreSQL 18's client,
+// scripts/postgres-versions.sh), so `migrator backup` and bare pg_dump run the same binary.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import postgresSetup from '../../test/setup/postgres-setup.js';

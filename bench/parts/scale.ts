@@ -7,7 +7,6 @@
 // change of the run holding the database causes (a watch counts them).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type DatabaseMigration } from '../../crds/database-migration.js';
@@ -16,6 +15,7 @@ import { ensureCluster, pool, sleep } from '../lib/cluster.js';
 import { NODE, ROOT } from '../lib/postgres.js';
 import { rssMiB } from '../lib/proc.js';
 import { comparison, figure, type Result } from '../lib/stats.js';
+import { freePort } from '../../test/lib/ports.js';
 
 export interface ScaleOptions {
   resources: number;
@@ -29,16 +29,6 @@ export interface ScaleOptions {
 }
 
 const LABEL = 'dbmigrate.io/bench';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   if (field === 'VmRSS') return rssMiB(pid);

@@ -4,11 +4,11 @@
 // lock_timeout, two migrators at once. Each case proves the database ends at a
 // migration boundary that its migrations table describes, and computes the
 // rows lost (the app's rows before vs after; it must be 0).
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { sidecarPath } from '../../migrator-image/src/commands/backup.js';
-import { startServer, type Server } from '../matrix/postgres.js';
+import { debianBinDir, startServer, type Server } from '../lib/postgres.js';
 import {
   appliedNames,
   createDatabase,
@@ -82,23 +82,9 @@ const STOPPED: Record<'fast' | 'immediate', RegExp> = {
 let server: Server;
 
 beforeAll(async () => {
-  const root = '/usr/lib/postgresql';
-  const major = existsSync(root)
-    ? readdirSync(root)
-        .filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')))
-        .sort((a, b) => Number(b) - Number(a))[0]
-    : undefined;
-  if (!major)
-    throw new Error('no initdb under /usr/lib/postgresql: run `bash scripts/install-system-deps.sh`');
-  server = await startServer(path.join(root, major, 'bin'), { crashSafe: true });
+  server = await startServer({ bin: debianBinDir(), prefix: 'dbm-faults-pg-', crashSafe: true });
   // The migrator helpers read the server from PG*, as the migrator project's globalSetup sets them.
-  Object.assign(process.env, {
-    PGHOST: server.host,
-    PGPORT: String(server.port),
-    PGUSER: server.user,
-    PGPASSWORD: server.password,
-    PGDATABASE: 'postgres',
-  });
+  Object.assign(process.env, server.env);
 }, T);
 
 afterAll(() => {

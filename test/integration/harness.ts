@@ -5,13 +5,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { GROUP, PLURAL, VERSION, type DatabaseMigration } from '../../crds/database-migration.js';
 import type { JobResult, JobStep } from '../../crds/job-result.js';
+import { freePort } from '../lib/ports.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -176,16 +176,6 @@ export async function operatorIdentity(
     { rules?: { resourceNames?: string[] }[] } | undefined;
   const leaseName = leader?.rules?.flatMap((r) => r.resourceNames ?? [])[0] ?? `${release}-leader`;
   return { kubeconfigPath, serviceAccount, leaseName, namespace };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export interface RunningOperator {

@@ -2,10 +2,11 @@
 // DBM_PG_MATRIX (default "13 18") and pg_dump/pg_restore 18, fetched once and
 // cached outside the repository by scripts/postgres-versions.sh. Fails loudly
 // when one cannot be fetched: the matrix never skips a major.
-// Self-contained: jest loads a globalSetup with Node's own loader, which does not map .js imports to .ts.
+// jest loads a globalSetup with Node's own loader, which does not map .js imports to .ts: .ts below.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { debianBinDir } from '../lib/postgres.ts';
 
 const SCRIPT = path.join(process.cwd(), 'scripts/postgres-versions.sh');
 
@@ -33,19 +34,6 @@ export function fetchPostgres(args: string[]): { bin: string; ms: number } {
   return { bin, ms: Math.round(performance.now() - t0) };
 }
 
-/** The newest Debian client tools on this machine (bookworm: 15), for the version guard tests. */
-export function hostClientBin(): string {
-  const root = '/usr/lib/postgresql';
-  const versions = existsSync(root)
-    ? readdirSync(root)
-        .filter((v) => existsSync(path.join(root, v, 'bin', 'pg_dump')))
-        .sort((a, b) => Number(b) - Number(a))
-    : [];
-  if (!versions[0])
-    throw new Error('no Debian pg_dump under /usr/lib/postgresql: run `bash scripts/install-system-deps.sh`');
-  return path.join(root, versions[0], 'bin');
-}
-
 export interface MatrixSetup {
   majors: number[];
   servers: Record<string, { bin: string; fetchMs: number }>;
@@ -67,11 +55,13 @@ export default async function matrixSetup(): Promise<void> {
     servers[String(m)] = { bin, fetchMs: ms };
   }
   const client = fetchPostgres(['client']);
+  // The newest Debian client tools on this machine (bookworm: 15), for the version guard tests.
+  const hostClient = debianBinDir('pg_dump');
   const setup: MatrixSetup = {
     majors,
     servers,
     client: { bin: client.bin, fetchMs: client.ms, version: pgDumpVersion(client.bin) },
-    hostClient: { bin: hostClientBin(), version: pgDumpVersion(hostClientBin()) },
+    hostClient: { bin: hostClient, version: pgDumpVersion(hostClient) },
   };
   process.env.DBM_MATRIX_SETUP = JSON.stringify(setup);
 }

@@ -18,7 +18,7 @@ import {
   withDb,
 } from '../migrator/helpers.js';
 import type { MatrixSetup } from './global-setup.js';
-import { startServer, type Server } from './postgres.js';
+import { startServer, type Server } from '../lib/postgres.js';
 
 const T = 120_000;
 const raw = process.env.DBM_MATRIX_SETUP;
@@ -113,7 +113,7 @@ describe.each(setup.majors)('PostgreSQL %i', (major) => {
 
   beforeAll(async () => {
     try {
-      pg = await startServer(server.bin);
+      pg = await startServer({ bin: server.bin, prefix: 'dbm-matrix-pg-' });
     } catch (err) {
       row.startError = firstLine(err);
       throw err;

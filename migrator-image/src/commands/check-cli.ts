@@ -8,6 +8,7 @@
 // could not finish (the JSON says why), 2 on a usage error.
 import type { Writable } from 'node:stream';
 import type { Finding, JobResult } from '../../../crds/job-result.js';
+import { commandLine, readArgs, write, type Flags } from '../cli-args.js';
 import { loadConfig } from '../config.js';
 import { logToStderr } from '../log.js';
 import { toResultError } from '../result.js';
@@ -55,54 +56,46 @@ function urlEnv(raw: string): Record<string, string> | string {
   return env;
 }
 
+const FLAGS = {
+  json: { type: 'boolean' },
+  text: { type: 'boolean' },
+  'fail-on': { type: 'string' },
+  'database-url': { type: 'string' },
+  migrations: { type: 'string' },
+  'transaction-mode': { type: 'string' },
+  'shadow-bin': { type: 'string' },
+  'compatibility-query': { type: 'string' },
+} satisfies Flags;
+
 function parseArgs(argv: string[]): Args | string {
   const args: Args = { json: true, failOn: 'error', env: {}, compatibility: [] };
-  const value = (i: number, flag: string): string | undefined => {
-    const a = argv[i] as string;
-    return a.startsWith(`${flag}=`) ? a.slice(flag.length + 1) : argv[i + 1];
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    const flag = a.split('=')[0] as string;
-    const inline = a.includes('=');
-    const take = (): string | undefined => {
-      const v = value(i, flag);
-      if (!inline) i++;
-      return v;
-    };
-    if (a === '--json') args.json = true;
-    else if (a === '--text') args.json = false;
-    else if (flag === '--fail-on') {
-      const v = take();
+  for (const a of readArgs(argv, FLAGS)) {
+    if (a.kind !== 'flag') return `unknown option ${a.arg}`;
+    const v = a.value;
+    if (a.name === 'json') args.json = true;
+    else if (a.name === 'text') args.json = false;
+    else if (a.name === 'fail-on') {
       if (!SEVERITIES.includes(v as Severity)) return `--fail-on needs one of ${SEVERITIES.join('|')}`;
       args.failOn = v as Severity;
-    } else if (flag === '--database-url') {
-      const env = urlEnv(take() ?? '');
+    } else if (a.name === 'database-url') {
+      const env = urlEnv(v ?? '');
       if (typeof env === 'string') return env;
       Object.assign(args.env, env);
-    } else if (flag === '--migrations') {
-      const v = take();
+    } else if (a.name === 'migrations') {
       if (!v) return '--migrations needs a directory';
       args.env.MIGRATIONS_DIR = v;
-    } else if (flag === '--transaction-mode') {
-      const v = take();
+    } else if (a.name === 'transaction-mode') {
       if (v !== 'all' && v !== 'each' && v !== 'none') return '--transaction-mode needs all, each or none';
       args.env.TRANSACTION_MODE = v;
-    } else if (flag === '--shadow-bin') {
-      const v = take();
+    } else if (a.name === 'shadow-bin') {
       if (!v) return '--shadow-bin needs the directory of initdb and postgres';
       args.env.SHADOW_PG_BIN_DIR = v;
-    } else if (flag === '--compatibility-query') {
-      const v = take();
+    } else {
       if (!v) return '--compatibility-query needs SQL';
       args.compatibility.push(v);
-    } else return `unknown option ${a}`;
+    }
   }
   return args;
-}
-
-function write(stream: Writable, text: string): Promise<void> {
-  return new Promise((resolve) => stream.write(text, () => resolve()));
 }
 
 interface CheckIo {
@@ -112,15 +105,8 @@ interface CheckIo {
 
 /** What the check printed in its "check finished" line is the full plan; the JobResult may be cut, this is not. */
 export async function checkCli(argv: string[], io: CheckIo = process): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    await write(io.stdout, CHECK_USAGE);
-    return 0;
-  }
-  const args = parseArgs(argv);
-  if (typeof args === 'string') {
-    await write(io.stderr, `migrator check: ${args}\n${CHECK_USAGE}`);
-    return 2;
-  }
+  const args = await commandLine('migrator check', CHECK_USAGE, argv, io, parseArgs);
+  if (typeof args === 'number') return args;
   // stdout carries only the answer; the migrator's own log lines go to stderr.
   logToStderr();
   const env: NodeJS.ProcessEnv = { ...process.env, ...args.env };

@@ -5,6 +5,7 @@
 // 2 on a usage error or an unreadable file.
 import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
+import { commandLine, readArgs, write, type Flags } from '../cli-args.js';
 import { lintMigration, newLintContext, type LintFinding } from '../lint/index.js';
 
 const SEVERITIES = ['info', 'warning', 'error'] as const;
@@ -40,21 +41,25 @@ export interface CliFinding {
   statement?: number;
 }
 
+const FLAGS = {
+  json: { type: 'boolean' },
+  'require-lock-timeout': { type: 'boolean' },
+  'fail-on': { type: 'string' },
+} satisfies Flags;
+
 function parseArgs(argv: string[]): Args | string {
   const args: Args = { json: false, failOn: 'error', requireLockTimeout: false, files: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === '--json') args.json = true;
-    else if (a === '--require-lock-timeout') args.requireLockTimeout = true;
-    else if (a === '--fail-on' || a.startsWith('--fail-on=')) {
-      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (!SEVERITIES.includes(v as Severity)) return `--fail-on needs one of ${SEVERITIES.join('|')}`;
-      args.failOn = v as Severity;
-    } else if (a === '--') {
-      args.files.push(...argv.slice(i + 1));
-      break;
-    } else if (a.startsWith('-') && a !== '-') return `unknown option ${a}`;
-    else args.files.push(a);
+  for (const a of readArgs(argv, FLAGS)) {
+    // After --, parseArgs returns every argument as a positional: a file.
+    if (a.kind === 'positional') args.files.push(a.value);
+    else if (a.kind === 'unknown') return `unknown option ${a.arg}`;
+    else if (a.kind === 'end') continue;
+    else if (a.name === 'json') args.json = true;
+    else if (a.name === 'require-lock-timeout') args.requireLockTimeout = true;
+    else {
+      if (!SEVERITIES.includes(a.value as Severity)) return `--fail-on needs one of ${SEVERITIES.join('|')}`;
+      args.failOn = a.value as Severity;
+    }
   }
   return args;
 }
@@ -87,21 +92,9 @@ function fold(file: string, findings: LintFinding[]): CliFinding[] {
   return out;
 }
 
-function write(stream: Writable, text: string): Promise<void> {
-  // Wait for the write: main() exits the process shortly after the command returns.
-  return new Promise((resolve) => stream.write(text, () => resolve()));
-}
-
 export async function lint(argv: string[], io: LintIo = process): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    await write(io.stdout, LINT_USAGE);
-    return 0;
-  }
-  const args = parseArgs(argv);
-  if (typeof args === 'string') {
-    await write(io.stderr, `migrator lint: ${args}\n${LINT_USAGE}`);
-    return 2;
-  }
+  const args = await commandLine('migrator lint', LINT_USAGE, argv, io, parseArgs);
+  if (typeof args === 'number') return args;
   const files = args.files.length > 0 ? args.files : ['-'];
   if (files.filter((f) => f === '-').length > 1) {
     await write(io.stderr, `migrator lint: stdin ("-") can be read only once\n`);
