@@ -417,6 +417,79 @@ describe('reconcile: failures', () => {
     expect(out.holdsTarget).toBe(false);
   });
 
+  it('a retry after a failed restore resumes the restore with the same backup (attempt 2), never a new run over the database in between', () => {
+    const spec = {
+      onFailure: 'restore' as const,
+      migrations: eachMode,
+      restoreWorkloads: [{ kind: 'Deployment' as const, name: 'shop' }],
+    };
+    const dm = resource(spec);
+    const c = step(dm, toMigrating(dm), 'migrate', partlyApplied);
+    const recorded = { ...c.status, scaledDown: [{ kind: 'Deployment', name: 'shop', replicas: 3 }] };
+    const started = reconcile({
+      dm: { ...dm, status: recorded },
+      jobs: [],
+      pods: [],
+      now,
+      config,
+      workloadPodsRunning: 0,
+    });
+    const failed = step(dm, { ...started, status: { ...recorded, ...started.status } }, 'restore', {
+      ok: false,
+      error: {
+        message: 'restore rolled back, the database is unchanged: psql failed: must be owner of extension',
+      },
+    });
+    expect(failed.status.phase).toBe('Failed');
+    expect(failed.actions.map((a) => a.kind)).not.toContain('scaleUp');
+    const retried = {
+      ...resource(spec, failed.status),
+      metadata: { ...dm.metadata, annotations: { 'dbmigrate.io/retry': 'r1' } },
+    } as DatabaseMigration;
+    const r = reconcile({ dm: retried, jobs: [], pods: [], now, config, workloadPodsRunning: 0 });
+    expect(r.status.phase).toBe('Restoring');
+    expect(r.status.attempt).toBe(2);
+    expect(r.status.backup?.path).toBe(failed.status.backup?.path);
+    // The workloads first (someone may have scaled them up since), then the restore Job.
+    expect(created(r)).toEqual([]);
+    expect(r.actions.map((a) => a.kind)).toContain('scaleDown');
+    const next = reconcile({
+      dm: { ...retried, status: r.status },
+      jobs: [],
+      pods: [],
+      now,
+      config,
+      workloadPodsRunning: 0,
+    });
+    const jobs = created(next);
+    expect(jobs.map((j) => j.step)).toEqual(['restore']);
+    expect(jobs[0]?.job.metadata?.labels?.['dbmigrate.io/attempt']).toBe('2');
+    expect(jobs[0]?.job.spec?.template.spec?.containers[0]?.env).toContainEqual({
+      name: 'BACKUP_PATH',
+      value: failed.status.backup?.path,
+    });
+    expect(r.actions).toContainEqual(expect.objectContaining({ kind: 'event', reason: 'WayBackResumed' }));
+  });
+
+  it('a retry after a failed revert resumes reverting what the first attempt applied', () => {
+    const spec = { onFailure: 'revert' as const, migrations: eachMode };
+    const dm = resource(spec);
+    const c = step(dm, toMigrating(dm), 'migrate', partlyApplied);
+    const failed = step(dm, c, 'revert', { ok: false, error: { message: 'down() failed', migration: 'A1' } });
+    expect(failed.status.phase).toBe('Failed');
+    const retried = {
+      ...resource(spec, failed.status),
+      metadata: { ...dm.metadata, annotations: { 'dbmigrate.io/retry': 'r1' } },
+    } as DatabaseMigration;
+    const r = reconcile({ dm: retried, jobs: [], pods: [], now, config });
+    expect(r.status.phase).toBe('RollingBack');
+    const jobs = created(r);
+    expect(jobs.map((j) => j.step)).toEqual(['revert']);
+    const env = jobs[0]?.job.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env).toContainEqual({ name: 'REVERT_APPLIED_BY', value: 'apps/shop@1.1' });
+    expect(env).toContainEqual({ name: 'MIGRATION_AUTHOR', value: 'apps/shop@1.2' });
+  });
+
   it('onFailure restore does not restore when the failed migration changed nothing', () => {
     for (const transactionMode of ['all', 'each'] as const) {
       const dm = resource({

@@ -27,13 +27,23 @@ import {
 import {
   HISTORY_LIMIT,
   keepsWorkloadsDown,
+  QUEUED_RECHECK_MS,
   type Action,
   type Ctx,
   type ReconcileInput,
   type ReconcileOutput,
 } from './reconcile/context.js';
 import { carryOut } from './reconcile/intents.js';
-import { frozenSpec, invalidSpec, newRunStatus, queued, startRun, supersede } from './reconcile/run-start.js';
+import {
+  frozenSpec,
+  invalidSpec,
+  newRunStatus,
+  queued,
+  resumableWayBack,
+  resumeWayBack,
+  startRun,
+  supersede,
+} from './reconcile/run-start.js';
 import { outcomeOf, TRANSITIONS } from './reconcile/table.js';
 
 export {
@@ -153,6 +163,8 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
     return out;
   }
 
+  if (sameRun && retryRequested && resumableWayBack(current)) return resume(input, out, current, nowIso);
+
   const spec = validateSpec(dm.spec);
   if (!spec.ok) return invalidSpec(dm, out, nowIso, spec.field, spec.message);
 
@@ -198,6 +210,43 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
       : {}),
   };
   carryOut(ctx, startRun.decide(ctx, { step: 'check', message: '' }));
+  return out;
+}
+
+/** A retry after a failed way back: the same run's way back, attempt + 1, with its frozen spec and records. */
+function resume(
+  input: ReconcileInput,
+  out: ReconcileOutput,
+  current: DatabaseMigrationStatus,
+  now: string,
+): ReconcileOutput {
+  const { dm } = input;
+  if (input.targetHolder) {
+    // Another run took the database meanwhile: the retry waits (its token is not recorded yet).
+    out.requeueAfterMs = QUEUED_RECHECK_MS;
+    return out;
+  }
+  const attempt = (current.attempt ?? 1) + 1;
+  const run: RunId = {
+    uid: dm.metadata.uid,
+    name: dm.metadata.name,
+    generation: dm.metadata.generation,
+    attempt,
+  };
+  const retryToken = dm.metadata.annotations?.[RETRY_ANNOTATION];
+  const status: DatabaseMigrationStatus = {
+    ...current,
+    attempt,
+    ...(retryToken !== undefined ? { retryToken } : {}),
+    jobs: {},
+    startedAt: now,
+  };
+  delete status.completedAt;
+  out.status = status;
+  out.holdsTarget = true;
+  const spec = frozenSpec(current) as DatabaseMigrationSpec;
+  const ctx: Ctx = { dm, spec, run, now, status, out, input };
+  carryOut(ctx, resumeWayBack.decide(ctx, { step: 'verify', message: '' }));
   return out;
 }
 

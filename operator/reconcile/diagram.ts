@@ -3,7 +3,7 @@
 // `npm run docs:states` writes it; reconcile/table.test.ts fails when it is stale.
 import { ACTIVE_PHASES } from '../phases.js';
 import type { Row } from './row.js';
-import { queued, startRun } from './run-start.js';
+import { queued, resumeWayBack, startRun } from './run-start.js';
 import { OUTCOMES, TRANSITIONS } from './table.js';
 
 function edges(from: string, label: string, row: Row): string[] {
@@ -26,6 +26,7 @@ export function renderStateMachine(): string {
     ...edges('Pending', 'database busy', queued),
     ...edges('Pending', 'database free', startRun),
     ...edges('Queued', 'database free', startRun),
+    ...edges('Failed', 'retry after a failed way back', resumeWayBack),
   ];
   for (const phase of ACTIVE_PHASES)
     for (const outcome of OUTCOMES) lines.push(...edges(phase, outcome, TRANSITIONS[phase][outcome]));

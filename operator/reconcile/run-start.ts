@@ -90,6 +90,39 @@ export const startRun: Row = {
   },
 };
 
+/**
+ * The way back a retry resumes: a run that failed while restoring or while
+ * reverting what it applied (not a requested spec.rollback) left the database
+ * in between. A retry takes that way back again (attempt + 1) with the same
+ * frozen spec and the same backup or revert record; it never starts a new run
+ * (a check, a backup of the half-migrated database, a migrate) over it.
+ */
+export function resumableWayBack(status: DatabaseMigrationStatus): 'Restoring' | 'RollingBack' | undefined {
+  if (status.phase !== 'Failed' || !status.run) return undefined;
+  const spec = frozenSpec(status);
+  if (!spec || spec.rollback) return undefined;
+  if (status.lastError?.step === 'restore' && status.backup?.path) return 'Restoring';
+  if (status.lastError?.step === 'revert' && status.revert?.appliedBy) return 'RollingBack';
+  return undefined;
+}
+
+export const resumeWayBack: Row = {
+  name: 'resumeWayBack',
+  does: 'a retry after a failed restore or revert takes that way back again (attempt + 1), same backup, same record',
+  next: ['Restoring', 'RollingBack', 'Failed'],
+  decide(ctx) {
+    const restoring = ctx.status.lastError?.step === 'restore';
+    const what = restoring
+      ? `the restore of ${ctx.status.backup?.path ?? 'the backup'}`
+      : `the revert of what ${ctx.status.revert?.appliedBy ?? 'the run'} applied`;
+    const message = `Retry: resuming ${what} (attempt ${ctx.run.attempt}); no new check, backup or migrate over the database in between`;
+    return [
+      { kind: 'event', type: 'Normal', reason: 'WayBackResumed', message },
+      restoring ? { kind: 'restore', message } : { kind: 'revert', message },
+    ];
+  },
+};
+
 /** Ends a run that a newer generation replaced before it touched the schema. */
 export function supersede(prev: DatabaseMigrationStatus, run: RunId, now: string): DatabaseMigrationStatus {
   const entry = {
