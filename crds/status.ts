@@ -248,6 +248,13 @@ export const DatabaseMigrationStatus = z
       .describe(
         "When the run began waiting for restoreWorkloads' Pods to be gone; the wait ends Stalled after spec.stopWorkloadsTimeoutSeconds.",
       ),
+    workloadsScaledBackBy: z
+      .array(z.string())
+      .max(10)
+      .optional()
+      .describe(
+        'While waiting: the field managers seen setting the replicas of restoreWorkloads back above zero.',
+      ),
     history: z
       .array(RunHistoryEntry)
       .max(20)

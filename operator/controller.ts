@@ -219,7 +219,7 @@ export class Controller {
 
     const { clients } = this.deps;
     const workloadPodsRunning = await workloadPods(clients, dm, logger);
-    const workloadsScaledBackBy = await scaledBackBy(clients, dm, workloadPodsRunning);
+    const workloadsScaledBackBy = await scaledBackBy(clients, dm, workloadPodsRunning, logger);
     const migrationsConfigMap = await readMigrationsConfigMap(clients, dm);
     const migrateProgress = await readProgress(clients, dm, pods, logger);
     // Holder lookup, reconcile and claim run without an await between them, so

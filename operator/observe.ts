@@ -33,10 +33,14 @@ export async function workloadsScaledBackBy(
   clients: KubeClients,
   dm: DatabaseMigration,
   podsLeft: number | undefined,
+  logger: Logger,
 ): Promise<string[] | undefined> {
   const recorded = dm.status?.scaledDown ?? [];
   if (!podsLeft || !dm.status?.workloadsStoppingSince || recorded.length === 0) return undefined;
-  return scaledBackBy(clients.apps, dm.metadata.namespace, recorded).catch(() => undefined);
+  return scaledBackBy(clients.apps, dm.metadata.namespace, recorded).catch((err: unknown) => {
+    logger.debug({ err: describeApiError(err) }, 'could not read who scaled the workloads back');
+    return undefined;
+  });
 }
 
 /** While the migrate Job runs: its progress, from its Pod's log tail (best effort, never an error). */

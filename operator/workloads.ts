@@ -14,6 +14,9 @@ async function readScale(apps: AppsV1Api, kind: string, name: string, namespace:
     : apps.readNamespacedDeploymentScale({ name, namespace });
 }
 
+/** Our name in managedFields, so a wait can tell who else set the replicas. */
+export const FIELD_MANAGER = 'database-migration-operator';
+
 async function writeScale(
   apps: AppsV1Api,
   kind: string,
@@ -23,8 +26,9 @@ async function writeScale(
 ): Promise<void> {
   const current = await readScale(apps, kind, name, namespace);
   const body: V1Scale = { ...current, spec: { replicas } };
-  if (kind === 'StatefulSet') await apps.replaceNamespacedStatefulSetScale({ name, namespace, body });
-  else await apps.replaceNamespacedDeploymentScale({ name, namespace, body });
+  const req = { name, namespace, body, fieldManager: FIELD_MANAGER };
+  if (kind === 'StatefulSet') await apps.replaceNamespacedStatefulSetScale(req);
+  else await apps.replaceNamespacedDeploymentScale(req);
 }
 
 /** Scales each workload to zero; returns the replicas each had, for scaling back. */
@@ -103,9 +107,9 @@ export async function runningPods(
 }
 
 /**
- * Who set the replicas of workloads that are back above zero: the field
- * managers owning spec.replicas (managedFields), for the message of a wait
- * that timed out ("scaled back by kube-controller-manager", "argocd-controller").
+ * Who set the replicas of workloads that are back above zero, for the message
+ * of a wait that timed out: the field managers owning spec.replicas
+ * (managedFields: "argocd-application-controller"), else what was seen.
  */
 export async function scaledBackBy(
   apps: AppsV1Api,
@@ -118,11 +122,16 @@ export async function scaledBackBy(
       w.kind === 'StatefulSet'
         ? await apps.readNamespacedStatefulSet({ name: w.name, namespace })
         : await apps.readNamespacedDeployment({ name: w.name, namespace });
-    if ((obj.spec?.replicas ?? 0) === 0) continue;
-    for (const m of obj.metadata?.managedFields ?? []) {
+    const replicas = obj.spec?.replicas ?? 0;
+    if (replicas === 0) continue;
+    const managers = (obj.metadata?.managedFields ?? []).filter((m) => {
       const spec = (m.fieldsV1 as { 'f:spec'?: Record<string, unknown> } | undefined)?.['f:spec'];
-      if (m.manager && spec && 'f:replicas' in spec) out.add(`${m.manager} (${w.kind}/${w.name})`);
-    }
+      return m.manager && m.manager !== FIELD_MANAGER && spec && 'f:replicas' in spec;
+    });
+    // A write through /scale does not always leave an owner of spec.replicas: then say what was seen.
+    if (managers.length === 0)
+      out.add(`another controller (${w.kind}/${w.name} back at ${replicas} replica(s))`);
+    for (const m of managers) out.add(`${m.manager} (${w.kind}/${w.name})`);
   }
   return [...out];
 }

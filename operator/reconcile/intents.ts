@@ -126,6 +126,7 @@ export function startStep(ctx: Ctx, phase: ActivePhase, message: string, params:
   ctx.status.phase = phase;
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}), [step]: name };
   delete ctx.status.workloadsStoppingSince;
+  delete ctx.status.workloadsScaledBackBy;
   ctx.out.actions.push({
     kind: 'startStep',
     step,
@@ -156,6 +157,11 @@ function ensureJob(ctx: Ctx, step: JobStep): void {
     if (!workloadsStopped(ctx)) {
       const since = ctx.status.workloadsStoppingSince ?? ctx.now;
       ctx.status.workloadsStoppingSince = since;
+      const by = new Set([
+        ...(ctx.status.workloadsScaledBackBy ?? []),
+        ...(ctx.input.workloadsScaledBackBy ?? []),
+      ]);
+      if (by.size > 0) ctx.status.workloadsScaledBackBy = [...by].slice(0, 10);
       const waited = (Date.parse(ctx.now) - Date.parse(since)) / 1000;
       if (waited >= ctx.spec.stopWorkloadsTimeoutSeconds) return workloadsDidNotStop(ctx, phase);
       ctx.out.requeueAfterMs = WORKLOADS_RECHECK_MS;
@@ -163,6 +169,7 @@ function ensureJob(ctx: Ctx, step: JobStep): void {
     }
   }
   delete ctx.status.workloadsStoppingSince;
+  delete ctx.status.workloadsScaledBackBy;
   // Only a Job never asked for is refused: one already asked for may exist unseen (cache lag).
   if (ctx.status.jobs?.[step] !== name && refusedForChangedMigrations(ctx, phase)) return;
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}), [step]: name };
@@ -234,8 +241,8 @@ function stopWorkloads(ctx: Ctx, phase: ActivePhase, message: string): void {
 function workloadsDidNotStop(ctx: Ctx, phase: ActivePhase): void {
   const step = STEP_OF_PHASE[phase];
   const names = ctx.spec.restoreWorkloads.map((w) => `${w.kind}/${w.name}`).join(', ');
-  const by = ctx.input.workloadsScaledBackBy?.length
-    ? `; scaled back by ${ctx.input.workloadsScaledBackBy.join(', ')}`
+  const by = ctx.status.workloadsScaledBackBy?.length
+    ? `; scaled back by ${ctx.status.workloadsScaledBackBy.join(', ')}`
     : '';
   const pods = ctx.input.workloadPodsRunning ?? 0;
   const why = `${names} still had ${pods} Pod(s) ${ctx.spec.stopWorkloadsTimeoutSeconds} s after being scaled to zero${by}`;
@@ -307,6 +314,7 @@ export function finish(ctx: Ctx, f: Omit<Extract<Intent, { kind: 'finish' }>, 'k
   status.completedAt = ctx.now;
   delete status.inspection;
   delete status.workloadsStoppingSince;
+  delete status.workloadsScaledBackBy;
   ctx.out.runFinished = f.result;
   ctx.out.holdsTarget = false;
   // Whatever the end, the workloads the run stopped go back (the record of
