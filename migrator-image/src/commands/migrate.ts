@@ -94,17 +94,23 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
           direction: 'up',
           durationMs: entry.durationMs,
         });
-        // In "all" mode nothing is durable until the final commit.
-        if (mode === 'all') pendingCommit.push(entry);
+        // Inside a transaction nothing is durable until its COMMIT succeeds (in "all" mode the
+        // final one; in "each" mode the migration's own, which a deferred constraint can fail).
+        if (qr.isTransactionActive) pendingCommit.push(entry);
         else committed.push(entry);
         log.info({ migration: m.name, durationMs: entry.durationMs }, 'migration applied');
       }
     }
+    // Applied means committed: staged entries count only once their COMMIT returned.
+    const commit = s.qr.commitTransaction.bind(s.qr);
+    s.qr.commitTransaction = async () => {
+      await commit();
+      committed.push(...pendingCommit.splice(0));
+    };
     const ex = new TrackedExecutor(s.ds, s.qr);
     ex.transaction = mode;
     try {
       await ex.executePendingMigrations();
-      committed.push(...pendingCommit);
       res.migrations = committed;
       progress({ applied: committed.length, total: Math.max(pending.length, committed.length) });
     } catch (err) {
