@@ -471,6 +471,40 @@ describe('reconcile: failures', () => {
     expect(r.actions).toContainEqual(expect.objectContaining({ kind: 'event', reason: 'WayBackResumed' }));
   });
 
+  it('a resource deleted after a failed restore leaves the workloads at zero (never the app on a database in between)', () => {
+    const spec = {
+      onFailure: 'restore' as const,
+      migrations: eachMode,
+      restoreWorkloads: [{ kind: 'Deployment' as const, name: 'shop' }],
+    };
+    const dm = resource(spec);
+    const c = step(dm, toMigrating(dm), 'migrate', partlyApplied);
+    const recorded = { ...c.status, scaledDown: [{ kind: 'Deployment', name: 'shop', replicas: 3 }] };
+    const started = reconcile({
+      dm: { ...dm, status: recorded },
+      jobs: [],
+      pods: [],
+      now,
+      config,
+      workloadPodsRunning: 0,
+    });
+    const failed = step(dm, { ...started, status: { ...recorded, ...started.status } }, 'restore', {
+      ok: false,
+      error: { message: 'restore rolled back' },
+    });
+    expect(failed.status.phase).toBe('Failed');
+    const deleted = {
+      ...resource(spec, failed.status),
+      metadata: { ...dm.metadata, deletionTimestamp: now.toISOString(), finalizers: ['dbmigrate.io/run-guard'] },
+    } as DatabaseMigration;
+    const out = reconcile({ dm: deleted, jobs: [], pods: [], now, config });
+    expect(out.actions.map((a) => a.kind)).not.toContain('scaleUp');
+    expect(out.actions).toContainEqual(
+      expect.objectContaining({ kind: 'event', reason: 'WorkloadsLeftStopped' }),
+    );
+    expect(out.finalizer).toBe('remove');
+  });
+
   it('a retry after a failed revert resumes reverting what the first attempt applied', () => {
     const spec = { onFailure: 'revert' as const, migrations: eachMode };
     const dm = resource(spec);

@@ -89,8 +89,23 @@ function reconcileDeleted(input: ReconcileInput, out: ReconcileOutput): Reconcil
       { ...input, dm: { ...dm, metadata: { ...dm.metadata, deletionTimestamp: undefined } } },
       out,
     );
-    if (isActive(live.status.phase) || live.status.scaledDown?.length) return { ...live, finalizer: 'add' };
+    if (isActive(live.status.phase)) return { ...live, finalizer: 'add' };
+    if (live.status.scaledDown?.length && !keepsWorkloadsDown(live.status))
+      return { ...live, finalizer: 'add' };
     return { ...live, finalizer: 'remove' };
+  }
+  if (out.status.scaledDown?.length && keepsWorkloadsDown(out.status)) {
+    // After a failed restore the database is in between: deleting the resource must not
+    // start the app on it. The workloads stay at zero; the Event says what to scale back by hand.
+    const left = out.status.scaledDown.map((w) => `${w.kind}/${w.name} (${w.replicas} replicas)`).join(', ');
+    out.actions.push({
+      kind: 'event',
+      type: 'Warning',
+      reason: 'WorkloadsLeftStopped',
+      message: `Deleted after a failed restore: ${left} stay at zero replicas over a database in between; scale them back by hand once it is repaired`,
+    });
+    out.finalizer = 'remove';
+    return out;
   }
   if (out.status.scaledDown?.length) {
     out.actions.push({ kind: 'scaleUp', workloads: out.status.scaledDown });
