@@ -495,7 +495,11 @@ describe('reconcile: failures', () => {
     expect(failed.status.phase).toBe('Failed');
     const deleted = {
       ...resource(spec, failed.status),
-      metadata: { ...dm.metadata, deletionTimestamp: now.toISOString(), finalizers: ['dbmigrate.io/run-guard'] },
+      metadata: {
+        ...dm.metadata,
+        deletionTimestamp: now.toISOString(),
+        finalizers: ['dbmigrate.io/run-guard'],
+      },
     } as DatabaseMigration;
     const out = reconcile({ dm: deleted, jobs: [], pods: [], now, config });
     expect(out.actions.map((a) => a.kind)).not.toContain('scaleUp');
@@ -654,6 +658,18 @@ describe('reconcile: failures', () => {
     expect(d.status.phase).toBe('RolledBack');
     expect(created(d)).toEqual([]);
     expect(getCondition(d.status.conditions, 'Ready')?.reason).toBe('RollbackAlreadyDone');
+    // Migrating forward (spec.rollback removed) ends that request: the same request later is carried out.
+    const forward = reconcile({ dm: resource({}, d.status, 3), jobs: [], pods: [], now, config });
+    expect(forward.status.rollbackDone).toBeUndefined();
+    const again = reconcile({
+      dm: resource({ rollback: { steps: 1 } }, forward.status, 4),
+      jobs: [],
+      pods: [],
+      now,
+      config,
+    });
+    expect(again.status.phase).toBe('BackingUp');
+    expect(getCondition(again.status.conditions, 'Ready')?.reason).not.toBe('RollbackAlreadyDone');
   });
 
   it('a resource deleted mid-migrate keeps its finalizer until the run ends; during check it lets go', () => {

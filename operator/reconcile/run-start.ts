@@ -10,6 +10,7 @@ import {
 import { setCondition } from '../conditions.js';
 import type { RunId } from '../job-names.js';
 import { HISTORY_LIMIT, QUEUED_RECHECK_MS, type ReconcileOutput } from './context.js';
+import type { Intent } from './intents.js';
 import { finishIntent, type Row } from './row.js';
 
 /** The spec the current run froze when it started; undefined for a status written before runs were frozen. */
@@ -80,13 +81,15 @@ export const startRun: Row = {
           'Normal',
         ),
       ];
+    // A run without spec.rollback ends the last request: the same request later is a new one.
+    const forget: Intent[] = !rb && done ? [{ kind: 'record', status: { rollbackDone: undefined } }] : [];
     if (rb)
       return [
         ctx.spec.backup.enabled
           ? { kind: 'startStep', phase: 'BackingUp', message: 'Backing up before the requested rollback' }
           : { kind: 'revert', message: 'Reverting as requested by spec.rollback' },
       ];
-    return [{ kind: 'startStep', phase: 'Checking', message: 'Checking the pending migrations' }];
+    return [...forget, { kind: 'startStep', phase: 'Checking', message: 'Checking the pending migrations' }];
   },
 };
 
