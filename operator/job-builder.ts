@@ -26,6 +26,8 @@ export interface StepParams {
   revertTo?: string;
   /** Exactly the migrations to undo, newest first. */
   revertMigrations?: string[];
+  /** The verify Job of an inspection: the step whose result it replaces (its own Job name per step). */
+  inspects?: string;
   /** Undo every migration this run identity applied, as its history rows record it (REVERT_APPLIED_BY). */
   revertAppliedBy?: string;
   /** The run's checked plan: migrate refuses other files or other pending migrations. */
@@ -249,7 +251,7 @@ export function buildJob(
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: jobName(run, step),
+      name: jobName(run, step, params.inspects),
       namespace: dm.metadata.namespace,
       labels,
       annotations: {

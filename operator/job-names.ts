@@ -29,10 +29,17 @@ export function labelSafe(value: string): string {
   return `${value.slice(0, 54).replace(/[-_.]+$/, '')}-${shortHash(value, 8)}`;
 }
 
-/** At most 57 characters, leaving room for the Pod suffix the Job controller adds. */
-export function jobName(run: RunId, step: JobStep): string {
+/**
+ * At most 57 characters, leaving room for the Pod suffix the Job controller adds.
+ * `variant` tells apart two Jobs of one step in one attempt (the inspection after
+ * the migrate and the one after the revert); without it the name is unchanged.
+ */
+export function jobName(run: RunId, step: JobStep, variant?: string): string {
   const prefix = run.name.slice(0, 36).replace(/[-.]+$/, '');
-  const hash = shortHash(`${run.uid}/${run.generation}/${run.attempt}/${step}`, 10);
+  const hash = shortHash(
+    `${run.uid}/${run.generation}/${run.attempt}/${step}${variant ? `/${variant}` : ''}`,
+    10,
+  );
   return `${prefix}-${step}-${hash}`;
 }
 

@@ -56,7 +56,10 @@ const run = (generation = 1, attempt = 1) => ({ uid: 'uid-1', name: 'shop', gene
 
 function finishedJob(step: JobStep, ok: boolean, generation = 1, attempt = 1): V1Job {
   return {
-    metadata: { name: jobName(run(generation, attempt), step), namespace: 'apps' },
+    metadata: {
+      name: jobName(run(generation, attempt), step, step === 'verify' ? 'migrate' : undefined),
+      namespace: 'apps',
+    },
     status: { conditions: [{ type: ok ? 'Complete' : 'Failed', status: 'True' }] },
   } as V1Job;
 }
@@ -71,8 +74,14 @@ function podWithResult(step: JobStep, result: Partial<JobResult>, generation = 1
   });
   return {
     metadata: {
-      name: `${jobName(run(generation, attempt), step)}-abcde`,
-      labels: { 'batch.kubernetes.io/job-name': jobName(run(generation, attempt), step) },
+      name: `${jobName(run(generation, attempt), step, step === 'verify' ? 'migrate' : undefined)}-abcde`,
+      labels: {
+        'batch.kubernetes.io/job-name': jobName(
+          run(generation, attempt),
+          step,
+          step === 'verify' ? 'migrate' : undefined,
+        ),
+      },
     },
     status: {
       containerStatuses: [
@@ -630,6 +639,20 @@ describe('reconcile: failures', () => {
     expect(d.status.revert?.migrations.length).toBeGreaterThan(0);
     expect(d.status.inspection).toBeUndefined();
     expect(created(d)[0]?.step).toBe('revert');
+    // The revert's result is lost too: a second inspection, with its own Job, never the first's answer.
+    const f = reconcile({
+      dm: { ...dm, status: d.status },
+      jobs: [finishedJob('migrate', false), finishedJob('verify', false), finishedJob('revert', false)],
+      pods: [lost, podWithResult('verify', { ok: false, verify: { pending: ['B2'], problems: [] } })],
+      now,
+      config,
+    });
+    expect(f.status.phase).toBe('RollingBack');
+    expect(f.status.inspection?.after).toBe('revert');
+    const second = created(f)[0];
+    expect(second?.step).toBe('verify');
+    expect(second?.job.metadata?.name).not.toBe(c.status.jobs?.verify);
+    expect(f.status.jobs?.verify).toBe(second?.job.metadata?.name);
     // Or it shows everything applied: the run succeeded, whatever the lost result said.
     const e = reconcile({
       dm: { ...dm, status: c.status },

@@ -138,7 +138,9 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
     };
     const superseded = generation !== prevGen && !mustFinishBeforeNewGeneration(phase);
     if (superseded) {
-      const obs = observeStep(jobName(run, activeStep(phase, prev)), input.jobs, input.pods);
+      const step = activeStep(phase, prev);
+      const name = jobName(run, step, step === 'verify' ? prev.inspection?.after : undefined);
+      const obs = observeStep(name, input.jobs, input.pods);
       if (obs.state === 'running') {
         out.holdsTarget = true;
         return out;
@@ -285,7 +287,7 @@ function pinMigrationsImage(ctx: Ctx): void {
 /** Looks at the Job of the active phase and carries out the row for (phase, outcome). */
 function advanceActive(ctx: Ctx, phase: ActivePhase): void {
   const step = activeStep(phase, ctx.status);
-  const name = jobName(ctx.run, step);
+  const name = jobName(ctx.run, step, step === 'verify' ? ctx.status.inspection?.after : undefined);
   const obs = observeStep(name, ctx.input.jobs, ctx.input.pods);
   const inspecting = Boolean(ctx.status.inspection);
   const outcome = outcomeOf(obs, inspecting);

@@ -149,7 +149,8 @@ export function startStep(ctx: Ctx, phase: ActivePhase, message: string, params:
  */
 function ensureJob(ctx: Ctx, step: JobStep): void {
   const phase = ctx.status.phase as ActivePhase;
-  const name = jobName(ctx.run, step);
+  const inspects = step === 'verify' ? ctx.status.inspection?.after : undefined;
+  const name = jobName(ctx.run, step, inspects);
   if (waitsForStoppedWorkloads(ctx, phase)) {
     // Scaling down is recorded and re-applied until every Pod of the app is gone:
     // a backup or restore under a running app would lose its writes (or fail on its locks).
@@ -173,7 +174,12 @@ function ensureJob(ctx: Ctx, step: JobStep): void {
   // Only a Job never asked for is refused: one already asked for may exist unseen (cache lag).
   if (ctx.status.jobs?.[step] !== name && refusedForChangedMigrations(ctx, phase)) return;
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}), [step]: name };
-  ctx.out.actions.push({ kind: 'startStep', step, run: ctx.run, params: paramsFor(ctx, phase) });
+  ctx.out.actions.push({
+    kind: 'startStep',
+    step,
+    run: ctx.run,
+    params: inspects ? { inspects } : paramsFor(ctx, phase),
+  });
 }
 
 function paramsFor(ctx: Ctx, phase: ActivePhase): StepParams {
@@ -300,9 +306,10 @@ function refusedForChangedMigrations(ctx: Ctx, phase: ActivePhase): boolean {
 
 function startInspection(ctx: Ctx, after: JobStep, reason: string): void {
   ctx.status.inspection = { after, reason, startedAt: ctx.now };
-  const name = jobName(ctx.run, 'verify');
+  // One verify Job per inspected step: a later inspection in the run never adopts an earlier one's answer.
+  const name = jobName(ctx.run, 'verify', after);
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}), verify: name };
-  ctx.out.actions.push({ kind: 'startStep', step: 'verify', run: ctx.run, params: {} });
+  ctx.out.actions.push({ kind: 'startStep', step: 'verify', run: ctx.run, params: { inspects: after } });
   const message = `The ${after} Job ended without a readable result (${reason}); inspecting the database (Job ${name}) before deciding`;
   ctx.out.actions.push({ kind: 'event', type: 'Warning', reason: 'ResultUnknown', message });
   setPhaseConditions(ctx, ctx.status.phase ?? 'Migrating', message);
