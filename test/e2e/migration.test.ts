@@ -513,3 +513,56 @@ test('a first run on a fresh database that fails on real rows restores: Restored
   });
   kubectl(['-n', NS, 'delete', 'deployment', app, '--wait=false']);
 }, 900_000);
+
+test('45 long-named migrations applied in each mode, the 46th failing on real rows: onFailure revert ends RolledBack with all 45 gone', async () => {
+  // The migrate result cannot list 45 long names in 4 KiB; the revert reads what the run applied
+  // from the database (its history rows), so none of the 45 stays behind.
+  const db = 'e2e_revert_45';
+  cleanup.push(db);
+  await freshDatabase(db);
+  const long = 'AddAVeryLongAndDescriptiveMigrationNameThatTeamsReallyWrite';
+  const data: Record<string, string> = {};
+  for (let i = 0; i < 45; i++) {
+    const ts = 1740000000000 + i * 1000;
+    const cls = `${long}${String(i).padStart(3, '0')}${ts}`;
+    data[`${ts}-M${i}.mjs`] = migrationFile(cls, `CREATE TABLE t_${i} (id int)`, `DROP TABLE t_${i}`);
+  }
+  data['1740000999000-OnlyUsd.mjs'] = migrationFile(
+    'OnlyUsd1740000999000',
+    "ALTER TABLE app_settings ADD CONSTRAINT only_usd CHECK (value = 'USD')",
+    'ALTER TABLE app_settings DROP CONSTRAINT only_usd',
+  );
+  apply({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'revert-45-migrations', namespace: NS },
+    data,
+  });
+  const resource = databaseMigration(NS, 'revert-45', db, {
+    configMapRef: { name: 'revert-45-migrations' },
+    transactionMode: 'each',
+  }) as { spec: Record<string, unknown> };
+  apply({ ...resource, spec: { ...resource.spec, onFailure: 'revert' } });
+
+  const dm = await waitForPhase(NS, 'revert-45', ['RolledBack', 'Succeeded', 'Failed', 'Blocked'], 600_000);
+  expect({ phase: dm.status?.phase, migration: dm.status?.lastError?.migration }).toEqual({
+    phase: 'RolledBack',
+    migration: 'OnlyUsd1740000999000',
+  });
+  await withDb(db, async (c) => {
+    const left = await c.query(
+      "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 't\\_%'",
+    );
+    expect(left.rows[0].n).toBe(0);
+    const m = await c.query("SELECT to_regclass('public.migrations') IS NOT NULL AS has");
+    if (m.rows[0]?.has) expect((await c.query('SELECT name FROM migrations')).rows).toEqual([]);
+    // The history says what happened: 45 up, then 45 down, by this run.
+    const h = await c.query<{ direction: string; n: number }>(
+      "SELECT direction, count(*)::int AS n FROM dbmigrate_history WHERE name LIKE 'AddAVery%' GROUP BY 1 ORDER BY 1",
+    );
+    expect(h.rows).toEqual([
+      { direction: 'down', n: 45 },
+      { direction: 'up', n: 45 },
+    ]);
+  });
+}, 900_000);
