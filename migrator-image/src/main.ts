@@ -81,6 +81,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`usage: migrator <${[...Object.keys(commands), 'wait', 'lint'].join('|')}>\n`);
     return 2;
   }
+  // A step takes its settings from the environment only: `migrator migrate --dry-run` must not
+  // migrate for real because the flag was silently ignored.
+  if (argv.length > 1) {
+    process.stderr.write(
+      `migrator ${name}: unexpected argument ${JSON.stringify(argv[1])}: the steps take no arguments (settings come from the environment; see migrator-image/README.md)\n`,
+    );
+    return 2;
+  }
   const res: JobResult = { step: name, ok: false, startedAt: new Date().toISOString(), finishedAt: '' };
   let written = false;
   let block: Config['SAFETY_BLOCK'] | undefined;
