@@ -15,6 +15,7 @@ import { acquireLock, connect, pgRows, qualified } from '../db.js';
 import { log } from '../log.js';
 import { assertClientServes, restoreInOneTransaction, TRANSACTION_TIMEOUT_SET } from '../pgtools.js';
 import { MigratorError } from '../result.js';
+import { foreignExtensions, restoreListWithout } from '../restore-list.js';
 import { HISTORY_COLUMNS, historyTableDdl, historyTableUpgrade } from '../session.js';
 import {
   backupRecord,
@@ -192,7 +193,10 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
       { path, format: meta.format, backupCreatedAt: meta.createdAt, historyRowsSince: since, undone, drop },
       'restore starting (one transaction)',
     );
-    const run = await restoreInOneTransaction(cfg, path, prelude, postlude, dropHeader);
+    // Extensions the role does not own stay in place (their owner alone may drop or create them).
+    const list = await restoreListWithout(cfg, path, await foreignExtensions(client));
+    if (list) log.info({ skipped: list.skipped }, 'left in place: extensions this role does not own');
+    const run = await restoreInOneTransaction(cfg, path, prelude, postlude, dropHeader, list?.file);
     log.info({ ms: Math.round(run.ms) }, 'restore committed');
     if (drop.length > 0) log.warn({ tables: drop }, 'dropped tables created after the backup');
     res.backup.historyRowsSince = since;
