@@ -209,6 +209,18 @@ export const VerifyRecord = z.object({
 });
 export type VerifyRecord = z.infer<typeof VerifyRecord>;
 
+export const DatabaseIdentity = z.object({
+  key: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .describe("sha256 (first 32 hex) of the server's identity and the database oid: the serialization key."),
+  server: z
+    .string()
+    .describe('system:<system_identifier>, or addr:<server address>:<port> where the role may not read it.'),
+  databaseOid: z.number().int().nonnegative(),
+});
+export type DatabaseIdentity = z.infer<typeof DatabaseIdentity>;
+
 export const ResultTotals = z
   .object({
     pending: z.number().int().nonnegative().optional().describe('Pending migrations, before any truncation.'),
@@ -251,6 +263,7 @@ export const JobResult = z.object({
   verify: VerifyRecord.optional(),
   usage: ResourceUsage.optional(),
   totals: ResultTotals.optional(),
+  database: DatabaseIdentity.optional().describe('The target database as the server identifies it (check).'),
   truncated: z
     .boolean()
     .optional()

@@ -242,6 +242,19 @@ export const DatabaseMigrationStatus = z
       .describe(
         'Workloads scaled to zero (before the backup or the restore), with their former replicas: recorded before scaling, never overwritten, dropped once they are back.',
       ),
+    databaseIdentity: z
+      .object({
+        key: z
+          .string()
+          .describe("The serialization key: a hash of the server's identity and the database oid."),
+        server: z
+          .string()
+          .describe('system:<system_identifier>, or addr:<address>:<port> where it may not be read.'),
+      })
+      .optional()
+      .describe(
+        'The target database as the server identifies it (read by the check): one run at a time per database, however its host is spelled or whichever Secret reaches it.',
+      ),
     workloadsStoppingSince: z
       .string()
       .optional()

@@ -9,7 +9,6 @@ import {
   KIND,
   PLURAL,
   VERSION,
-  targetKeyOf,
   type DatabaseMigration,
   type DatabaseMigrationStatus,
 } from '../crds/database-migration.js';
@@ -31,7 +30,7 @@ import { createEventRecorder, type EventSink } from './runtime/events.js';
 import type { ResilientInformer } from './runtime/informer.js';
 import { describeApiError, httpStatus, type KubeClients } from './runtime/kube-clients.js';
 import { WorkQueue } from './runtime/workqueue.js';
-import { TargetLocks } from './target-locks.js';
+import { identityLock, safeTarget, TargetLocks } from './target-locks.js';
 import { createWatches } from './watches.js';
 
 export interface ControllerDeps {
@@ -114,6 +113,8 @@ export class Controller {
     for (const dm of this.allResources()) {
       if (isActive(dm.status?.phase) && dm.status?.target) {
         this.locks.claim(dm.status.target, keyOf(dm.metadata.namespace, dm.metadata.name));
+        const identity = identityLock(dm.status);
+        if (identity) this.locks.claim(identity, keyOf(dm.metadata.namespace, dm.metadata.name));
       }
       this.queue.add(keyOf(dm.metadata.namespace, dm.metadata.name));
     }
@@ -226,12 +227,15 @@ export class Controller {
     // two workers can never both take the same target.
     const target = safeTarget(dm);
     const holder = target ? this.locks.holder(target) : undefined;
+    const identity = identityLock(dm.status);
+    const idHolder = identity ? this.locks.holder(identity) : undefined;
     const out = reconcile({
       dm,
       jobs,
       pods,
       now: this.now(),
       ...(holder && holder !== key ? { targetHolder: holder } : {}),
+      ...(idHolder && idHolder !== key ? { databaseHolder: idHolder } : {}),
       config: this.jobConfig(),
       ...(workloadPodsRunning !== undefined ? { workloadPodsRunning } : {}),
       ...(workloadsScaledBackBy ? { workloadsScaledBackBy } : {}),
@@ -239,6 +243,9 @@ export class Controller {
       ...(migrateProgress ? { migrateProgress } : {}),
     });
     if (out.holdsTarget && target) this.locks.claim(target, key);
+    // The database by its identity: claimed once known, unless another run holds it (then the row waits).
+    const newIdentity = identityLock(out.status);
+    if (out.holdsTarget && newIdentity) this.locks.claim(newIdentity, key);
 
     if (out.finalizer === 'add') await this.setFinalizer(key, cached, true);
     const status = await act(this.edgeFor(key, cached, dm, logger), dm, out, logger);
@@ -368,22 +375,6 @@ export class Controller {
       database: status.target ?? safeTarget(dm) ?? '',
     };
   }
-}
-
-function safeTarget(dm: DatabaseMigration): string | undefined {
-  // The live spec may be invalid here (the reconciler reports it): read only well-typed fields.
-  const db = (dm.spec as { database?: Record<string, unknown> } | undefined)?.database;
-  if (!db) return undefined;
-  const ref = db.connectionSecretRef as { name?: unknown } | undefined;
-  return targetKeyOf(
-    {
-      ...(ref && typeof ref.name === 'string' ? { connectionSecretRef: { name: ref.name } } : {}),
-      ...(typeof db.host === 'string' ? { host: db.host } : {}),
-      ...(typeof db.database === 'string' ? { database: db.database } : {}),
-      port: typeof db.port === 'number' ? db.port : 5432,
-    },
-    dm.metadata.namespace,
-  );
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -245,6 +245,41 @@ describe('reconcile: failures', () => {
     expect(c.status.lastError?.message).toMatch(/no result/);
   });
 
+  it('one run at a time per database by its identity: recorded from the check, then a run on it by another spelling waits', () => {
+    const dm = resource();
+    const a = reconcile({ dm, jobs: [], pods: [], now, config });
+    const database = { key: 'a'.repeat(32), server: 'system:7301', databaseOid: 16384 };
+    const checked = { ...plan(), database };
+    const b = reconcile({
+      dm: { ...dm, status: a.status },
+      jobs: [finishedJob('check', true)],
+      pods: [podWithResult('check', checked)],
+      now,
+      config,
+    });
+    // First the identity is recorded (the edge claims it), no step yet.
+    expect(b.status.phase).toBe('Checking');
+    expect(b.status.databaseIdentity).toEqual({ key: database.key, server: database.server });
+    expect(created(b)).toEqual([]);
+    const input = {
+      jobs: [finishedJob('check', true)],
+      pods: [podWithResult('check', checked)],
+      now,
+      config,
+    };
+    const waiting = reconcile({ dm: { ...dm, status: b.status }, ...input, databaseHolder: 'billing/other' });
+    expect(waiting.status.phase).toBe('Checking');
+    expect(created(waiting)).toEqual([]);
+    expect(waiting.holdsTarget).toBe(true);
+    expect(waiting.actions).toContainEqual(expect.objectContaining({ kind: 'event', reason: 'Queued' }));
+    expect(getCondition(waiting.status.conditions, 'Reconciling')?.message).toMatch(
+      /waiting for billing\/other/,
+    );
+    const free = reconcile({ dm: { ...dm, status: waiting.status }, ...input });
+    expect(free.status.phase).toBe('BackingUp');
+    expect(created(free).map((j) => j.step)).toEqual(['backup']);
+  });
+
   it('an unverified backup fails the run before migrating', () => {
     const dm = resource();
     const b = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', plan());

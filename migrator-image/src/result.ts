@@ -205,6 +205,7 @@ export function serializeResult(result: JobResult, max = RESULT_MAX_BYTES): stri
       truncated: true,
     };
     if (r.totals) minimal.totals = r.totals;
+    if (r.database) minimal.database = r.database;
     if (r.error) minimal.error = { ...r.error, message: r.error.message.slice(0, 500) };
     return scrub(JSON.stringify(minimal));
   }

@@ -46,6 +46,8 @@ export interface ReconcileInput {
   now: Date;
   /** Key (namespace/name) of another resource that holds this target database, if any. */
   targetHolder?: string;
+  /** Key of another resource whose run holds the same database by its identity (status.databaseIdentity). */
+  databaseHolder?: string;
   config: JobBuildConfig;
   /** Pods still running for the workloads recorded in status.scaledDown (a restore waits for 0). */
   workloadPodsRunning?: number;

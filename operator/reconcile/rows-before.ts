@@ -3,15 +3,26 @@
 import { blockingCategories } from '../../crds/database-migration.js';
 import type { FindingCategory } from '../../crds/job-result.js';
 import { planConfigMapName } from '../plan-configmap.js';
+import { QUEUED_RECHECK_MS } from './context.js';
 import type { Intent } from './intents.js';
 import { failureOf, finishIntent, type Row } from './row.js';
 
 export const planChecked: Row = {
   name: 'planChecked',
-  does: 'record the plan; blocked findings wait for approval, nothing pending ends, else back up (or migrate)',
-  next: ['Blocked', 'Succeeded', 'BackingUp', 'Migrating'],
+  does: 'record the database identity (another run on it: wait); the plan; blocked findings wait for approval, nothing pending ends, else back up (or migrate)',
+  next: ['Checking', 'Blocked', 'Succeeded', 'BackingUp', 'Migrating'],
   decide(ctx, { result }) {
     const { spec } = ctx;
+    // One run at a time per database by its identity, not by spelling: first the identity
+    // the check read is recorded (the edge claims it), then the run goes on only if no
+    // other run holds that database.
+    const id = result?.database;
+    if (id && ctx.status.databaseIdentity?.key !== id.key)
+      return [
+        { kind: 'record', status: { databaseIdentity: { key: id.key, server: id.server } } },
+        { kind: 'requeue', afterMs: 100 },
+      ];
+    if (ctx.input.databaseHolder) return waitForDatabase(ctx, ctx.input.databaseHolder);
     const plan = result?.plan ?? { pending: [], hash: '', findings: [], notCaptured: [] };
     const blockOn = new Set<FindingCategory>(blockingCategories(spec));
     const blocking = plan.findings.filter((f) => blockOn.has(f.category));
@@ -86,6 +97,17 @@ export const planChecked: Row = {
     return out;
   },
 };
+
+/** Checked, but another run holds the same database (reached by another spelling or Secret): wait. */
+function waitForDatabase(ctx: Parameters<Row['decide']>[0], holder: string): Intent[] {
+  const message = `Checked; waiting for ${holder}, whose run holds the same database (${ctx.status.databaseIdentity?.server ?? 'same identity'}), to finish (one run at a time per database)`;
+  const said = ctx.status.conditions?.some((c) => c.type === 'Reconciling' && c.message === message);
+  return [
+    ...(said ? [] : [{ kind: 'event', type: 'Normal', reason: 'Queued', message } as const]),
+    { kind: 'enter', phase: 'Checking', message },
+    { kind: 'requeue', afterMs: QUEUED_RECHECK_MS },
+  ];
+}
 
 export const checkFailed: Row = {
   name: 'checkFailed',

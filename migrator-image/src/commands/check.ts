@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type { QueryRunner } from 'typeorm';
 import type { Finding, JobResult, PlanRecord } from '../../../crds/job-result.js';
 import { planChecksums, planDigest } from '../checksums.js';
+import { databaseIdentity } from '../identity.js';
 import type { Config } from '../config.js';
 import { connect, quoteIdent } from '../db.js';
 import { lintSql, newLintContext, seedSchema } from '../lint/index.js';
@@ -111,6 +112,7 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
   let shadow: ShadowServer | undefined;
   let sh: Session | undefined;
   try {
+    res.database = await databaseIdentity(<T>(sql: string) => target.qr.query(sql) as Promise<T[]>);
     const pending = await executorFor(target).getPendingMigrations();
     const plan: PlanRecord = { pending: pending.map((m) => m.name), hash: '', findings: [], notCaptured: [] };
     res.plan = plan;
