@@ -142,7 +142,11 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
     );
   }
   if (params.backupPath) env.push({ name: 'BACKUP_PATH', value: params.backupPath });
-  if (params.revertSteps !== undefined) env.push({ name: 'REVERT_STEPS', value: String(params.revertSteps) });
+  if (params.revertSteps !== undefined)
+    env.push(
+      { name: 'REVERT_STEPS', value: String(params.revertSteps) },
+      { name: 'REVERT_STEPS_ONCE', value: 'true' },
+    );
   if (params.revertTo !== undefined) env.push({ name: 'REVERT_TO', value: params.revertTo });
   if (params.revertAppliedBy) env.push({ name: 'REVERT_APPLIED_BY', value: params.revertAppliedBy });
   if (params.revertMigrations !== undefined)

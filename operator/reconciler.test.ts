@@ -704,6 +704,32 @@ describe('reconcile: failures', () => {
     expect(d.status.progress).toMatchObject({ applied: total - 1, total });
   });
 
+  it('spec.rollback by name reverts exactly those; by steps counts once per run', () => {
+    const byName = resource({ rollback: { migrations: ['B2', 'A1'] } });
+    const a = step(
+      byName,
+      reconcile({ dm: byName, jobs: [], pods: [], now, config }),
+      'backup',
+      backupResult,
+    );
+    const env = created(a)[0]?.job.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env).toContainEqual({ name: 'REVERT_MIGRATIONS', value: 'B2,A1' });
+    const bySteps = resource({ rollback: { steps: 2 } });
+    const b = step(
+      bySteps,
+      reconcile({ dm: bySteps, jobs: [], pods: [], now, config }),
+      'backup',
+      backupResult,
+    );
+    const env2 = created(b)[0]?.job.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env2).toEqual(
+      expect.arrayContaining([
+        { name: 'REVERT_STEPS', value: '2' },
+        { name: 'REVERT_STEPS_ONCE', value: 'true' },
+      ]),
+    );
+  });
+
   it('spec.rollback is carried out once, not again on an unrelated edit', () => {
     const dm = resource({ rollback: { steps: 1 } });
     const a = reconcile({ dm, jobs: [], pods: [], now, config });

@@ -109,6 +109,8 @@ export const Env = z.object({
     }),
   RESTORE_DROP_NEW_TABLES: bool(true),
   REVERT_STEPS: int(0, 0, 100000),
+  /** REVERT_STEPS counts once per MIGRATION_AUTHOR: what that run identity already reverted is part of the N. */
+  REVERT_STEPS_ONCE: bool(false),
   REVERT_TO: optionalString,
   /** Revert every migration whose newest history row says this run (its MIGRATION_AUTHOR) applied it. */
   REVERT_APPLIED_BY: optionalString,

@@ -196,6 +196,7 @@ function paramsFor(ctx: Ctx, phase: ActivePhase): StepParams {
       return {
         ...(rb.steps !== undefined ? { revertSteps: rb.steps } : {}),
         ...(rb.toMigration ? { revertTo: rb.toMigration } : {}),
+        ...(rb.migrations ? { revertMigrations: rb.migrations } : {}),
       };
     return {};
   }

@@ -108,3 +108,36 @@ describe('revert what this run applied (REVERT_APPLIED_BY)', () => {
     T,
   );
 });
+
+describe('spec.rollback.steps counted once per run (REVERT_STEPS_ONCE)', () => {
+  it(
+    'a revert Job of the same run started again reverts nothing more than N in all',
+    async () => {
+      const db = await createDatabase('steps_once');
+      const dir = tempDir('steps-once');
+      const names = writeSet(dir, 4, false);
+      const env = { PGDATABASE: db, MIGRATIONS_DIR: dir, TRANSACTION_MODE: 'each' };
+      expect((await runMigrator('migrate', { ...env, MIGRATION_AUTHOR: 'apps/shop@1.1' })).code).toBe(0);
+      const once = {
+        ...env,
+        REVERT_STEPS: '2',
+        REVERT_STEPS_ONCE: 'true',
+        MIGRATION_AUTHOR: 'apps/shop@2.1',
+      };
+      const first = await runMigrator('revert', once);
+      expect(first.result.migrations?.map((m) => m.name)).toEqual([names[3], names[2]]);
+      const again = await runMigrator('revert', once);
+      expect(again.code).toBe(0);
+      expect(again.result.migrations).toEqual([]);
+      expect(await appliedNames(db)).toEqual(names.slice(0, 2));
+      // Another request (another run) is a new count.
+      const next = await runMigrator('revert', {
+        ...once,
+        REVERT_STEPS: '1',
+        MIGRATION_AUTHOR: 'apps/shop@3.1',
+      });
+      expect(next.result.migrations?.map((m) => m.name)).toEqual([names[1]]);
+    },
+    T,
+  );
+});

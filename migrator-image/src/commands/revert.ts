@@ -17,8 +17,10 @@ import {
   latestHistory,
   type HistoryDirection,
   migrationsTable,
+  historyTable,
   openSession,
   recordHistory,
+  type Session,
 } from '../session.js';
 import { setCurrent } from '../shutdown.js';
 
@@ -87,6 +89,15 @@ export function targetsByRun(
   return executed.slice(0, count);
 }
 
+/** How many migrations the run identity `author` reverted (its `down` history rows). */
+async function revertedBy(s: Session, author: string): Promise<number> {
+  const [row] = (await s.qr.query(
+    `SELECT count(*)::int AS n FROM ${historyTable(s.cfg)} WHERE direction = 'down' AND applied_by = $1`,
+    [author],
+  )) as Array<{ n: number }>;
+  return row?.n ?? 0;
+}
+
 export async function revert(cfg: Config, res: JobResult): Promise<void> {
   const ways = [
     cfg.REVERT_MIGRATIONS.length > 0,
@@ -124,12 +135,17 @@ export async function revert(cfg: Config, res: JobResult): Promise<void> {
         throw new MigratorError(`REVERT_TO ${cfg.REVERT_TO} is not an applied migration`, cfg.REVERT_TO);
       targets = executed.slice(0, idx);
     } else {
-      if (cfg.REVERT_STEPS > executed.length) {
+      // Once per run: a revert Job started again (it vanished unseen) counts what this run
+      // identity already reverted, read from its history rows, so N is never exceeded.
+      const already = cfg.REVERT_STEPS_ONCE ? await revertedBy(s, cfg.MIGRATION_AUTHOR) : 0;
+      const steps = Math.max(0, cfg.REVERT_STEPS - already);
+      if (already > 0) log.info({ already, steps }, 'this run already reverted some: the rest only');
+      if (steps > executed.length) {
         throw new MigratorError(
           `REVERT_STEPS=${cfg.REVERT_STEPS} but only ${executed.length} migration(s) are applied`,
         );
       }
-      targets = executed.slice(0, cfg.REVERT_STEPS);
+      targets = executed.slice(0, steps);
     }
     // Every target is checked before any down() runs: a refused one stops the
     // revert with nothing undone, its row (and every other) still in place.
