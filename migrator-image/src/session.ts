@@ -84,7 +84,7 @@ export function migrationsTable(cfg: Config): string {
  * committed before a migration that runs outside a transaction, so a process
  * that dies inside it leaves a record that it may be half-applied.
  */
-export type HistoryDirection = 'up' | 'down' | 'started';
+export type HistoryDirection = 'up' | 'down' | 'started' | 'reverting';
 
 export const HISTORY_COLUMNS = [
   'id',
@@ -103,7 +103,7 @@ export function historyTableDdl(table: string): string {
     id bigserial PRIMARY KEY,
     name text NOT NULL,
     checksum text,
-    direction text NOT NULL CHECK (direction IN ('up', 'down', 'started')),
+    direction text NOT NULL CHECK (direction IN ('up', 'down', 'started', 'reverting')),
     applied_at timestamptz NOT NULL DEFAULT now(),
     applied_by text,
     duration_ms integer,
@@ -120,10 +120,10 @@ export function historyTableUpgrade(table: string): string {
   return `DO $dbm$ DECLARE c text; BEGIN
     SELECT conname INTO c FROM pg_constraint
      WHERE conrelid = ${lit}::regclass AND contype = 'c'
-       AND pg_get_constraintdef(oid) LIKE '%direction%' AND pg_get_constraintdef(oid) NOT LIKE '%started%';
+       AND pg_get_constraintdef(oid) LIKE '%direction%' AND pg_get_constraintdef(oid) NOT LIKE '%reverting%';
     IF c IS NOT NULL THEN
       EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', ${lit}, c);
-      EXECUTE format('ALTER TABLE %s ADD CHECK (direction IN (''up'', ''down'', ''started''))', ${lit});
+      EXECUTE format('ALTER TABLE %s ADD CHECK (direction IN (''up'', ''down'', ''started'', ''reverting''))', ${lit});
     END IF;
   END $dbm$`;
 }
@@ -152,6 +152,20 @@ export async function recordHistory(
 }
 
 /** The newest history row of each migration (what migrate or revert last recorded), if the table exists. */
+/** Who applied each migration: the run identity (applied_by) of its newest `up` history row. */
+export async function appliedByOf(s: Session): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  const [{ reg } = { reg: null }] = (await s.qr.query(`SELECT to_regclass($1) AS reg`, [
+    historyTable(s.cfg),
+  ])) as Array<{ reg: string | null }>;
+  if (!reg) return out;
+  const rows = (await s.qr.query(
+    `SELECT DISTINCT ON (name) name, applied_by AS by FROM ${historyTable(s.cfg)} WHERE direction = 'up' ORDER BY name, id DESC`,
+  )) as Array<{ name: string; by: string | null }>;
+  for (const r of rows) out.set(r.name, r.by);
+  return out;
+}
+
 /** The newest history row of a migration: what happened last, when, and which run did it (MIGRATION_AUTHOR). */
 export interface LatestHistory {
   direction: HistoryDirection;

@@ -16,7 +16,7 @@ import { assertPlanUnchanged } from '../checksums.js';
 import {
   ensureHistoryTable,
   executorFor,
-  latestHistory,
+  appliedByOf,
   openSession,
   recordHistory,
   type Session,
@@ -138,13 +138,10 @@ export async function migrate(cfg: Config, res: JobResult): Promise<void> {
 
 /** Applied migrations whose newest history row says this run (MIGRATION_AUTHOR) applied them, oldest first. */
 async function appliedByRun(s: Session, author: string): Promise<AppliedMigration[]> {
-  const history = await latestHistory(s);
+  const by = await appliedByOf(s);
   const executed = await executorFor(s).getExecutedMigrations(); // newest first
   return executed
-    .filter((m) => {
-      const h = history.get(m.name);
-      return h?.direction === 'up' && h.by === author;
-    })
+    .filter((m) => by.get(m.name) === author)
     .reverse()
     .map((m) => ({
       name: m.name,

@@ -12,6 +12,7 @@ import { ConfigError, type Config } from '../config.js';
 import { log } from '../log.js';
 import { MigratorError } from '../result.js';
 import {
+  appliedByOf,
   ensureHistoryTable,
   executorFor,
   latestHistory,
@@ -73,17 +74,14 @@ export function targetsByName(
 export function targetsByRun(
   author: string,
   executed: Executed,
-  history: Map<string, { direction: HistoryDirection; by: string | null }>,
+  appliedBy: Map<string, string | null>,
 ): Executed {
-  const mine = (m: Executed[number]): boolean => {
-    const h = history.get(m.name);
-    return h?.direction === 'up' && h.by === author;
-  };
+  const mine = (m: Executed[number]): boolean => appliedBy.get(m.name) === author;
   const count = executed.filter(mine).length;
   const foreign = executed.slice(0, count).find((m) => !mine(m));
   if (foreign)
     throw new MigratorError(
-      `cannot revert the migrations of ${author}: ${foreign.name}, applied by ${history.get(foreign.name)?.by ?? 'someone else'}, is newer than some of them`,
+      `cannot revert the migrations of ${author}: ${foreign.name}, applied by ${appliedBy.get(foreign.name) ?? 'someone else'}, is newer than some of them`,
       foreign.name,
     );
   return executed.slice(0, count);
@@ -122,7 +120,7 @@ export async function revert(cfg: Config, res: JobResult): Promise<void> {
     const history = await latestHistory(s);
     let targets = executed;
     if (cfg.REVERT_APPLIED_BY) {
-      targets = targetsByRun(cfg.REVERT_APPLIED_BY, executed, history);
+      targets = targetsByRun(cfg.REVERT_APPLIED_BY, executed, await appliedByOf(s));
       log.info({ run: cfg.REVERT_APPLIED_BY, count: targets.length }, 'reverting what this run applied');
     } else if (cfg.REVERT_MIGRATIONS.length > 0) {
       const picked = targetsByName(cfg.REVERT_MIGRATIONS, executed, history);
@@ -185,6 +183,15 @@ export async function revert(cfg: Config, res: JobResult): Promise<void> {
     const undoOne = async (p: (typeof plan)[number]) => {
       log.info({ migration: p.m.name }, 'reverting migration');
       setCurrent(p.m.name);
+      if (!qr.isTransactionActive)
+        // Nothing rolls a down() back outside a transaction: record that it started, first, so a
+        // failure half-way is on record (verify reports it half-reverted), never silent.
+        await recordHistory(qr, cfg, {
+          name: p.m.name,
+          checksum: p.loaded.checksum,
+          direction: 'reverting',
+          durationMs: 0,
+        });
       const t0 = performance.now();
       await p.instance.down(qr);
       const durationMs = Math.round(performance.now() - t0);

@@ -17,6 +17,10 @@ export async function verifySession(s: Session): Promise<VerifyRecord> {
   for (const [name, h] of await latestHistory(s)) {
     if (h.direction === 'up') recorded.set(name, h.checksum);
     // Started outside a transaction and never recorded as applied: what it did before it stopped is still there.
+    if (h.direction === 'reverting' && executedNames.has(name))
+      problems.push(
+        `migration ${name}'s down() started outside a transaction at ${h.at} and did not finish: it may be half-reverted (still recorded as applied); compare the schema with its down() before retrying`,
+      );
     if (h.direction === 'started' && !executedNames.has(name))
       problems.push(
         `migration ${name} started outside a transaction at ${h.at} and was never recorded as applied: it may be half-applied; compare the schema with its up() before retrying`,
