@@ -30,6 +30,18 @@ describe('wait: evaluate', () => {
     });
     expect(evaluate(of('app:2'), 'app:2').kind).toBe('ready');
     expect(evaluate(of('app:1')).kind).toBe('ready');
+    // The live spec says app:2, but the Ready status is of a run of app:1 (its frozen spec): not ours.
+    const ranOld = {
+      ...dm(3, {
+        ...ready,
+        run: { generation: 3, attempt: 1, startedAt: 'x', spec: { migrations: { image: 'app:1' } } },
+      }),
+      spec: { migrations: { image: 'app:2' } },
+    } as Parameters<typeof evaluate>[0];
+    expect(evaluate(ranOld, 'app:2')).toMatchObject({
+      kind: 'waiting',
+      message: 'the last run was of app:1, waiting for a run of app:2',
+    });
     expect(waitOptions({ DBM_NAME: 'x', DBM_NAMESPACE: 'ns', DBM_EXPECT_IMAGE: ' app:2 ' }).expectImage).toBe(
       'app:2',
     );

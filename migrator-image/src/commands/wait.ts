@@ -52,14 +52,14 @@ export function evaluate(dm: Observed, expectImage?: string): WaitState {
   const generation = dm.metadata.generation;
   const status = dm.status;
   const phase = status?.phase;
-  const image = dm.spec?.migrations?.image;
-  if (expectImage && image !== expectImage) {
+  const live = dm.spec?.migrations?.image;
+  // The run's own image (frozen when it started), not the live spec: the status describes that run.
+  const ran = (status?.run?.spec as { migrations?: { image?: string } } | undefined)?.migrations?.image;
+  if (expectImage && (live !== expectImage || (ran !== undefined && ran !== expectImage))) {
     // Another version's run, finished or not, says nothing about this one's schema.
-    return {
-      kind: 'waiting',
-      phase,
-      message: `spec.migrations.image is ${image ?? '(none)'}, waiting for a run of ${expectImage}`,
-    };
+    const which =
+      live !== expectImage ? `spec.migrations.image is ${live ?? '(none)'}` : `the last run was of ${ran}`;
+    return { kind: 'waiting', phase, message: `${which}, waiting for a run of ${expectImage}` };
   }
   if (status?.observedGeneration === undefined || status.observedGeneration !== generation) {
     return {
