@@ -68,6 +68,22 @@ describe('buildJob', () => {
     expect(JSON.parse(e.COMPATIBILITY_QUERIES!)).toEqual(['SELECT id, name FROM products LIMIT 0']);
   });
 
+  it('a scoped restore: the restore and the check get spec.backup.restoreSchemas; the others do not', () => {
+    const scoped = { ...dm, spec: { ...spec, backup: { ...spec.backup, restoreSchemas: ['app', 'audit'] } } };
+    const envOf = (step: JobStep) =>
+      buildJob(
+        scoped,
+        run,
+        step,
+        config,
+        step === 'restore' ? { backupPath: '/backups/x' } : {},
+      ).spec!.template.spec!.containers[0]!.env!.find((e) => e.name === 'RESTORE_SCHEMAS')?.value;
+    expect(envOf('restore')).toBe('app,audit');
+    expect(envOf('check')).toBe('app,audit');
+    expect(envOf('migrate')).toBeUndefined();
+    expect(envOf('backup')).toBeUndefined();
+  });
+
   it('points the check at an external shadow server, its password only by reference', () => {
     const withShadow = DatabaseMigrationSpec.parse({
       ...spec,

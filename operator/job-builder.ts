@@ -142,6 +142,10 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
     );
   }
   if (params.backupPath) env.push({ name: 'BACKUP_PATH', value: params.backupPath });
+  // The restore puts back only these schemas; the check proves the release stays inside them.
+  const scope = spec.backup.restoreSchemas;
+  if (scope && (step === 'restore' || step === 'check'))
+    env.push({ name: 'RESTORE_SCHEMAS', value: scope.join(',') });
   if (params.revertSteps !== undefined)
     env.push(
       { name: 'REVERT_STEPS', value: String(params.revertSteps) },

@@ -36,6 +36,20 @@ export const BackupSpec = z
       .boolean()
       .default(true)
       .describe('Verify the archive (pg_restore --list, checksum) before migrating.'),
+    restoreSchemas: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(63)
+          .regex(/^[^,]+$/, 'a schema name, no comma'),
+      )
+      .min(1)
+      .max(50)
+      .optional()
+      .describe(
+        'A scoped restore: put back only these schemas (and the migrations schema); every other schema keeps the writes made since the backup. The check adds a blocking dataLoss finding when it traces the release changing a schema outside them. Unset: the whole database.',
+      ),
   })
   .meta({
     'x-kubernetes-validations': [

@@ -109,6 +109,19 @@ export const Env = z.object({
     }),
   RESTORE_DROP_NEW_TABLES: bool(true),
   REVERT_STEPS: int(0, 0, 100000),
+  /**
+   * Restore only these schemas (the ones the run's migrations touched, from the check's trace),
+   * plus the migrations schema; empty: the whole database.
+   */
+  RESTORE_SCHEMAS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
   /** REVERT_STEPS counts once per MIGRATION_AUTHOR: what that run identity already reverted is part of the N. */
   REVERT_STEPS_ONCE: bool(false),
   REVERT_TO: optionalString,

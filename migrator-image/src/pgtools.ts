@@ -249,8 +249,8 @@ export function restoreInOneTransaction(
   postlude: string,
   /** Header lines of pg_restore's script the server does not know (see TRANSACTION_TIMEOUT_SET). */
   dropHeaderLines: string[] = [],
-  /** A table of contents to restore instead of the whole archive (pg_restore -L). */
-  listFile?: string,
+  /** pg_restore's selection: a table of contents (-L), schemas (-n). */
+  select: string[] = [],
 ): Promise<ToolRun> {
   const t0 = performance.now();
   const env = {
@@ -266,15 +266,7 @@ export function restoreInOneTransaction(
     );
     const restore = spawn(
       toolPath(cfg, 'pg_restore'),
-      [
-        '--clean',
-        '--if-exists',
-        '--exit-on-error',
-        ...(listFile ? ['-L', listFile] : []),
-        '-f',
-        '-',
-        archive,
-      ],
+      ['--clean', '--if-exists', '--exit-on-error', ...select, '-f', '-', archive],
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     trackChild(psql);

@@ -13,6 +13,7 @@ import type { QueryRunner } from 'typeorm';
 import type { Finding, JobResult, PlanRecord } from '../../../crds/job-result.js';
 import { planChecksums, planDigest } from '../checksums.js';
 import { databaseIdentity } from '../identity.js';
+import { restoreScopeFindings } from '../shadow/scope.js';
 import type { Config } from '../config.js';
 import { connect, quoteIdent } from '../db.js';
 import { lintSql, newLintContext, seedSchema } from '../lint/index.js';
@@ -336,6 +337,9 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
       plan.findings.push(...(await lintSql(m.name, sqls, ctx)));
     }
     plan.findings.push(...traceFindings(tracer.statements, stats));
+    plan.findings.push(
+      ...restoreScopeFindings(tracer.statements, cfg.RESTORE_SCHEMAS, cfg.MIGRATIONS_SCHEMA ?? 'public'),
+    );
     // What a revert would run: reported (a revert drops what the up added), never blocking the deploy.
     const downCtx = newLintContext(volatile.size > 0 ? volatile : undefined, { implicitTransaction: true });
     const revertFindings: Finding[] = [];

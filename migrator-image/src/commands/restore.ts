@@ -39,6 +39,21 @@ async function tableKey(client: pg.Client, table: string): Promise<string | unde
   return r.rows[0]?.k;
 }
 
+/** The schema of a table key as format('%I.%I') writes it (a quoted name may hold dots and quotes). */
+export function schemaOfKey(key: string): string {
+  if (!key.startsWith('"')) return key.slice(0, key.indexOf('.'));
+  let i = 1;
+  let out = '';
+  for (; i < key.length; i++) {
+    if (key[i] === '"' && key[i + 1] === '"') {
+      out += '"';
+      i++;
+    } else if (key[i] === '"') break;
+    else out += key[i];
+  }
+  return out;
+}
+
 /** The history table's key (schema.name) when it does not exist yet (a first run's backup predates it). */
 function defaultKey(cfg: Config): string {
   return `${cfg.MIGRATIONS_SCHEMA ?? 'public'}.${cfg.HISTORY_TABLE}`;
@@ -59,7 +74,16 @@ function dollar(text: string): string {
  * and the migrations table's names. Inside the transaction the restored tables
  * are locked, so no other writer can change what is compared.
  */
-export function verifyBeforeCommit(meta: BackupSidecar, historyKey: string, migrationsTable: string): string {
+export function verifyBeforeCommit(
+  meta: BackupSidecar,
+  historyKey: string,
+  migrationsTable: string,
+  /** Only these schemas are compared (a scoped restore); undefined: all. */
+  schemas?: readonly string[],
+): string {
+  const inSchemas = schemas
+    ? ` AND ns.nspname IN (SELECT json_array_elements_text(${dollar(JSON.stringify(schemas))}::json))`
+    : '';
   const counts = JSON.stringify(
     Object.fromEntries(Object.entries(meta.tables).filter(([t]) => t !== historyKey)),
   );
@@ -76,7 +100,7 @@ BEGIN
   END LOOP;
   SELECT string_agg(t, ', ' ORDER BY t) INTO extra FROM (
     SELECT format('%I.%I', ns.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
-     WHERE c.relkind = 'r' AND ns.nspname NOT IN ('pg_catalog', 'information_schema') AND ns.nspname NOT LIKE 'pg\\_%'
+     WHERE c.relkind = 'r' AND ns.nspname NOT IN ('pg_catalog', 'information_schema') AND ns.nspname NOT LIKE 'pg\\_%'${inSchemas}
   ) s WHERE t NOT IN (SELECT json_array_elements_text(${dollar(tables)}::json));
   IF extra IS NOT NULL THEN
     RAISE EXCEPTION 'restore verification failed: tables not in the backup remain: %', extra;
@@ -139,7 +163,16 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
     // Tables created after the backup (typically by the migration being undone) would survive
     // pg_restore --clean, which drops only what the archive holds, and can even block it
     // (a new foreign key onto a restored table). They are dropped in the same transaction.
-    const extra = (await userTables(client)).filter((t) => !(t in meta.tables));
+    // A scoped restore puts back only the schemas the run touched (the migrations schema always):
+    // other schemas keep every write made since the backup.
+    const scope = cfg.RESTORE_SCHEMAS.length
+      ? [...new Set([...cfg.RESTORE_SCHEMAS, cfg.MIGRATIONS_SCHEMA ?? 'public'])]
+      : undefined;
+    const inScope = (key: string) => !scope || scope.includes(schemaOfKey(key));
+    const scoped: BackupSidecar = scope
+      ? { ...meta, tables: Object.fromEntries(Object.entries(meta.tables).filter(([t]) => inScope(t))) }
+      : meta;
+    const extra = (await userTables(client)).filter((t) => !(t in meta.tables) && inScope(t));
     const drop = cfg.RESTORE_DROP_NEW_TABLES ? extra : [];
     const historyKey = await tableKey(client, history);
     const hasHistory = historyKey !== undefined;
@@ -187,7 +220,12 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
                 `INSERT INTO ${history} (name, direction, applied_by, duration_ms, transaction_mode) VALUES (${lit(n)}, 'down', ${lit(cfg.MIGRATION_AUTHOR)}, 0, 'restore');`,
             )
         : []),
-      verifyBeforeCommit(meta, historyKey ?? defaultKey(cfg), qualified(cfgMeta, cfgMeta.MIGRATIONS_TABLE)),
+      verifyBeforeCommit(
+        scoped,
+        historyKey ?? defaultKey(cfg),
+        qualified(cfgMeta, cfgMeta.MIGRATIONS_TABLE),
+        scope,
+      ),
     ].join('\n');
     log.info(
       { path, format: meta.format, backupCreatedAt: meta.createdAt, historyRowsSince: since, undone, drop },
@@ -196,7 +234,9 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
     // Extensions the role does not own stay in place (their owner alone may drop or create them).
     const list = await restoreListWithout(cfg, path, await foreignExtensions(client));
     if (list) log.info({ skipped: list.skipped }, 'left in place: extensions this role does not own');
-    const run = await restoreInOneTransaction(cfg, path, prelude, postlude, dropHeader, list?.file);
+    const select = [...(list ? ['-L', list.file] : []), ...(scope ?? []).flatMap((n) => ['-n', n])];
+    if (scope) log.info({ schemas: scope }, 'restoring only the schemas the run touched');
+    const run = await restoreInOneTransaction(cfg, path, prelude, postlude, dropHeader, select);
     log.info({ ms: Math.round(run.ms) }, 'restore committed');
     if (drop.length > 0) log.warn({ tables: drop }, 'dropped tables created after the backup');
     res.backup.historyRowsSince = since;
@@ -207,7 +247,7 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
 
     // Verified before COMMIT (verifyBeforeCommit). Now only a figure: what others wrote since.
     const restoredHistory = await tableKey(client, history);
-    const counted = Object.keys(meta.tables).filter((t) => t !== restoredHistory);
+    const counted = Object.keys(scoped.tables).filter((t) => t !== restoredHistory);
     const now = await countRows(client, counted).catch(() => ({}) as Record<string, number>);
     const changed = counted.reduce(
       (sum, t) => sum + Math.abs((now[t] ?? meta.tables[t] ?? 0) - (meta.tables[t] ?? 0)),
