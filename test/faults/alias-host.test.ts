@@ -22,7 +22,8 @@ import {
   waitFor,
   waitForPhase,
   type RunningOperator,
-} from './harness.js';
+} from '../integration/harness.js';
+import { recordReliability, writeReliabilityDoc } from './reliability-report.js';
 
 const c = clients();
 const ns = uniqueName('it-ident');
@@ -38,6 +39,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  writeReliabilityDoc();
   await operator?.stop();
   await deleteNamespace(c, ns);
   await deleteNamespace(c, system);
@@ -93,4 +95,13 @@ it('a Service name and its IP for one database: both checked, then one run at a 
     migrateResult(),
   );
   await waitForPhase(c, ns, first.other, 'Succeeded');
+  recordReliability({
+    fault: 'two resources on one database through an alias (Service name and its IP)',
+    run: 'success x2',
+    injected: 1,
+    outcome:
+      'both checked; serialized by the database identity: the second backup started after the first run Succeeded',
+    jobsCreatedOnce: true,
+    detail: `identity ${database.server}/${database.databaseOid}`,
+  });
 }, 240_000);
