@@ -163,7 +163,7 @@ export const DatabaseMigrationStatus = z
           .string()
           .optional()
           .describe(
-            "Undo every migration that this run identity (namespace/name@generation.attempt, the history rows' applied_by) applied, as the database records it, not a list.",
+            "Undo every migration that this run identity (namespace/name@generation.attempt#uid, the history rows' applied_by) applied, as the database records it, not a list.",
           ),
         count: z.number().int().nonnegative().optional().describe('How many migrations this run applied.'),
       })

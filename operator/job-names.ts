@@ -53,9 +53,13 @@ export function jobLabels(run: RunId, step: JobStep): Record<string, string> {
   };
 }
 
-/** The run's identity as the database records it (the history rows' applied_by): namespace/name@generation.attempt. */
+/**
+ * The run's identity as the database records it (the history rows' applied_by):
+ * namespace/name@generation.attempt#uid. The resource's uid tells apart a resource
+ * deleted and created again under the same name, whose first run is also @1.1.
+ */
 export function runAuthor(namespace: string, run: RunId): string {
-  return `${namespace}/${run.name}@${run.generation}.${run.attempt}`;
+  return `${namespace}/${run.name}@${run.generation}.${run.attempt}#${run.uid.slice(0, 8)}`;
 }
 
 /**

@@ -312,10 +312,10 @@ describe('reconcile: failures', () => {
     expect(revert?.step).toBe('revert');
     // By the run's identity, recorded before the Job: the revert Job reads from the database
     // what this run applied (its history rows), and a re-created one undoes nothing more.
-    expect(c.status.revert).toMatchObject({ migrations: ['A1'], appliedBy: 'apps/shop@1.1', count: 1 });
+    expect(c.status.revert).toMatchObject({ migrations: ['A1'], appliedBy: 'apps/shop@1.1#uid-1', count: 1 });
     const env = revert?.job.spec?.template.spec?.containers[0]?.env ?? [];
-    expect(env).toContainEqual({ name: 'REVERT_APPLIED_BY', value: 'apps/shop@1.1' });
-    expect(env).toContainEqual({ name: 'MIGRATION_AUTHOR', value: 'apps/shop@1.1' });
+    expect(env).toContainEqual({ name: 'REVERT_APPLIED_BY', value: 'apps/shop@1.1#uid-1' });
+    expect(env).toContainEqual({ name: 'MIGRATION_AUTHOR', value: 'apps/shop@1.1#uid-1' });
     expect(env.map((e) => e.name)).not.toContain('REVERT_MIGRATIONS');
     expect(revert?.job.spec?.backoffLimit).toBe(0);
     const d = step(dm, c, 'revert', { migrations: [{ name: 'A1', durationMs: 2, outcome: 'reverted' }] });
@@ -348,10 +348,10 @@ describe('reconcile: failures', () => {
     });
     expect(c.status.phase).toBe('RollingBack');
     expect(c.status.appliedCount).toBe(45);
-    expect(c.status.revert).toMatchObject({ appliedBy: 'apps/shop@1.1', count: 45 });
+    expect(c.status.revert).toMatchObject({ appliedBy: 'apps/shop@1.1#uid-1', count: 45 });
     expect(created(c)[0]?.job.spec?.template.spec?.containers[0]?.env).toContainEqual({
       name: 'REVERT_APPLIED_BY',
-      value: 'apps/shop@1.1',
+      value: 'apps/shop@1.1#uid-1',
     });
   });
 
@@ -568,8 +568,8 @@ describe('reconcile: failures', () => {
     const jobs = created(r);
     expect(jobs.map((j) => j.step)).toEqual(['revert']);
     const env = jobs[0]?.job.spec?.template.spec?.containers[0]?.env ?? [];
-    expect(env).toContainEqual({ name: 'REVERT_APPLIED_BY', value: 'apps/shop@1.1' });
-    expect(env).toContainEqual({ name: 'MIGRATION_AUTHOR', value: 'apps/shop@1.2' });
+    expect(env).toContainEqual({ name: 'REVERT_APPLIED_BY', value: 'apps/shop@1.1#uid-1' });
+    expect(env).toContainEqual({ name: 'MIGRATION_AUTHOR', value: 'apps/shop@1.2#uid-1' });
   });
 
   it('onFailure restore does not restore when the failed migration changed nothing', () => {
