@@ -566,3 +566,82 @@ test('45 long-named migrations applied in each mode, the 46th failing on real ro
     ]);
   });
 }, 900_000);
+
+test('a migrate Job that succeeded and was deleted before the operator saw it ends Succeeded, applied once', async () => {
+  // The operator is down while the migrate Job finishes and someone deletes it (a TTL, kubectl
+  // delete job). Back up, the operator starts the step again; the migrator counts what this run
+  // already applied (its history rows) instead of refusing, and the run ends Succeeded.
+  const db = 'e2e_vanished';
+  cleanup.push(db);
+  await freshDatabase(db);
+  apply({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'vanished-migrations', namespace: NS },
+    data: {
+      '1750000000000-CreateA.mjs': migrationFile(
+        'CreateA1750000000000',
+        'CREATE TABLE vanished_a (id int)',
+        'DROP TABLE vanished_a',
+      ),
+      '1750000001000-SlowB.mjs': migrationFile('SlowB1750000001000', 'SELECT pg_sleep(20)', ''),
+    },
+  });
+  const resource = databaseMigration(NS, 'vanished', db, {
+    configMapRef: { name: 'vanished-migrations' },
+  }) as {
+    spec: Record<string, unknown>;
+  };
+  apply({ ...resource, spec: { ...resource.spec, onFailure: 'revert' } });
+  const opNs = env('DBM_E2E_OPERATOR_NAMESPACE');
+  const deploy = kubectl([
+    '-n',
+    opNs,
+    'get',
+    'deploy',
+    '-l',
+    `app.kubernetes.io/instance=${env('DBM_E2E_RELEASE')}`,
+    '-o',
+    'name',
+  ]).trim();
+  const replicas = kubectl(['-n', opNs, 'get', deploy, '-o', 'jsonpath={.spec.replicas}']).trim() || '1';
+  await waitForPhase(NS, 'vanished', ['Migrating', 'Succeeded', 'Failed', 'Blocked', 'RolledBack']);
+  kubectl(['-n', opNs, 'scale', deploy, '--replicas=0']);
+  try {
+    kubectl([
+      '-n',
+      opNs,
+      'wait',
+      '--for=delete',
+      'pod',
+      '-l',
+      `app.kubernetes.io/instance=${env('DBM_E2E_RELEASE')}`,
+      '--timeout=120s',
+    ]);
+    const sel = 'dbmigrate.io/name=vanished,dbmigrate.io/step=migrate';
+    const deadline = Date.now() + 180_000;
+    while (
+      kubectl(['-n', NS, 'get', 'jobs', '-l', sel, '-o', 'jsonpath={.items[0].status.succeeded}']).trim() !==
+      '1'
+    ) {
+      if (Date.now() > deadline) throw new Error('the migrate Job did not succeed');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    kubectl(['-n', NS, 'delete', 'jobs', '-l', sel, '--wait=true', '--cascade=foreground']);
+  } finally {
+    kubectl(['-n', opNs, 'scale', deploy, `--replicas=${replicas}`]);
+  }
+  const dm = await waitForPhase(NS, 'vanished', ['Succeeded', 'Failed', 'RolledBack', 'Blocked'], 600_000);
+  expect({ phase: dm.status?.phase, lastError: dm.status?.lastError }).toEqual({
+    phase: 'Succeeded',
+    lastError: undefined,
+  });
+  await withDb(db, async (c) => {
+    expect((await c.query('SELECT name FROM migrations ORDER BY id')).rows.map((r) => r.name)).toEqual([
+      'CreateA1750000000000',
+      'SlowB1750000001000',
+    ]);
+    const up = await c.query("SELECT count(*)::int AS n FROM dbmigrate_history WHERE direction = 'up'");
+    expect(up.rows[0].n).toBe(2);
+  });
+}, 900_000);
