@@ -278,6 +278,10 @@ describe('reconcile: failures', () => {
     const free = reconcile({ dm: { ...dm, status: waiting.status }, ...input });
     expect(free.status.phase).toBe('BackingUp');
     expect(created(free).map((j) => j.step)).toEqual(['backup']);
+    // The check is measured (and its result published) once, when the run moves on from it.
+    expect([b, waiting].flatMap((o) => o.stepsFinished)).toEqual([]);
+    expect(free.stepsFinished).toEqual([{ step: 'check', ok: true, seconds: 30 }]);
+    expect(free.actions.filter((x) => x.kind === 'publishResult')).toHaveLength(1);
   });
 
   it('an unverified backup fails the run before migrating', () => {

@@ -291,28 +291,33 @@ function advanceActive(ctx: Ctx, phase: ActivePhase): void {
   const obs = observeStep(name, ctx.input.jobs, ctx.input.pods);
   const inspecting = Boolean(ctx.status.inspection);
   const outcome = outcomeOf(obs, inspecting);
-  if (obs.state !== 'absent' && obs.state !== 'running') {
-    // Every finished Job is measured, and a check's or migrate's full result published for people.
-    ctx.out.stepsFinished.push({
-      step,
-      ok: obs.state === 'succeeded',
-      seconds: stepSeconds(obs.job, obs.result),
-    });
-    if (!inspecting && (step === 'check' || step === 'migrate'))
-      ctx.out.actions.push({
-        kind: 'publishResult',
-        step,
-        job: name,
-        run: ctx.run,
-        ...(obs.result ? { result: obs.result } : {}),
-      });
-  }
   const seen = {
     step,
     message: obs.state === 'failed' ? obs.message : '',
     ...('result' in obs && obs.result ? { result: obs.result } : {}),
   };
   carryOut(ctx, TRANSITIONS[phase][outcome].decide(ctx, seen));
+  if (obs.state === 'absent' || obs.state === 'running') return;
+  // A finished Job is measured, and a check's or migrate's full result published for people,
+  // once: when the run moves on from it (a row may wait on it, e.g. for the database).
+  const next = isActive(ctx.status.phase) ? activeStep(ctx.status.phase, ctx.status) : undefined;
+  const nextName = next
+    ? jobName(ctx.run, next, next === 'verify' ? ctx.status.inspection?.after : undefined)
+    : undefined;
+  if (ctx.out.runFinished === undefined && nextName === name) return;
+  ctx.out.stepsFinished.push({
+    step,
+    ok: obs.state === 'succeeded',
+    seconds: stepSeconds(obs.job, obs.result),
+  });
+  if (!inspecting && (step === 'check' || step === 'migrate'))
+    ctx.out.actions.push({
+      kind: 'publishResult',
+      step,
+      job: name,
+      run: ctx.run,
+      ...(obs.result ? { result: obs.result } : {}),
+    });
 }
 
 function stepSeconds(job: V1Job, result: JobResult | undefined): number {
