@@ -605,7 +605,13 @@ test('a migrate Job that succeeded and was deleted before the operator saw it en
     'name',
   ]).trim();
   const replicas = kubectl(['-n', opNs, 'get', deploy, '-o', 'jsonpath={.spec.replicas}']).trim() || '1';
-  await waitForPhase(NS, 'vanished', ['Migrating', 'Succeeded', 'Failed', 'Blocked', 'RolledBack']);
+  const sel = 'dbmigrate.io/name=vanished,dbmigrate.io/step=migrate';
+  // The status names the Job before it is created: wait for the Job itself, then stop the operator.
+  const created = Date.now() + 300_000;
+  while (kubectl(['-n', NS, 'get', 'jobs', '-l', sel, '-o', 'name']).trim() === '') {
+    if (Date.now() > created) throw new Error('no migrate Job');
+    await new Promise((r) => setTimeout(r, 500));
+  }
   kubectl(['-n', opNs, 'scale', deploy, '--replicas=0']);
   try {
     const podsGone = Date.now() + 120_000;
@@ -614,10 +620,9 @@ test('a migrate Job that succeeded and was deleted before the operator saw it en
       if (Date.now() > podsGone) throw new Error('the operator Pods did not go');
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const sel = 'dbmigrate.io/name=vanished,dbmigrate.io/step=migrate';
     const deadline = Date.now() + 180_000;
     while (
-      kubectl(['-n', NS, 'get', 'jobs', '-l', sel, '-o', 'jsonpath={.items[0].status.succeeded}']).trim() !==
+      kubectl(['-n', NS, 'get', 'jobs', '-l', sel, '-o', 'jsonpath={.items[*].status.succeeded}']).trim() !==
       '1'
     ) {
       if (Date.now() > deadline) throw new Error('the migrate Job did not succeed');
