@@ -584,7 +584,11 @@ test('a migrate Job that succeeded and was deleted before the operator saw it en
         'CREATE TABLE vanished_a (id int)',
         'DROP TABLE vanished_a',
       ),
-      '1750000001000-SlowB.mjs': migrationFile('SlowB1750000001000', 'SELECT pg_sleep(20)', ''),
+      '1750000001000-SlowB.mjs': migrationFile(
+        'SlowB1750000001000',
+        'SELECT pg_sleep(20)',
+        'SELECT pg_sleep(0)',
+      ),
     },
   });
   const resource = databaseMigration(NS, 'vanished', db, {
