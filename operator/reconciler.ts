@@ -15,7 +15,7 @@ import type { V1Job } from '@kubernetes/client-node';
 import type { JobResult, JobStep } from '../crds/job-result.js';
 import { setCondition } from './conditions.js';
 import { pinImage, resolvedDigest } from './frozen-sources.js';
-import { jobName, type RunId } from './job-names.js';
+import type { RunId } from './job-names.js';
 import { observeStep } from './job-observer.js';
 import {
   isActive,
@@ -27,6 +27,7 @@ import {
 import {
   HISTORY_LIMIT,
   keepsWorkloadsDown,
+  stepJobName,
   QUEUED_RECHECK_MS,
   type Action,
   type Ctx,
@@ -139,7 +140,7 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
     const superseded = generation !== prevGen && !mustFinishBeforeNewGeneration(phase);
     if (superseded) {
       const step = activeStep(phase, prev);
-      const name = jobName(run, step, step === 'verify' ? prev.inspection?.after : undefined);
+      const name = stepJobName(run, step, prev);
       const obs = observeStep(name, input.jobs, input.pods);
       if (obs.state === 'running') {
         out.holdsTarget = true;
@@ -287,7 +288,7 @@ function pinMigrationsImage(ctx: Ctx): void {
 /** Looks at the Job of the active phase and carries out the row for (phase, outcome). */
 function advanceActive(ctx: Ctx, phase: ActivePhase): void {
   const step = activeStep(phase, ctx.status);
-  const name = jobName(ctx.run, step, step === 'verify' ? ctx.status.inspection?.after : undefined);
+  const name = stepJobName(ctx.run, step, ctx.status);
   const obs = observeStep(name, ctx.input.jobs, ctx.input.pods);
   const inspecting = Boolean(ctx.status.inspection);
   const outcome = outcomeOf(obs, inspecting);
@@ -301,9 +302,7 @@ function advanceActive(ctx: Ctx, phase: ActivePhase): void {
   // A finished Job is measured, and a check's or migrate's full result published for people,
   // once: when the run moves on from it (a row may wait on it, e.g. for the database).
   const next = isActive(ctx.status.phase) ? activeStep(ctx.status.phase, ctx.status) : undefined;
-  const nextName = next
-    ? jobName(ctx.run, next, next === 'verify' ? ctx.status.inspection?.after : undefined)
-    : undefined;
+  const nextName = next ? stepJobName(ctx.run, next, ctx.status) : undefined;
   if (ctx.out.runFinished === undefined && nextName === name) return;
   ctx.out.stepsFinished.push({
     step,

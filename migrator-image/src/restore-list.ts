@@ -5,7 +5,7 @@
 // table stayed lost. They are taken out of the archive's table of contents
 // (pg_restore -L), left in place with their types and functions, and the
 // restore works where the app's own role works.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
@@ -41,7 +41,7 @@ export async function restoreListWithout(
   cfg: Config,
   archive: string,
   skip: readonly string[],
-): Promise<{ file: string; skipped: string[] } | undefined> {
+): Promise<{ file: string; skipped: string[]; remove: () => void } | undefined> {
   if (skip.length === 0) return undefined;
   const names = new Set(skip);
   const { stdout } = await runTool(cfg, 'pg_restore', ['--list', archive]);
@@ -52,7 +52,8 @@ export async function restoreListWithout(
     return false;
   });
   if (skipped.length === 0) return undefined;
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'dbm-restore-')), 'toc.list');
+  const dir = mkdtempSync(path.join(tmpdir(), 'dbm-restore-'));
+  const file = path.join(dir, 'toc.list');
   writeFileSync(file, kept.join('\n'));
-  return { file, skipped };
+  return { file, skipped, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -11,7 +11,7 @@ import type { JobResult, JobStep, MigrateProgress } from '../../crds/job-result.
 import { setCondition } from '../conditions.js';
 import type { ConfigMapSeen } from '../frozen-sources.js';
 import type { JobBuildConfig, StepParams } from '../job-builder.js';
-import type { RunId } from '../job-names.js';
+import { jobName, type RunId } from '../job-names.js';
 import { progressMessage } from '../migrate-progress.js';
 import { isTerminal } from '../phases.js';
 
@@ -132,6 +132,11 @@ export function setProgress(ctx: Ctx, p: MigrateProgress, failed = false): void 
 /** After a failed restore the database is in between: the application stays stopped for a human. */
 export function keepsWorkloadsDown(status: DatabaseMigrationStatus): boolean {
   return status.phase === 'Failed' && status.lastError?.step === 'restore';
+}
+
+/** The name of `step`'s Job in this run; the verify Job of an inspection is named per inspected step. */
+export function stepJobName(run: RunId, step: JobStep, status: DatabaseMigrationStatus): string {
+  return jobName(run, step, step === 'verify' ? status.inspection?.after : undefined);
 }
 
 export function capitalize(s: string): string {

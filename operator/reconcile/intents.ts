@@ -15,6 +15,7 @@ import {
   setPhaseConditions,
   setProgress,
   stepCondition,
+  stepJobName,
   WORKLOADS_RECHECK_MS,
   type Ctx,
   type RunResult,
@@ -150,7 +151,7 @@ export function startStep(ctx: Ctx, phase: ActivePhase, message: string, params:
 function ensureJob(ctx: Ctx, step: JobStep): void {
   const phase = ctx.status.phase as ActivePhase;
   const inspects = step === 'verify' ? ctx.status.inspection?.after : undefined;
-  const name = jobName(ctx.run, step, inspects);
+  const name = stepJobName(ctx.run, step, ctx.status);
   if (waitsForStoppedWorkloads(ctx, phase)) {
     // Scaling down is recorded and re-applied until every Pod of the app is gone:
     // a backup or restore under a running app would lose its writes (or fail on its locks).

@@ -236,7 +236,9 @@ export async function restore(cfg: Config, res: JobResult): Promise<void> {
     if (list) log.info({ skipped: list.skipped }, 'left in place: extensions this role does not own');
     const select = [...(list ? ['-L', list.file] : []), ...(scope ?? []).flatMap((n) => ['-n', n])];
     if (scope) log.info({ schemas: scope }, 'restoring only the schemas the run touched');
-    const run = await restoreInOneTransaction(cfg, path, prelude, postlude, dropHeader, select);
+    const run = await restoreInOneTransaction(cfg, path, prelude, postlude, dropHeader, select).finally(() =>
+      list?.remove(),
+    );
     log.info({ ms: Math.round(run.ms) }, 'restore committed');
     if (drop.length > 0) log.warn({ tables: drop }, 'dropped tables created after the backup');
     res.backup.historyRowsSince = since;
