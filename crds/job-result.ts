@@ -46,6 +46,7 @@ export const findingCategories = [
   'locking',
   'backwardIncompatible',
   'irreversible',
+  'incomplete',
 ] as const;
 export const FindingCategory = z.enum(findingCategories);
 export type FindingCategory = z.infer<typeof FindingCategory>;

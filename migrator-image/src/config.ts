@@ -1,6 +1,8 @@
 // Configuration of the migrator, read from the environment the Job sets and
 // validated with zod. PGPASSWORD comes from a Secret: it is kept here only to
 // connect and to scrub it from anything we print.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { findingCategories, type FindingCategory } from '../../crds/job-result.js';
 
@@ -157,6 +159,8 @@ export const Env = z.object({
   // and the directory its data lives in (an emptyDir in the Pod; default the OS temp dir).
   SHADOW_PG_BIN_DIR: optionalString,
   SHADOW_DATA_DIR: optionalString,
+  /** The check's capture of the target (capture.ts): the check then holds no credentials of the target. */
+  CAPTURE_DIR: optionalString,
   // An external shadow server (spec.check.shadow) instead of a local one: the check creates and drops a database there.
   SHADOW_PGHOST: optionalString,
   SHADOW_PGPORT: int(5432, 1, 65535),
@@ -217,8 +221,28 @@ export type Config = z.output<typeof Env>;
 
 export class ConfigError extends Error {}
 
+/**
+ * The check's container holds no connection to the target: with a capture and
+ * no PGHOST, the target's names (database, role; never a password or a host)
+ * come from the capture, and PGHOST names the capture directory, where no
+ * server listens.
+ */
+function fromCapture(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const dir = env.CAPTURE_DIR;
+  if (!dir || env.PGHOST) return env;
+  try {
+    const cap = JSON.parse(readFileSync(join(dir, 'capture.json'), 'utf8')) as {
+      database: string;
+      user: string;
+    };
+    return { ...env, PGHOST: dir, PGDATABASE: cap.database, PGUSER: cap.user };
+  } catch {
+    return env;
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = Env.safeParse(env);
+  const parsed = Env.safeParse(fromCapture(env));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     // Never echo the received value: it could be a secret.

@@ -7,6 +7,11 @@ export function logToStderr(): void {
   toStderr = true;
 }
 
+/** Where log lines go now: a child process's lines are passed on there. */
+export function logStream(): NodeJS.WritableStream {
+  return toStderr ? process.stderr : process.stdout;
+}
+
 // pino JSON on stdout (a Job's log), every line scrubbed of the password.
 export const log = pino(
   {
@@ -14,5 +19,5 @@ export const log = pino(
     timestamp: pino.stdTimeFunctions.isoTime,
     level: process.env.LOG_LEVEL ?? 'info',
   },
-  { write: (line: string) => void (toStderr ? process.stderr : process.stdout).write(scrub(line)) },
+  { write: (line: string) => void logStream().write(scrub(line)) },
 );

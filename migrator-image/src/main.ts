@@ -28,6 +28,8 @@ const commands: Record<JobStep, () => Promise<Command>> = {
   check: async () => (await import('./commands/check.js')).check,
   revert: async () => (await import('./commands/revert.js')).revert,
 };
+/** The check Job's first container: it reads the target for the check (its result is the check's). */
+const capture = async (): Promise<Command> => (await import('./commands/capture.js')).capture;
 
 /** Cancels or terminates every backend of this process (found by its unique application_name). */
 function backendKiller(cfg: Config): { kill: BackendKiller; close: () => Promise<void> } {
@@ -68,7 +70,9 @@ const STARTED = performance.now();
 export async function main(argv: string[]): Promise<number> {
   registerSecret(process.env.PGPASSWORD);
   registerSecret(process.env.SHADOW_PGPASSWORD);
-  const name = argv[0];
+  // `capture` is the check step's first half: its result, if it fails, is the check's.
+  const name = argv[0] === 'capture' ? 'check' : argv[0];
+  const load = argv[0] === 'capture' ? capture : isStep(name) ? commands[name] : undefined;
   // `wait` (the Helm hook waiter) is not an operator Job step: no JobResult.
   if (name === 'wait') return (await import('./commands/wait.js')).wait();
   // `lint` reads plain SQL files, needs no database and writes no JobResult either.
@@ -77,8 +81,10 @@ export async function main(argv: string[]): Promise<number> {
   if (name === 'check' && argv.length > 1)
     return (await import('./commands/check-cli.js')).checkCli(argv.slice(1));
   const resultPath = process.env.RESULT_PATH || '/dev/termination-log';
-  if (!isStep(name)) {
-    process.stderr.write(`usage: migrator <${[...Object.keys(commands), 'wait', 'lint'].join('|')}>\n`);
+  if (!isStep(name) || !load) {
+    process.stderr.write(
+      `usage: migrator <${[...Object.keys(commands), 'capture', 'wait', 'lint'].join('|')}>\n`,
+    );
     return 2;
   }
   // A step takes its settings from the environment only: `migrator migrate --dry-run` must not
@@ -139,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
       { command: name, host: cfg.PGHOST, port: cfg.PGPORT, database: cfg.PGDATABASE, user: cfg.PGUSER },
       'migrator starting',
     );
-    const run = await commands[name]();
+    const run = await load();
     // A signal after the command finished changes nothing: its work is committed.
     await run(cfg, res);
     res.ok = true;

@@ -118,6 +118,9 @@ export async function checkCli(argv: string[], io: CheckIo = process): Promise<n
   let cfg;
   try {
     cfg = loadConfig(env);
+    // The check's child process (the one running migration code) takes its settings from the
+    // environment, minus every connection to the target (shadow/child.ts).
+    Object.assign(process.env, env);
   } catch (err) {
     await write(io.stderr, `migrator check: ${scrub((err as Error).message)}\n${CHECK_USAGE}`);
     return 2;

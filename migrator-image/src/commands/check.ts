@@ -9,15 +9,17 @@
 // real sizes, irreversible down()s, and compatibility queries that the
 // migrated schema breaks.
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { QueryRunner } from 'typeorm';
 import type { Finding, JobResult, PlanRecord } from '../../../crds/job-result.js';
 import { planChecksums, planDigest } from '../checksums.js';
-import { databaseIdentity } from '../identity.js';
 import { restoreScopeFindings } from '../shadow/scope.js';
 import type { Config } from '../config.js';
-import { connect, quoteIdent } from '../db.js';
 import { lintSql, newLintContext, seedSchema } from '../lint/index.js';
 import { log } from '../log.js';
+import { scrubSql } from '../scrub.js';
 import { executorFor, migrationsTable, openSession, type Session } from '../session.js';
 import {
   describeDiff,
@@ -26,7 +28,16 @@ import {
   type Catalog,
   type CatalogDiff,
 } from '../shadow/catalog.js';
-import { copyMigrationRows, dumpSchema, loadSchema, readTargetStats, type Rows } from '../shadow/schema.js';
+import { captureTarget, hasCapture, readCapture, type Capture } from '../shadow/capture.js';
+import { runCheckChild } from '../shadow/child.js';
+import {
+  finishShadow,
+  ownPublicSchema,
+  prepareShadow,
+  shadowConfig,
+  withoutOwnership,
+} from '../shadow/prepare.js';
+import { loadSchema, type Rows, type TargetStats } from '../shadow/schema.js';
 import { runningAppEntityFindings } from '../shadow/entities.js';
 import { externalShadowOf, openExternalShadow } from '../shadow/external.js';
 import { chooseBinDir, startShadow, type ShadowServer } from '../shadow/server.js';
@@ -39,45 +50,35 @@ const rowsOf =
   async (sql, params) =>
     (await query.call(qr, sql, params)) as Array<Record<string, unknown>>;
 
-export function shadowConfig(cfg: Config, shadow: ShadowServer, database: string): Config {
-  return {
-    ...cfg,
-    PGHOST: shadow.host,
-    PGPORT: shadow.port,
-    PGUSER: shadow.user,
-    PGPASSWORD: shadow.password,
-    PGDATABASE: database,
-    PGSSLMODE: shadow.sslMode ?? 'disable',
-    // Nothing else runs on the shadow: no lock to wait for, no statement to cut short.
-    LOCK_TIMEOUT_SECONDS: 0,
-    STATEMENT_TIMEOUT_SECONDS: 0,
-  };
+/** The approval hash: the files' digest (hashed first), each finding's rule, migration and statement, what was not reached. */
+export function planHash(h: ReturnType<typeof createHash>, plan: PlanRecord): string {
+  for (const f of plan.findings) h.update(`-- finding ${f.rule} ${f.migration} ${f.statement ?? '-'}\n`);
+  for (const n of plan.notCaptured) h.update(`-- not captured ${n.migration}\n`);
+  return h.digest('hex');
 }
 
-/** The target's roles (names only) and database, so GRANTs and ALTER DATABASE in migrations run. */
-async function prepareShadow(cfg: Config, shadow: ShadowServer, roles: string[]): Promise<string> {
-  const { client } = await connect(shadowConfig(cfg, shadow, shadow.database));
-  try {
-    for (const r of roles)
-      await client
-        .query(
-          `DO $$ BEGIN CREATE ROLE ${quoteIdent(r)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
-        )
-        .catch((err: unknown) => {
-          // An external server may not let us create roles: the schema load then reports the GRANTs it skipped.
-          if (!shadow.external) throw err;
-          log.warn(
-            { role: r, err: (err as Error).message },
-            'could not create a role on the external shadow',
-          );
-        });
-    // The external server's fresh database is the one to use; a local server gets the target's name.
-    if (shadow.external || cfg.PGDATABASE === 'postgres') return shadow.database;
-    await client.query(`CREATE DATABASE ${quoteIdent(cfg.PGDATABASE)}`);
-    return cfg.PGDATABASE;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+/** The check saw less than the plan: schema the shadow could not load, statements it could not trace. */
+export function incompleteFinding(
+  schemaErrors: number,
+  captured: ReadonlyMap<string, string[]>,
+  traced: number,
+  pending: readonly string[],
+): Finding | undefined {
+  const statements = [...captured.values()].reduce((n, s) => n + s.length, 0);
+  const parts: string[] = [];
+  if (schemaErrors > 0)
+    parts.push(`${schemaErrors} statement(s) of the target's schema failed on the shadow`);
+  if (statements > 0 && traced < statements)
+    parts.push(`${statements - traced} of ${statements} statement(s) not traced`);
+  if (parts.length === 0) return undefined;
+  return {
+    rule: 'check-incomplete',
+    category: 'incomplete',
+    severity: 'warning',
+    migration: pending[pending.length - 1] ?? '',
+    message: `the check is incomplete: ${parts.join('; ')} (status.plan.shadow lists the first errors)`,
+    hint: 'Give spec.check.shadow a server with the extensions the target uses, or add "incomplete" to spec.safety.block to stop such runs.',
+  };
 }
 
 function irreversible(migration: string, message: string): Finding {
@@ -107,40 +108,50 @@ function minus(d: CatalogDiff, carried: CatalogDiff): CatalogDiff {
   return { added: d.added.filter((l) => !a.has(l)), removed: d.removed.filter((l) => !r.has(l)) };
 }
 
+/** The error of the check's child process, as toResultError reads it back. */
+function childError(e: NonNullable<JobResult['error']>): Error {
+  return Object.assign(new Error(e.message), {
+    ...(e.code ? { code: e.code } : {}),
+    ...(e.migration ? { migration: e.migration } : {}),
+    ...(e.detail ? { detail: e.detail } : {}),
+    ...(e.hint ? { hint: e.hint } : {}),
+    ...(e.statement ? { query: e.statement } : {}),
+  });
+}
+
+/**
+ * The check. With a capture in CAPTURE_DIR (the Job's check container, or the
+ * child below) it runs the migrations on the shadow. Otherwise (by hand, in an
+ * app's CI) it captures the target itself and runs the rest in a child process
+ * that holds none of the target's credentials.
+ */
 export async function check(cfg: Config, res: JobResult): Promise<void> {
+  if (hasCapture(cfg.CAPTURE_DIR)) return checkCaptured(cfg, res);
+  const dir = mkdtempSync(join(cfg.SHADOW_DATA_DIR ?? tmpdir(), 'dbm-capture-'));
+  try {
+    const cap = await captureTarget(cfg, dir);
+    res.database = cap.identity;
+    const child = await runCheckChild(dir, process.env);
+    if (child.plan) res.plan = child.plan;
+    if (!child.ok) throw childError(child.error ?? { message: 'the check failed without saying why' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function statsOf(cap: Capture): TargetStats {
+  return { serverVersion: cap.serverVersion, major: cap.major, relations: new Map(cap.relations) };
+}
+
+async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
   const t0 = performance.now();
-  const target = await openSession(cfg, { lock: true });
+  const { capture: cap, schemaSql } = readCapture(cfg.CAPTURE_DIR ?? '');
+  res.database = cap.identity;
+  const stats = statsOf(cap);
+  const volatile = new Set(cap.volatile);
   let shadow: ShadowServer | undefined;
   let sh: Session | undefined;
   try {
-    res.database = await databaseIdentity(<T>(sql: string) => target.qr.query(sql) as Promise<T[]>);
-    const pending = await executorFor(target).getPendingMigrations();
-    const plan: PlanRecord = { pending: pending.map((m) => m.name), hash: '', findings: [], notCaptured: [] };
-    res.plan = plan;
-    const h = createHash('sha256');
-    if (pending.length > 0) {
-      // What migrate will refuse to run if it differs; the hash an approval names covers the files too.
-      plan.checksums = planChecksums(plan.pending, target.byName);
-      plan.checksumsDigest = planDigest(plan.pending, target.byName);
-      for (const [name, sum] of Object.entries(plan.checksums)) h.update(`-- file ${name} ${sum}\n`);
-    }
-    if (pending.length === 0) {
-      plan.hash = h.digest('hex');
-      log.info('check finished: no pending migrations');
-      return;
-    }
-    const targetRows = rowsOf(target.qr, target.qr.query);
-    const stats = await readTargetStats(targetRows);
-    const roles = (await targetRows(`SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_'`)).map((r) =>
-      String(r.rolname),
-    );
-    const volatile = new Set(
-      (await targetRows(`SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v'`)).map((r) =>
-        String(r.proname),
-      ),
-    );
-    const schemaSql = await dumpSchema(cfg);
-
     const external = externalShadowOf(cfg);
     shadow = external
       ? await openExternalShadow(cfg, external, stats.major)
@@ -148,15 +159,51 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
           binDir: chooseBinDir(stats.major, cfg.SHADOW_PG_BIN_DIR),
           parentDir: cfg.SHADOW_DATA_DIR,
         });
-    const scfg = shadowConfig(cfg, shadow, await prepareShadow(cfg, shadow, roles));
-    const schemaErrors = await loadSchema(cfg, scfg, schemaSql, shadow.major);
+    const prepared = await prepareShadow(cfg, shadow, cap);
+    const admin = shadowConfig(cfg, shadow, prepared.database);
+    await ownPublicSchema(cfg, shadow, cap, prepared.database);
+    const schemaErrors = await loadSchema(
+      cfg,
+      admin,
+      shadow.external ? withoutOwnership(schemaSql) : schemaSql,
+      shadow.major,
+    );
+    await finishShadow(cfg, shadow, cap, prepared.database, migrationsTable(cfg));
+    // The migrations run as the target's role; a connection the migration code opens itself
+    // (new pg.Client(), which reads PG*) reaches this private server, the only one this process knows.
+    const scfg = shadowConfig(cfg, shadow, prepared.database, prepared.user);
+    Object.assign(process.env, {
+      PGHOST: scfg.PGHOST,
+      PGPORT: String(scfg.PGPORT),
+      PGUSER: scfg.PGUSER,
+      PGDATABASE: scfg.PGDATABASE,
+    });
     sh = await openSession(scfg, { lock: false });
+    const pending = await executorFor(sh).getPendingMigrations();
+    const plan: PlanRecord = { pending: pending.map((m) => m.name), hash: '', findings: [], notCaptured: [] };
+    res.plan = plan;
+    const h = createHash('sha256');
+    if (pending.length > 0) {
+      // What migrate will refuse to run if it differs; the hash an approval names covers the files too.
+      plan.checksums = planChecksums(plan.pending, sh.byName);
+      plan.checksumsDigest = planDigest(plan.pending, sh.byName);
+      h.update(`-- files ${plan.checksumsDigest}\n`);
+    }
+    if (pending.length === 0) {
+      plan.hash = h.digest('hex');
+      log.info('check finished: no pending migrations');
+      return;
+    }
     const qr = sh.qr;
     const original = qr.query;
     const direct = rowsOf(qr, original);
-    await copyMigrationRows(targetRows, direct, migrationsTable(cfg));
     log.info(
-      { target: stats.serverVersion, shadowMajor: shadow.major, schemaErrors: schemaErrors.length },
+      {
+        target: stats.serverVersion,
+        shadowMajor: shadow.major,
+        schemaErrors: schemaErrors.length,
+        runsAs: prepared.user,
+      },
       'shadow database ready',
     );
 
@@ -322,17 +369,14 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
     );
     for (const m of pending) {
       const sqls = captured.get(m.name);
-      h.update(`-- ${m.name}\n`);
       if (!sqls) {
-        h.update('-- not captured\n');
         plan.notCaptured.push({
           migration: m.name,
           reason: 'not reached: an earlier migration failed on the shadow',
         });
         continue;
       }
-      for (const sql of sqls) h.update(sql.trim() + ';\n');
-      log.info({ migration: m.name, sql: sqls }, 'captured SQL');
+      log.info({ migration: m.name, sql: sqls.map(scrubSql) }, 'captured SQL');
       ctx.options.implicitTransaction = runsInTransaction(cfg, instanceOf(sh, m.name));
       plan.findings.push(...(await lintSql(m.name, sqls, ctx)));
     }
@@ -352,7 +396,16 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
     }
     if (revertFindings.length > 0) plan.revertFindings = revertFindings;
     if (ctx.ignored.length > 0) plan.ignored = ctx.ignored;
-    plan.hash = h.digest('hex');
+    const incomplete = incompleteFinding(
+      schemaErrors.length,
+      captured,
+      tracer.statements.length,
+      plan.pending,
+    );
+    if (incomplete) plan.findings.push(incomplete);
+    // What an approval names: the files (one digest over the whole sorted list) and what was found
+    // where, never the SQL text: a migration inlining a timestamp or a uuid gets the same hash each check.
+    plan.hash = planHash(h, plan);
     plan.shadow = {
       targetVersion: stats.serverVersion,
       shadowMajor: shadow.major,
@@ -378,6 +431,5 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
   } finally {
     await sh?.close();
     await shadow?.stop();
-    await target.close();
   }
 }

@@ -1,10 +1,9 @@
-// What the check takes from the target, and only that: its schema (a
+// The target side of the check (see capture.ts): its schema (a
 // `pg_dump --schema-only`, which holds ACCESS SHARE like any schema dump), the
 // rows of the migrations table (so the shadow knows what is applied), and its
 // statistics (row estimates and sizes), which turn a trace into an impact.
 import { spawn } from 'node:child_process';
 import type { Config } from '../config.js';
-import { quoteIdent } from '../db.js';
 import { childEnv, runTool, toolPath, TRANSACTION_TIMEOUT_SET } from '../pgtools.js';
 import { MigratorError } from '../result.js';
 import { scrub } from '../scrub.js';
@@ -53,12 +52,11 @@ export async function readTargetStats(q: Rows): Promise<TargetStats> {
   };
 }
 
-/** The target's schema as SQL; waits for its ACCESS SHARE locks no longer than lock_timeout. */
+/** The target's schema as SQL, with owners and grants; waits for its ACCESS SHARE locks no longer than lock_timeout. */
 export async function dumpSchema(cfg: Config): Promise<string> {
   const out = await runTool(cfg, 'pg_dump', [
     '--schema-only',
-    '--no-owner',
-    '--no-privileges',
+    // Owners and grants kept: the shadow has the target's roles, and the migrations run as its role.
     '--no-publications',
     '--no-subscriptions',
     '--no-security-labels',
@@ -108,29 +106,4 @@ export function loadSchema(cfg: Config, shadow: Config, sql: string, shadowMajor
     });
     psql.stdin.end(script);
   });
-}
-
-/** Copies the migrations table's rows (their ids too) and moves its id sequence past them. */
-export async function copyMigrationRows(target: Rows, shadow: Rows, table: string): Promise<number> {
-  const [reg] = await target(`SELECT to_regclass($1) AS reg`, [table]);
-  if (!reg?.reg) return 0;
-  const rows = await target(`SELECT coalesce(json_agg(t), '[]'::json) AS rows FROM ${table} t`);
-  const json = JSON.stringify(rows[0]?.rows ?? []);
-  await shadow(`INSERT INTO ${table} SELECT * FROM json_populate_recordset(null::${table}, $1::json)`, [
-    json,
-  ]);
-  const seqCols = await shadow(
-    `SELECT a.attname AS col FROM pg_attribute a
-      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
-        AND pg_get_serial_sequence($1::text, a.attname::text) IS NOT NULL`,
-    [table],
-  );
-  for (const { col } of seqCols) {
-    const c = quoteIdent(String(col));
-    await shadow(
-      `SELECT setval(pg_get_serial_sequence($1, $2), coalesce((SELECT max(${c}) FROM ${table}), 0) + 1, false)`,
-      [table, String(col)],
-    );
-  }
-  return JSON.parse(json).length as number;
 }

@@ -2,6 +2,7 @@
 // backend took (pg_locks of its own pid, which a transaction keeps until its
 // end) and which existing tables it rewrote (relfilenode changed). Joined with
 // the target's sizes, each becomes an impact a person can weigh.
+import { scrubSql } from '../scrub.js';
 import type { Finding } from '../../../crds/job-result.js';
 import type { Rows, TargetStats } from './schema.js';
 
@@ -79,7 +80,7 @@ export class Tracer {
     const entry: TracedStatement = {
       migration,
       index,
-      sql: sql.slice(0, 300),
+      sql: scrubSql(sql).slice(0, 300),
       locks,
       rewrites,
       heldAcross: 0,

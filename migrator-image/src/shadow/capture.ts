@@ -1,0 +1,158 @@
+// What the check takes from the target, written to a directory, and the only
+// part of the check that holds the target's credentials: `pg_dump
+// --schema-only` (ACCESS SHARE, as any schema dump), the migrations table's
+// rows, the statistics that turn a trace into an impact, and the roles,
+// memberships and extension owners the shadow copies so that the migrations
+// run there with the target role's privileges. No migration file is loaded
+// here: the code that runs migrations reads this directory and nothing else.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DatabaseIdentity } from '../../../crds/job-result.js';
+import type { Config } from '../config.js';
+import { acquireLock, connect, pgRows, qualified } from '../db.js';
+import { databaseIdentity } from '../identity.js';
+import { MigratorError } from '../result.js';
+import { dumpSchema, readTargetStats, type RelationStats, type Rows } from './schema.js';
+
+export interface CapturedRole {
+  name: string;
+  superuser: boolean;
+  createdb: boolean;
+  createrole: boolean;
+  inherit: boolean;
+  bypassrls: boolean;
+  /** Roles this one is a direct member of. */
+  memberOf: string[];
+}
+
+export interface Capture {
+  version: 1;
+  /** The target database's name and the role the migrations run as there (no password, no host). */
+  database: string;
+  user: string;
+  databaseOwner: string;
+  publicOwner?: string;
+  identity: DatabaseIdentity;
+  serverVersion: string;
+  major: number;
+  relations: Array<[string, RelationStats]>;
+  roles: CapturedRole[];
+  extensions: Array<{ name: string; schema: string; owner: string }>;
+  volatile: string[];
+  /** The migrations table's rows as JSON (ids too), or null when it does not exist yet. */
+  migrationRows: string | null;
+  capturedAt: string;
+}
+
+const CAPTURE_FILE = 'capture.json';
+const SCHEMA_FILE = 'schema.sql';
+
+async function readRoles(q: Rows): Promise<CapturedRole[]> {
+  const rows = await q(
+    `SELECT r.rolname AS name, r.rolsuper AS su, r.rolcreatedb AS cdb, r.rolcreaterole AS cr,
+            r.rolinherit AS inh, r.rolbypassrls AS brls,
+            coalesce((SELECT json_agg(g.rolname ORDER BY g.rolname) FROM pg_auth_members m
+                        JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), '[]'::json) AS member_of
+       FROM pg_roles r WHERE r.rolname !~ '^pg_' ORDER BY r.rolname`,
+  );
+  return rows.map((r) => ({
+    name: String(r.name),
+    superuser: r.su === true,
+    createdb: r.cdb === true,
+    createrole: r.cr === true,
+    inherit: r.inh !== false,
+    bypassrls: r.brls === true,
+    memberOf: (r.member_of as string[]).filter((g) => !g.startsWith('pg_') || g === 'pg_read_all_data'),
+  }));
+}
+
+/** Reads the target and writes the capture into `dir` (atomically: a half-written capture is never read). */
+export async function captureTarget(cfg: Config, dir: string): Promise<Capture> {
+  mkdirSync(dir, { recursive: true });
+  const { client } = await connect(cfg);
+  try {
+    const q = pgRows(client);
+    // Under the migration lock: the migrations table is read between two runs, never in the middle of one.
+    const unlock = await acquireLock(q, cfg);
+    let migrationRows: string | null = null;
+    try {
+      const table = qualified(cfg, cfg.MIGRATIONS_TABLE);
+      const [reg] = await q(`SELECT to_regclass($1) AS reg`, [table]);
+      if (reg?.reg) {
+        const [r] = await q(
+          `SELECT coalesce(json_agg(t ORDER BY t.id), '[]'::json)::text AS rows FROM ${table} t`,
+        );
+        migrationRows = String(r?.rows ?? '[]');
+      }
+    } finally {
+      await unlock();
+    }
+    const identity = await databaseIdentity(<T>(sql: string) => q(sql) as Promise<T[]>);
+    const stats = await readTargetStats(q);
+    const [who] = await q(
+      `SELECT current_user AS u, pg_get_userbyid(d.datdba) AS owner,
+              (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public') AS public_owner
+         FROM pg_database d WHERE d.datname = current_database()`,
+    );
+    const extensions = (
+      await q(
+        `SELECT e.extname AS name, n.nspname AS schema, pg_get_userbyid(e.extowner) AS owner
+           FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql' ORDER BY 1`,
+      )
+    ).map((r) => ({ name: String(r.name), schema: String(r.schema), owner: String(r.owner) }));
+    const volatile = (await q(`SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v'`)).map((r) =>
+      String(r.proname),
+    );
+    const capture: Capture = {
+      version: 1,
+      database: cfg.PGDATABASE,
+      user: String(who?.u ?? cfg.PGUSER),
+      databaseOwner: String(who?.owner ?? cfg.PGUSER),
+      ...(who?.public_owner ? { publicOwner: String(who.public_owner) } : {}),
+      identity,
+      serverVersion: stats.serverVersion,
+      major: stats.major,
+      relations: [...stats.relations.entries()],
+      roles: await readRoles(q),
+      extensions,
+      volatile,
+      migrationRows,
+      capturedAt: new Date().toISOString(),
+    };
+    const schema = await dumpSchema(cfg);
+    writeAtomically(join(dir, SCHEMA_FILE), schema);
+    writeAtomically(join(dir, CAPTURE_FILE), JSON.stringify(capture));
+    return capture;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function writeAtomically(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+export function readCapture(dir: string): { capture: Capture; schemaSql: string } {
+  let capture: Capture;
+  try {
+    capture = JSON.parse(readFileSync(join(dir, CAPTURE_FILE), 'utf8')) as Capture;
+  } catch (err) {
+    throw new MigratorError(
+      `no capture of the target in ${dir} (${(err as Error).message.split('\n')[0]}): the capture step must run first`,
+    );
+  }
+  if (capture.version !== 1)
+    throw new MigratorError(`capture in ${dir} has version ${capture.version}, not 1`);
+  return { capture, schemaSql: readFileSync(join(dir, SCHEMA_FILE), 'utf8') };
+}
+
+export function hasCapture(dir: string | undefined): dir is string {
+  if (!dir) return false;
+  try {
+    readFileSync(join(dir, CAPTURE_FILE));
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,67 @@
+// `migrator check` run by hand or in an app's CI holds the target's
+// credentials (a URL or PG*). It captures the target itself, then runs the
+// migration code in a child process whose environment names no target: no
+// PG*, no DATABASE_URL, no TYPEORM_* (a migration that opens its own
+// `new pg.Client()` reaches the private server, never the target). In a Job
+// the two halves are two containers (capture, then check), and this is unused.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FULL_RESULT_MARKER, type JobResult } from '../../../crds/job-result.js';
+import { logStream } from '../log.js';
+import { MigratorError } from '../result.js';
+import { trackChild } from '../shutdown.js';
+
+/** Names that can carry a connection to the target, in any library's convention. */
+const TARGET_ENV = /^(PG[A-Z_]*|DATABASE_URL|DB_URL|TYPEORM_.*|POSTGRES_.*)$/;
+
+export function envWithoutTarget(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (!TARGET_ENV.test(k)) out[k] = v;
+  return out;
+}
+
+/**
+ * Runs `migrator check` on the capture in `captureDir` as a child process and
+ * returns its full (uncut) result. Its log lines go where ours go; its result
+ * line is read, not repeated.
+ */
+export async function runCheckChild(captureDir: string, env: NodeJS.ProcessEnv): Promise<JobResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'dbm-check-'));
+  const main = process.argv[1];
+  if (!main) throw new MigratorError('cannot find the migrator program to run the check');
+  const child = spawn(process.execPath, [...process.execArgv, main, 'check'], {
+    env: { ...envWithoutTarget(env), CAPTURE_DIR: captureDir, RESULT_PATH: join(dir, 'result.json') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  trackChild(child);
+  let full: string | undefined;
+  let pending = '';
+  child.stdout.on('data', (b: Buffer) => {
+    pending += b.toString('utf8');
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.startsWith(FULL_RESULT_MARKER)) full = line;
+      else logStream().write(`${line}\n`);
+    }
+  });
+  child.stderr.on('data', (b: Buffer) => logStream().write(b));
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on('error', (e) => reject(new MigratorError(`cannot start the check: ${e.message}`)));
+      child.on('close', (c) => resolve(c));
+    });
+    if (full) return (JSON.parse(full) as { dbmigrateFullResult: JobResult }).dbmigrateFullResult;
+    // No full line (killed): the termination file, if it was written.
+    try {
+      return JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as JobResult;
+    } catch {
+      throw new MigratorError(`the check's process ended (exit ${code}) without a result`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
