@@ -119,12 +119,18 @@ export const BackupRecord = z.object({
     .enum(['restore', 'list'])
     .optional()
     .describe(
-      'restore: the archive was restored into a scratch database; list: only its table of contents was read.',
+      'restore: the archive was restored as the target role into a private server and every table compared (count and checksum); list: only its table of contents was read.',
     ),
   verifyNote: z
     .string()
     .optional()
     .describe('Why the archive was not restored to verify it (verified false).'),
+  unproven: z
+    .enum(['tooLarge'])
+    .optional()
+    .describe(
+      'Why the archive was not restored to prove it: tooLarge, the database is above spec.backup.proof.maxSize (only its table of contents was read; the run goes on with a BackupUnproven condition).',
+    ),
   createdAt: z
     .string()
     .optional()

@@ -8,6 +8,7 @@ import type { DatabaseMigration, DatabaseMigrationSpec } from '../crds/database-
 import type { JobDefaults } from '../crds/pod-template.js';
 import { API_VERSION, blockingCategories, KIND } from '../crds/database-migration.js';
 import { TERMINATION_MESSAGE_PATH, type JobStep } from '../crds/job-result.js';
+import { quantityBytes } from '../crds/spec/backup.js';
 import { COPY_MIGRATIONS_CONTAINER } from './frozen-sources.js';
 import { backupId, jobLabels, jobName, runAuthor, type RunId } from './job-names.js';
 import { connectionEnv, podFit, targetDescription, tlsVolumes } from './pod-fit.js';
@@ -138,6 +139,7 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
       { name: 'BACKUP_COMPRESSION', value: spec.backup.compression },
       { name: 'BACKUP_RETENTION', value: String(spec.backup.retention) },
       { name: 'BACKUP_VERIFY', value: String(spec.backup.verify) },
+      { name: 'BACKUP_PROOF_MAX_BYTES', value: String(quantityBytes(spec.backup.proof.maxSize)) },
       { name: 'BACKUP_ID', value: backupId(dm.metadata.namespace, run) },
     );
   }

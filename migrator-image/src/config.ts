@@ -82,6 +82,19 @@ export const Env = z.object({
   BACKUP_COMPRESSION: z.enum(['gzip', 'lz4', 'zstd', 'none']).optional(),
   BACKUP_RETENTION: int(5, 1, 1000),
   BACKUP_VERIFY: bool(true),
+  // Above this database size (pg_database_size) the backup is not restored to prove it (0: no cap).
+  BACKUP_PROOF_MAX_BYTES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return 10 * 1024 ** 3;
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a non-negative integer (bytes)' });
+        return z.NEVER;
+      }
+      return n;
+    }),
   BACKUP_ID: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a file name (letters, digits, . _ -)')

@@ -139,17 +139,45 @@ export const backupFailed: Row = {
 
 export const backedUp: Row = {
   name: 'backedUp',
-  does: 'record the backup, then migrate (or revert, for spec.rollback); an unverified backup fails the run',
+  does: 'record the backup, then migrate (or revert, for spec.rollback); an unverified backup fails the run, one too large to prove (spec.backup.proof.maxSize) goes on with a BackupUnproven warning',
   next: ['Migrating', 'RollingBack', 'Failed'],
   decide(ctx, seen) {
     const backup = seen.result?.backup;
-    if (!backup || (ctx.spec.backup.verify && !backup.verified))
+    // Too large to restore for a proof: its table of contents was read, the run goes on, flagged.
+    const tooLarge = backup?.unproven === 'tooLarge';
+    if (!backup || (ctx.spec.backup.verify && !backup.verified && !tooLarge))
       return backupFailed.decide(ctx, { ...seen, message: 'the backup was not verified' });
     const message = `Backup ${backup.path}: ${backup.sizeBytes} bytes, sha256 ${backup.sha256.slice(0, 12)}, verified ${backup.verified}`;
+    const unproven = `Backup ${backup.path} was not proven by a test restore: ${backup.verifyNote ?? 'the database is above spec.backup.proof.maxSize'}`;
+    const wasUnproven = ctx.status.conditions?.some(
+      (c) => c.type === 'BackupUnproven' && c.status === 'True',
+    );
     return [
       { kind: 'record', status: { backup: { ...backup, completedAt: seen.result?.finishedAt } } },
-      { kind: 'condition', type: 'BackedUp', ok: true, reason: 'BackupVerified', message },
+      {
+        kind: 'condition',
+        type: 'BackedUp',
+        ok: true,
+        reason: tooLarge ? 'TooLargeToProve' : 'BackupVerified',
+        message,
+      },
       { kind: 'event', type: 'Normal', reason: 'BackedUp', message },
+      ...(tooLarge
+        ? ([
+            {
+              kind: 'condition',
+              type: 'BackupUnproven',
+              ok: true,
+              reason: 'TooLargeToProve',
+              message: unproven,
+            },
+            { kind: 'event', type: 'Warning', reason: 'BackupUnproven', message: unproven },
+          ] satisfies Intent[])
+        : wasUnproven
+          ? ([
+              { kind: 'condition', type: 'BackupUnproven', ok: false, reason: 'Proven', message },
+            ] satisfies Intent[])
+          : []),
       ctx.spec.rollback
         ? { kind: 'revert', message: 'Reverting as requested by spec.rollback' }
         : { kind: 'startStep', phase: 'Migrating', message: 'Applying migrations' },

@@ -111,3 +111,50 @@ describe('the transition table', () => {
     expect(doc).toBe(renderStateMachine());
   });
 });
+
+describe('BackingUp: a backup too large to prove', () => {
+  const backup = {
+    path: '/b/x',
+    format: 'custom',
+    sizeBytes: 1,
+    sha256: 'a'.repeat(64),
+    verified: false,
+    verifiedBy: 'list',
+  } as NonNullable<JobResult['backup']>;
+  const seenWith = (b: NonNullable<JobResult['backup']>): Seen => ({
+    step: 'backup',
+    message: 'Job succeeded',
+    result: { step: 'backup', ok: true, startedAt: 'a', finishedAt: 'b', backup: b } as JobResult,
+  });
+
+  it('goes on to migrate with a BackupUnproven condition and a Warning event', () => {
+    const ctx = ctxFor('BackingUp', {}, false);
+    const note = 'not restored to prove it: the database is 12.0 GiB, above the cap';
+    carryOut(
+      ctx,
+      TRANSITIONS.BackingUp.succeeded.decide(
+        ctx,
+        seenWith({ ...backup, unproven: 'tooLarge', verifyNote: note }),
+      ),
+    );
+    expect(ctx.status.phase).toBe('Migrating');
+    expect(ctx.status.conditions?.find((c) => c.type === 'BackupUnproven')).toMatchObject({
+      status: 'True',
+      reason: 'TooLargeToProve',
+      message: `Backup /b/x was not proven by a test restore: ${note}`,
+    });
+    expect(ctx.out.actions).toContainEqual({
+      kind: 'event',
+      type: 'Warning',
+      reason: 'BackupUnproven',
+      message: `Backup /b/x was not proven by a test restore: ${note}`,
+    });
+  });
+
+  it('any other unverified backup still fails the run', () => {
+    const ctx = ctxFor('BackingUp', {}, false);
+    carryOut(ctx, TRANSITIONS.BackingUp.succeeded.decide(ctx, seenWith(backup)));
+    expect(ctx.status.phase).toBe('Failed');
+    expect(ctx.status.conditions?.find((c) => c.type === 'BackupUnproven')).toBeUndefined();
+  });
+});

@@ -36,6 +36,8 @@ it("as the app's non-superuser role, with uuid-ossp owned by the superuser: the 
   const b = await runMigrator('backup', { ...asApp, BACKUP_DIR: tempDir('ext-backups'), BACKUP_ID: 'e1' });
   expect(b.result.error).toBeUndefined();
   expect(b.code).toBe(0);
+  // Proven on a private server where uuid-ossp belongs to the superuser too, by the same restore.
+  expect(b.result.backup).toMatchObject({ verified: true, verifiedBy: 'restore' });
   const m = await runMigrator('migrate', asApp);
   expect(m.code).toBe(0);
 

@@ -1,8 +1,10 @@
 // backup: pg_dump (custom, or directory with -j) from a snapshot exported by a
-// REPEATABLE READ transaction, so the per-table row counts recorded in the
-// sidecar describe exactly what the archive holds; verified with
-// pg_restore --list; sha256 and size; retention.
-import { createHash, randomBytes } from 'node:crypto';
+// REPEATABLE READ transaction, so the per-table row counts and checksums
+// recorded in the sidecar describe exactly what the archive holds; proven by
+// restoring it the way back does into a private server (backup-proof.ts), or,
+// above BACKUP_PROOF_MAX_BYTES, only checked with pg_restore --list; sha256
+// and size; retention.
+import { createHash } from 'node:crypto';
 import {
   createReadStream,
   existsSync,
@@ -19,8 +21,10 @@ import type { BackupRecord, JobResult } from '../../../crds/job-result.js';
 import { requireSet, type Config } from '../config.js';
 import { connect, qualified, quoteIdent } from '../db.js';
 import { log } from '../log.js';
-import { assertClientServes, restoreThroughPsql, runTool, TRANSACTION_TIMEOUT_SET } from '../pgtools.js';
+import { assertClientServes, runTool } from '../pgtools.js';
 import { MigratorError } from '../result.js';
+import { proveBackup, readTargetLook, RestoreVerifyError, type TargetLook } from './backup-proof.js';
+import { snapshotSums } from './backup-sums.js';
 
 export interface BackupSidecar {
   kind: 'dbmigrate-backup';
@@ -41,6 +45,10 @@ export interface BackupSidecar {
   /** Highest history id in the archive: restore counts the rows written since. */
   historyMaxId?: number;
   verifiedBy?: 'restore' | 'list';
+  /** Per table, the sum of its rows' text hashes in the snapshot (see backup-sums.ts); set when proven. */
+  checksums?: Record<string, string>;
+  /** Why the archive was not restored to prove it. */
+  unproven?: 'tooLarge';
 }
 
 export function sidecarPath(archive: string): string {
@@ -145,79 +153,6 @@ export async function verifyArchive(
     );
 }
 
-/** The archive was restored into a scratch database and that failed. */
-class RestoreVerifyError extends MigratorError {}
-
-/**
- * The only verification that proves a backup restores: pg_restore it into a
- * scratch database `<db>_dbm_verify_<random>` on the same server and compare
- * every table's row count with the snapshot's; the scratch database is dropped
- * afterwards. Without CREATE DATABASE only the table of contents can be read.
- */
-export async function restoreVerify(
-  cfg: Config,
-  client: pg.Client,
-  path: string,
-  tables: Record<string, number>,
-  format: 'custom' | 'directory',
-): Promise<{ verifiedBy: 'restore' } | { verifiedBy: 'list'; note: string }> {
-  const may = await client.query<{ ok: boolean }>(
-    'SELECT rolsuper OR rolcreatedb AS ok FROM pg_roles WHERE rolname = current_user',
-  );
-  if (!may.rows[0]?.ok)
-    return { verifiedBy: 'list', note: '--list only: the role may not CREATE DATABASE for a test restore' };
-  const scratch = `${cfg.PGDATABASE.slice(0, 40)}_dbm_verify_${randomBytes(4).toString('hex')}`;
-  await client.query(`CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0`);
-  try {
-    const parallel = format === 'directory' || cfg.BACKUP_JOBS > 1 ? ['-j', String(cfg.BACKUP_JOBS)] : [];
-    try {
-      const versions = await assertClientServes(cfg, 'pg_restore', client);
-      if (versions.client.major >= 17 && versions.server.major < 17) {
-        // pg_restore 17+ sends `SET transaction_timeout`, which servers before 17 reject: its script goes through psql.
-        await restoreThroughPsql(
-          { ...cfg, PGDATABASE: scratch },
-          ['--no-owner', '--no-acl', path],
-          ['-w', '-d', scratch],
-          [TRANSACTION_TIMEOUT_SET],
-        );
-      } else
-        // --no-owner/--no-acl: the scratch copy proves the data and schema restore, not grants.
-        await runTool({ ...cfg, PGDATABASE: scratch }, 'pg_restore', [
-          '--exit-on-error',
-          '--no-owner',
-          '--no-acl',
-          '-w',
-          ...parallel,
-          '-d',
-          scratch,
-          path,
-        ]);
-    } catch (err) {
-      throw new RestoreVerifyError(
-        `backup verification failed: the archive does not restore: ${(err as Error).message.replace(/^pg_restore failed: /, '')}`,
-      );
-    }
-    const { client: sc } = await connect({ ...cfg, PGDATABASE: scratch });
-    try {
-      const got = await countRows(sc, Object.keys(tables));
-      const bad = Object.keys(tables).find((t) => got[t] !== tables[t]);
-      if (bad)
-        throw new RestoreVerifyError(
-          `backup verification failed: ${bad} restored with ${got[bad]} rows, the snapshot had ${tables[bad]}`,
-        );
-    } finally {
-      await sc.end().catch(() => undefined);
-    }
-    return { verifiedBy: 'restore' };
-  } finally {
-    await client
-      .query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`)
-      .catch((e: Error) =>
-        log.warn({ database: scratch, err: e.message }, 'could not drop the scratch database'),
-      );
-  }
-}
-
 function applyRetention(dir: string, keep: number, cfg: Config, current: string): string[] {
   const metas: Array<{ meta: BackupSidecar; file: string }> = [];
   for (const f of readdirSync(dir)) {
@@ -259,6 +194,15 @@ export function compressionArgs(method: Config['BACKUP_COMPRESSION'], pgDumpMajo
   return ['-Z', method];
 }
 
+const GiB = 1024 ** 3;
+const size = (n: number) => (n >= GiB ? `${(n / GiB).toFixed(1)} GiB` : `${Math.ceil(n / 1024 ** 2)} MiB`);
+
+/** Why a database of `bytes` is not restored to prove its backup (BACKUP_PROOF_MAX_BYTES), or undefined. */
+export function tooLargeToProve(bytes: number, cap: number): string | undefined {
+  if (cap === 0 || bytes <= cap) return undefined;
+  return `not restored to prove it: the database is ${size(bytes)} (${bytes} bytes), above the proof's cap of ${size(cap)} (${cap} bytes); only its table of contents was read. Raise spec.backup.proof.maxSize (0: no cap) to prove it`;
+}
+
 export async function backup(cfg: Config, res: JobResult): Promise<void> {
   const dir = requireSet(cfg, 'BACKUP_DIR', 'for backup');
   mkdirSync(dir, { recursive: true });
@@ -268,10 +212,14 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
 
   const { client } = await connect(cfg);
   let sidecar: BackupSidecar;
+  let look: TargetLook | undefined;
+  let targetMajor = 0;
+  let tooLarge: string | undefined;
   try {
     // pg_dump refuses a server newer than itself: say so before starting anything.
-    const { client: pgDump } = await assertClientServes(cfg, 'pg_dump', client);
-    const compression = compressionArgs(cfg.BACKUP_COMPRESSION, pgDump.major);
+    const versions = await assertClientServes(cfg, 'pg_dump', client);
+    targetMajor = versions.server.major;
+    const compression = compressionArgs(cfg.BACKUP_COMPRESSION, versions.client.major);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const snap = await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s');
     const snapshot = snap.rows[0]!.s;
@@ -279,6 +227,15 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
       (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v.split(
         ' ',
       )[0] ?? '';
+    if (cfg.BACKUP_VERIFY) {
+      const bytes = Number(
+        (await client.query<{ b: string }>('SELECT pg_database_size(current_database())::text AS b')).rows[0]
+          ?.b ?? 0,
+      );
+      tooLarge = tooLargeToProve(bytes, cfg.BACKUP_PROOF_MAX_BYTES);
+      // What the proof rebuilds privately: catalog reads only, nothing is created on the target.
+      if (!tooLarge) look = await readTargetLook(client);
+    }
     const tableNames = await userTables(client);
     const migrations = await appliedMigrationNames(client, cfg);
     const history = qualified(cfg, cfg.HISTORY_TABLE);
@@ -301,10 +258,10 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
       },
       'pg_dump starting',
     );
-    // The exact row counts (what a restore is checked against) are taken on this
-    // connection, in the snapshot pg_dump dumps, while pg_dump runs: both read the same rows.
+    // The exact row counts and checksums (what the proof and a restore are checked against) are
+    // taken on this connection, in the snapshot pg_dump dumps, while pg_dump runs: both read the same rows.
     const dump = runTool(cfg, 'pg_dump', ['-w', ...args, `--snapshot=${snapshot}`, '-d', cfg.PGDATABASE]);
-    const counting = countRows(client, tableNames);
+    const counting = snapshotSums(client, tableNames, look !== undefined);
     const [dumped, counted] = await Promise.allSettled([dump, counting]);
     if (dumped.status === 'rejected' || counted.status === 'rejected') {
       rmSync(path, { recursive: true, force: true });
@@ -312,7 +269,6 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
       throw counted.status === 'rejected' ? counted.reason : (dumped as PromiseRejectedResult).reason;
     }
     log.info({ ms: Math.round(dumped.value.ms) }, 'pg_dump finished');
-    const tables = counted.value;
     await client.query('COMMIT');
     const digest = await archiveDigest(path);
     sidecar = {
@@ -327,30 +283,46 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
       serverVersion,
       ...digest,
       verified: false,
-      tables,
+      tables: counted.value.counts,
+      ...(counted.value.checksums ? { checksums: counted.value.checksums } : {}),
       migrationsTable: cfg.MIGRATIONS_TABLE,
       migrations,
       historyMaxId,
     };
-    const record = backupRecord(path, sidecar, sidecar);
-    res.backup = record;
-    if (cfg.BACKUP_VERIFY) {
-      try {
-        await verifyArchive(cfg, path, sidecar.tables);
-        const v = await restoreVerify(cfg, client, path, sidecar.tables, cfg.BACKUP_FORMAT);
-        record.verifiedBy = sidecar.verifiedBy = v.verifiedBy;
-        if (v.verifiedBy === 'restore') sidecar.verified = record.verified = true;
-        else record.verifyNote = v.note;
-      } catch (err) {
-        record.verifiedBy = err instanceof RestoreVerifyError ? 'restore' : 'list';
-        rmSync(path, { recursive: true, force: true });
-        throw err;
-      }
-    }
+    res.backup = backupRecord(path, sidecar, sidecar);
   } finally {
+    // The target is done with: the proof runs on a private server.
     await client.end().catch(() => undefined);
   }
   const record = res.backup;
+  if (cfg.BACKUP_VERIFY) {
+    try {
+      await verifyArchive(cfg, path, sidecar.tables);
+      if (look && sidecar.checksums) {
+        const proof = await proveBackup(
+          cfg,
+          path,
+          look,
+          { counts: sidecar.tables, checksums: sidecar.checksums },
+          targetMajor,
+        );
+        record.verifiedBy = sidecar.verifiedBy = 'restore';
+        sidecar.verified = record.verified = true;
+        log.info(
+          { ms: Math.round(proof.ms), role: look.me },
+          'backup proven by a restore on a private server',
+        );
+      } else {
+        record.verifiedBy = sidecar.verifiedBy = 'list';
+        record.unproven = sidecar.unproven = 'tooLarge';
+        record.verifyNote = tooLarge;
+      }
+    } catch (err) {
+      record.verifiedBy = err instanceof RestoreVerifyError ? 'restore' : 'list';
+      rmSync(path, { recursive: true, force: true });
+      throw err;
+    }
+  }
   if (record.verifiedBy === 'list')
     log.warn({ note: record.verifyNote }, 'backup not verified by a test restore');
   writeFileSync(sidecarPath(path), JSON.stringify(sidecar, null, 2));
