@@ -9,6 +9,7 @@ import type { JobDefaults } from '../crds/pod-template.js';
 import { API_VERSION, blockingCategories, KIND } from '../crds/database-migration.js';
 import { TERMINATION_MESSAGE_PATH, type JobStep } from '../crds/job-result.js';
 import { quantityBytes } from '../crds/spec/backup.js';
+import { captureContainer, captureVolume, checkSide, envWithoutTarget } from './check-pod.js';
 import { COPY_MIGRATIONS_CONTAINER } from './frozen-sources.js';
 import { backupId, jobLabels, jobName, runAuthor, type RunId } from './job-names.js';
 import { connectionEnv, podFit, targetDescription, tlsVolumes } from './pod-fit.js';
@@ -179,7 +180,7 @@ const restrictedContainerSecurity = {
 function volumes(
   spec: DatabaseMigrationSpec,
   step: JobStep,
-): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+): { volumes: V1Volume[]; mounts: V1VolumeMount[]; tlsMounts: V1VolumeMount[] } {
   const vols: V1Volume[] = [{ name: 'tmp', emptyDir: {} }];
   const mounts: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
   if (needsMigrations(step)) {
@@ -195,8 +196,9 @@ function volumes(
     vols.push({ name: 'backups', persistentVolumeClaim: { claimName: spec.backup.pvcName } });
     mounts.push({ name: 'backups', mountPath: BACKUPS_MOUNT });
   }
+  if (step === 'check') vols.push(captureVolume);
   const tls = tlsVolumes(spec.database);
-  return { volumes: [...vols, ...tls.volumes], mounts: [...mounts, ...tls.mounts] };
+  return { volumes: [...vols, ...tls.volumes], mounts, tlsMounts: tls.mounts };
 }
 
 /**
@@ -251,11 +253,33 @@ export function buildJob(
   const spec = dm.spec;
   const tpl = spec.jobTemplate;
   const labels = jobLabels(run, step);
-  const { volumes: vols, mounts } = volumes(spec, step);
-  const env = [...databaseEnv(spec), ...stepEnv(dm, run, step, params)];
-  const fit = podFit(spec, step, config.jobDefaults, new Set(env.map((e) => e.name)));
+  const { volumes: vols, mounts: baseMounts, tlsMounts } = volumes(spec, step);
+  const connection = databaseEnv(spec);
+  const steps = stepEnv(dm, run, step, params);
+  // The check runs migration code: its container gets the capture instead of the connection (check-pod.ts).
+  const isCheck = step === 'check';
+  const env = isCheck
+    ? [...connection.filter((e) => e.name === 'MIGRATIONS_SCHEMA'), ...steps, ...checkSide.env]
+    : [...connection, ...steps];
+  const mounts = isCheck ? [...baseMounts, checkSide.mount] : [...baseMounts, ...tlsMounts];
+  const fit = podFit(spec, step, config.jobDefaults, new Set([...connection, ...env].map((e) => e.name)));
+  const user = isCheck ? envWithoutTarget(spec.database, fit.env, fit.envFrom) : fit;
   const resources = fit.resources;
-  const init = needsMigrations(step) ? copyMigrationsInits(spec, config, resources) : [];
+  const init = [
+    ...(isCheck
+      ? [
+          captureContainer({
+            image: config.migratorImage,
+            imagePullPolicy: config.imagePullPolicy,
+            env: [...connection, ...steps],
+            mounts: [{ name: 'tmp', mountPath: '/tmp' }, ...tlsMounts],
+            securityContext: restrictedContainerSecurity,
+            resources,
+          }),
+        ]
+      : []),
+    ...(needsMigrations(step) ? copyMigrationsInits(spec, config, resources) : []),
+  ];
   const uid = tpl.runAsUser ?? DEFAULT_UID;
   return {
     apiVersion: 'batch/v1',
@@ -309,8 +333,8 @@ export function buildJob(
               imagePullPolicy: config.imagePullPolicy,
               args: [STEP_COMMAND[step]],
               // User variables first: the operator's are the contract with the migrator.
-              env: [...fit.env, ...env],
-              ...(fit.envFrom.length > 0 ? { envFrom: fit.envFrom } : {}),
+              env: [...user.env, ...env],
+              ...(user.envFrom.length > 0 ? { envFrom: user.envFrom } : {}),
               volumeMounts: [...mounts, ...fit.mounts],
               terminationMessagePath: TERMINATION_MESSAGE_PATH,
               terminationMessagePolicy: 'File',

@@ -47,6 +47,8 @@ function podResult(
     )?.state;
     if (waiting?.terminated && waiting.terminated.exitCode !== 0) {
       return {
+        // The check's capture container writes the step's result when it fails (check-pod.ts).
+        ...(waiting.terminated.message ? { message: waiting.terminated.message } : {}),
         reason: `init container failed: ${waiting.terminated.reason ?? 'Error'}`,
         exitCode: waiting.terminated.exitCode,
       };

@@ -1,0 +1,163 @@
+// The check never runs migration code with the target's credentials: a
+// migration that opens its own connection (new pg.Client(), which reads PG*)
+// reaches the private server; the migrations run there as the target's own
+// role, so a privilege error shows in the check; and a plan whose SQL inlines a
+// computed value gets the same approval hash at every check.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createDatabase, ROOT, runMigrator, tempDir, withDb } from './helpers.js';
+
+const T = 180_000;
+const PG_MODULE = pathToFileURL(path.join(ROOT, 'node_modules/pg/lib/index.js')).href;
+
+function writeMigrations(files: Record<string, string>): string {
+  const dir = tempDir('offtarget');
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+const BASE = `export class Base1800000000000 {
+  async up(q) {
+    await q.query('CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL)');
+    await q.query('INSERT INTO counters SELECT g, 1 FROM generate_series(1, 1000) g');
+    await q.query('CREATE TABLE audit (id serial PRIMARY KEY, note text)');
+    await q.query('CREATE TABLE flags (id int PRIMARY KEY)');
+  }
+  async down(q) {
+    await q.query('DROP TABLE flags');
+    await q.query('DROP TABLE audit');
+    await q.query('DROP TABLE counters');
+  }
+}
+`;
+
+// A data fix through the app's own pool: a client of its own, configured by PG*
+// (on tables the migration's own transaction does not lock, or it would wait on itself).
+const OWN_CLIENT = `import pg from '${PG_MODULE}';
+export class OwnClient1800000001000 {
+  async up(q) {
+    await q.query('ALTER TABLE flags ADD COLUMN touched boolean');
+    const c = new pg.Client();
+    await c.connect();
+    try {
+      await c.query("INSERT INTO audit (note) VALUES ('written by the migration''s own client'), ('twice')");
+      await c.query('UPDATE counters SET n = 0');
+    } finally {
+      await c.end();
+    }
+  }
+  async down(q) {
+    await q.query('UPDATE counters SET n = 1');
+    await q.query('ALTER TABLE flags DROP COLUMN touched');
+  }
+}
+`;
+
+describe('check: migration code never holds the target', () => {
+  it(
+    'a migration opening new pg.Client() and writing leaves the target unchanged; the plan is reported',
+    async () => {
+      const db = await createDatabase('offt');
+      const base = writeMigrations({ '1800000000000-Base.js': BASE });
+      const env = { PGDATABASE: db, MIGRATIONS_DIR: base, TRANSACTION_MODE: 'each' };
+      expect((await runMigrator('migrate', env)).code).toBe(0);
+      const dir = writeMigrations({
+        '1800000000000-Base.js': BASE,
+        '1800000001000-OwnClient.js': OWN_CLIENT,
+      });
+
+      const r = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
+      expect(r.result.error).toBeUndefined();
+      expect(r.code).toBe(0);
+      expect(r.result.plan?.pending).toEqual(['OwnClient1800000001000']);
+      expect(r.result.plan?.shadow?.reversibility).toBe('proven');
+      // The migration ran (on the private server): its statements were traced there.
+      expect(r.result.plan?.shadow?.statementsTraced).toBeGreaterThan(0);
+
+      await withDb(db, async (c) => {
+        expect(Number((await c.query('SELECT count(*) AS n FROM audit')).rows[0].n)).toBe(0);
+        expect(Number((await c.query('SELECT count(*) AS n FROM counters WHERE n = 1')).rows[0].n)).toBe(
+          1000,
+        );
+        const col = await c.query(
+          `SELECT 1 FROM information_schema.columns WHERE table_name = 'flags' AND column_name = 'touched'`,
+        );
+        expect(col.rowCount).toBe(0);
+      });
+    },
+    T,
+  );
+
+  it(
+    "runs as the target's own non-superuser role: a privilege error shows in the check",
+    async () => {
+      const db = await createDatabase('offr');
+      const role = `app_${db.slice(-8)}`;
+      await withDb(db, async (c) => {
+        await c.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB PASSWORD 'app-secret-pw'`);
+        await c.query(`ALTER DATABASE ${db} OWNER TO ${role}`);
+        await c.query(`ALTER SCHEMA public OWNER TO ${role}`);
+      });
+      const asApp = { PGDATABASE: db, PGUSER: role, PGPASSWORD: 'app-secret-pw', TRANSACTION_MODE: 'each' };
+      const base = writeMigrations({ '1800000000000-Base.js': BASE });
+      expect((await runMigrator('migrate', { ...asApp, MIGRATIONS_DIR: base })).code).toBe(0);
+      // earthdistance is not a trusted extension: only a superuser may create it.
+      const ext = `export class Earth1800000002000 {
+  async up(q) { await q.query('CREATE EXTENSION IF NOT EXISTS earthdistance CASCADE'); }
+  async down(q) { await q.query('DROP EXTENSION earthdistance'); }
+}
+`;
+      const dir = writeMigrations({ '1800000000000-Base.js': BASE, '1800000002000-Earth.js': ext });
+      const r = await runMigrator('check', { ...asApp, MIGRATIONS_DIR: dir });
+      expect(r.code).toBe(1);
+      expect(r.result.error).toMatchObject({ code: '42501', migration: 'Earth1800000002000' });
+      expect(r.result.error?.message).toMatch(/permission denied to create extension/);
+      expect(r.raw).not.toContain('app-secret-pw');
+
+      // The same plan as the superuser is clean: the shadow is not simply refusing extensions.
+      const su = await runMigrator('check', {
+        PGDATABASE: db,
+        MIGRATIONS_DIR: dir,
+        TRANSACTION_MODE: 'each',
+      });
+      expect(su.result.error).toBeUndefined();
+      await withDb(db, async (c) =>
+        expect((await c.query(`SELECT 1 FROM pg_extension WHERE extname = 'earthdistance'`)).rowCount).toBe(
+          0,
+        ),
+      );
+    },
+    T,
+  );
+
+  it(
+    'a plan inlining a timestamp and a uuid gets the same hash at every check',
+    async () => {
+      const db = await createDatabase('offh');
+      const base = writeMigrations({ '1800000000000-Base.js': BASE });
+      const env = { PGDATABASE: db, TRANSACTION_MODE: 'each' };
+      expect((await runMigrator('migrate', { ...env, MIGRATIONS_DIR: base })).code).toBe(0);
+      const inline = `import { randomUUID } from 'node:crypto';
+export class Stamp1800000003000 {
+  async up(q) {
+    await q.query(\`INSERT INTO audit (note) VALUES ('\${new Date().toISOString()} \${randomUUID()}')\`);
+  }
+  async down(q) { await q.query("DELETE FROM audit WHERE note LIKE '2%'"); }
+}
+`;
+      const dir = writeMigrations({ '1800000000000-Base.js': BASE, '1800000003000-Stamp.js': inline });
+      const a = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
+      await new Promise((r) => setTimeout(r, 20));
+      const b = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
+      expect(a.result.error).toBeUndefined();
+      expect(a.result.plan?.hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(b.result.plan?.hash).toBe(a.result.plan?.hash);
+      // A changed file changes it.
+      writeFileSync(path.join(dir, '1800000003000-Stamp.js'), inline.replace('DELETE', 'DELETE /* v2 */'));
+      const c = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
+      expect(c.result.plan?.hash).not.toBe(a.result.plan?.hash);
+    },
+    T,
+  );
+});
