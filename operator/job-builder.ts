@@ -265,21 +265,19 @@ export function buildJob(
   const fit = podFit(spec, step, config.jobDefaults, new Set([...connection, ...env].map((e) => e.name)));
   const user = isCheck ? envWithoutTarget(spec.database, fit.env, fit.envFrom) : fit;
   const resources = fit.resources;
-  const init = [
-    ...(isCheck
-      ? [
-          captureContainer({
-            image: config.migratorImage,
-            imagePullPolicy: config.imagePullPolicy,
-            env: [...connection, ...steps],
-            mounts: [{ name: 'tmp', mountPath: '/tmp' }, ...tlsMounts],
-            securityContext: restrictedContainerSecurity,
-            resources,
-          }),
-        ]
-      : []),
-    ...(needsMigrations(step) ? copyMigrationsInits(spec, config, resources) : []),
-  ];
+  const capture = isCheck
+    ? [
+        captureContainer({
+          image: config.migratorImage,
+          imagePullPolicy: config.imagePullPolicy,
+          env: [...connection, ...steps],
+          mounts: [{ name: 'tmp', mountPath: '/tmp' }, ...tlsMounts],
+          securityContext: restrictedContainerSecurity,
+          resources,
+        }),
+      ]
+    : [];
+  const init = [...(needsMigrations(step) ? copyMigrationsInits(spec, config, resources) : []), ...capture];
   const uid = tpl.runAsUser ?? DEFAULT_UID;
   return {
     apiVersion: 'batch/v1',

@@ -39,6 +39,7 @@ import {
 } from '../shadow/prepare.js';
 import { loadSchema, type Rows, type TargetStats } from '../shadow/schema.js';
 import { runningAppEntityFindings } from '../shadow/entities.js';
+import { incompleteFinding, irreversible, minus, planHash } from '../shadow/findings.js';
 import { externalShadowOf, openExternalShadow } from '../shadow/external.js';
 import { chooseBinDir, startShadow, type ShadowServer } from '../shadow/server.js';
 import { Tracer, traceFindings } from '../shadow/trace.js';
@@ -50,48 +51,6 @@ const rowsOf =
   async (sql, params) =>
     (await query.call(qr, sql, params)) as Array<Record<string, unknown>>;
 
-/** The approval hash: the files' digest (hashed first), each finding's rule, migration and statement, what was not reached. */
-export function planHash(h: ReturnType<typeof createHash>, plan: PlanRecord): string {
-  for (const f of plan.findings) h.update(`-- finding ${f.rule} ${f.migration} ${f.statement ?? '-'}\n`);
-  for (const n of plan.notCaptured) h.update(`-- not captured ${n.migration}\n`);
-  return h.digest('hex');
-}
-
-/** The check saw less than the plan: schema the shadow could not load, statements it could not trace. */
-export function incompleteFinding(
-  schemaErrors: number,
-  captured: ReadonlyMap<string, string[]>,
-  traced: number,
-  pending: readonly string[],
-): Finding | undefined {
-  const statements = [...captured.values()].reduce((n, s) => n + s.length, 0);
-  const parts: string[] = [];
-  if (schemaErrors > 0)
-    parts.push(`${schemaErrors} statement(s) of the target's schema failed on the shadow`);
-  if (statements > 0 && traced < statements)
-    parts.push(`${statements - traced} of ${statements} statement(s) not traced`);
-  if (parts.length === 0) return undefined;
-  return {
-    rule: 'check-incomplete',
-    category: 'incomplete',
-    severity: 'warning',
-    migration: pending[pending.length - 1] ?? '',
-    message: `the check is incomplete: ${parts.join('; ')} (status.plan.shadow lists the first errors)`,
-    hint: 'Give spec.check.shadow a server with the extensions the target uses, or add "incomplete" to spec.safety.block to stop such runs.',
-  };
-}
-
-function irreversible(migration: string, message: string): Finding {
-  return {
-    rule: 'irreversible-down',
-    category: 'irreversible',
-    severity: 'error',
-    migration,
-    message,
-    hint: 'Write a down() that restores exactly what up() changed, or mark the migration as one that a revert must not cross.',
-  };
-}
-
 function instanceOf(s: Session, name: string): MigrationInstance | undefined {
   return (s.ds.migrations as MigrationInstance[]).find((i) => (i.name ?? i.constructor.name) === name);
 }
@@ -99,13 +58,6 @@ function instanceOf(s: Session, name: string): MigrationInstance | undefined {
 /** As migrate and revert run it: TRANSACTION_MODE=all in one transaction; each/none honour `transaction`. */
 function runsInTransaction(cfg: Config, inst: MigrationInstance | undefined): boolean {
   return cfg.TRANSACTION_MODE === 'all' || (inst?.transaction ?? cfg.TRANSACTION_MODE === 'each');
-}
-
-/** Entries of `d` not already explained by an earlier (later-migration) leftover. */
-function minus(d: CatalogDiff, carried: CatalogDiff): CatalogDiff {
-  const a = new Set(carried.added);
-  const r = new Set(carried.removed);
-  return { added: d.added.filter((l) => !a.has(l)), removed: d.removed.filter((l) => !r.has(l)) };
 }
 
 /** The error of the check's child process, as toResultError reads it back. */
