@@ -47,6 +47,7 @@ export const findingCategories = [
   'backwardIncompatible',
   'irreversible',
   'incomplete',
+  'rehearsal',
 ] as const;
 export const FindingCategory = z.enum(findingCategories);
 export type FindingCategory = z.infer<typeof FindingCategory>;
@@ -196,6 +197,20 @@ export const PlanRecord = z.object({
       "Findings on the SQL of the pending migrations' down()s: what a revert would do. Reported, never blocking.",
     ),
   shadow: ShadowRecord.optional(),
+  rehearsal: z
+    .object({
+      onData: z
+        .boolean()
+        .describe("The migrations ran on a copy of the target's rows, not on its schema alone."),
+      sizeBytes: z.number().nonnegative().describe('The target database size the copy was decided on.'),
+      note: z.string().optional().describe('Why the rows were not copied.'),
+      durationsMs: z
+        .record(z.string(), z.number().int().nonnegative())
+        .describe('Each pending migration, as long as it took.'),
+      totalMs: z.number().int().nonnegative(),
+    })
+    .optional()
+    .describe("How the pending migrations ran in the check's private server: the expected durations."),
   checksums: z
     .record(z.string(), z.string().regex(/^[0-9a-f]{64}$/))
     .optional()

@@ -1,3 +1,4 @@
+import type { V1Container } from '@kubernetes/client-node';
 import type { DatabaseMigration } from '../crds/database-migration.js';
 import { DatabaseMigrationSpec } from '../crds/database-migration.js';
 import { CAPTURE_CONTAINER, envWithoutTarget } from './check-pod.js';
@@ -23,12 +24,9 @@ const run = { uid: 'u1', name: 'shop', generation: 1, attempt: 1 };
 const config = { migratorImage: 'migrator:1', imagePullPolicy: 'IfNotPresent' as const };
 
 /** Every Secret a container can read, by env reference or envFrom. */
-function secretsOf(c: {
-  env?: Array<{ valueFrom?: { secretKeyRef?: { name: string } } }>;
-  envFrom?: Array<{ secretRef?: { name?: string } }>;
-}): string[] {
+function secretsOf(c: V1Container): string[] {
   return [
-    ...(c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.name] : [])),
+    ...(c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef?.name ? [e.valueFrom.secretKeyRef.name] : [])),
     ...(c.envFrom ?? []).flatMap((e) => (e.secretRef?.name ? [e.secretRef.name] : [])),
   ];
 }

@@ -112,6 +112,10 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
     env.push({ name: 'SAFETY_BLOCK', value: blockingCategories(spec).join(',') });
     const compat = spec.safety.compatibility?.queries ?? [];
     if (compat.length > 0) env.push({ name: 'COMPATIBILITY_QUERIES', value: JSON.stringify(compat) });
+    env.push({
+      name: 'REHEARSAL_MAX_BYTES',
+      value: String(quantityBytes(spec.check?.rehearsal.maxSize ?? '1Gi')),
+    });
     const shadow = spec.check?.shadow;
     if (shadow)
       env.push(

@@ -4,7 +4,7 @@ import { cel, dnsName } from './common.js';
 
 // A size in bytes as a Kubernetes quantity ("10Gi", "500M", "0"): whole numbers, binary or
 // decimal suffixes; checked here so a typo names the field instead of failing in the Job.
-const BYTES = /^(\d+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+export const BYTES = /^(\d+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 const UNIT: Record<string, number> = {
   Ki: 2 ** 10,
   Mi: 2 ** 20,

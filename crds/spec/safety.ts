@@ -1,6 +1,7 @@
 // spec.safety and spec.check: what the pre-deployment check may block, and how it runs.
 import { z } from 'zod';
 import { FindingCategory, findingCategories } from '../job-result.js';
+import { BYTES } from './backup.js';
 import { SecretKeyRef } from './database.js';
 
 export const SafetySpec = z
@@ -8,7 +9,7 @@ export const SafetySpec = z
     block: z
       .array(FindingCategory)
       .max(findingCategories.length)
-      .default(['destructive', 'dataLoss'])
+      .default(['destructive', 'dataLoss', 'rehearsal'])
       .describe('Finding categories of the pre-deployment check that block the run until approved.'),
     approval: z
       .string()
@@ -61,5 +62,17 @@ export const CheckSpec = z
       .describe(
         "An external shadow server, for targets using extensions the migrator image lacks: each check creates a fresh database there, runs the plan on it and drops it. Default: a throwaway PostgreSQL 18 server inside the check Pod. It must run the target's major version or a newer one.",
       ),
+    rehearsal: z
+      .object({
+        maxSize: z
+          .string()
+          .regex(BYTES, 'is not a size quantity (e.g. 1Gi, 500M, 0)')
+          .default('1Gi')
+          .describe(
+            'Largest database (pg_database_size) the check copies whole (schema and rows, pg_dump from one snapshot) into its private server to rehearse the pending migrations on real data: real durations, and failures that only real rows cause (a constraint existing rows violate) block the run. Above it the check runs on the schema alone. 0: never copy the rows.',
+          ),
+      })
+      .prefault({})
+      .describe('The rehearsal of the pending migrations on a private copy of the data.'),
   })
   .describe('How the pre-deployment check runs.');

@@ -32,6 +32,21 @@ const bool = (def: boolean) =>
       return z.NEVER;
     });
 
+/** A size in bytes (the operator converts the spec's quantity); 0 is a valid value. */
+const bytes = (def: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a non-negative integer (bytes)' });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const optionalString = z
   .string()
   .optional()
@@ -83,18 +98,9 @@ export const Env = z.object({
   BACKUP_RETENTION: int(5, 1, 1000),
   BACKUP_VERIFY: bool(true),
   // Above this database size (pg_database_size) the backup is not restored to prove it (0: no cap).
-  BACKUP_PROOF_MAX_BYTES: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return 10 * 1024 ** 3;
-      const n = Number(v);
-      if (!Number.isSafeInteger(n) || n < 0) {
-        ctx.addIssue({ code: 'custom', message: 'must be a non-negative integer (bytes)' });
-        return z.NEVER;
-      }
-      return n;
-    }),
+  BACKUP_PROOF_MAX_BYTES: bytes(10 * 1024 ** 3),
+  // Above this database size the check runs on the schema alone, not on a copy of the data (0: never on data).
+  REHEARSAL_MAX_BYTES: bytes(1024 ** 3),
   BACKUP_ID: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a file name (letters, digits, . _ -)')

@@ -109,10 +109,24 @@ describe('check: migration code never holds the target', () => {
 }
 `;
       const dir = writeMigrations({ '1800000000000-Base.js': BASE, '1800000002000-Earth.js': ext });
+      // On the copy of the rows it is a blocking finding; on the schema alone the check fails with it.
       const r = await runMigrator('check', { ...asApp, MIGRATIONS_DIR: dir });
-      expect(r.code).toBe(1);
-      expect(r.result.error).toMatchObject({ code: '42501', migration: 'Earth1800000002000' });
-      expect(r.result.error?.message).toMatch(/permission denied to create extension/);
+      expect(r.code).toBe(0);
+      expect(r.result.plan?.findings).toContainEqual(
+        expect.objectContaining({
+          rule: 'rehearsal-failed',
+          migration: 'Earth1800000002000',
+          message: expect.stringMatching(/42501.*permission denied to create extension/),
+        }),
+      );
+      const schemaOnly = await runMigrator('check', {
+        ...asApp,
+        MIGRATIONS_DIR: dir,
+        REHEARSAL_MAX_BYTES: '0',
+      });
+      expect(schemaOnly.code).toBe(1);
+      expect(schemaOnly.result.error).toMatchObject({ code: '42501', migration: 'Earth1800000002000' });
+      expect(schemaOnly.result.error?.message).toMatch(/permission denied to create extension/);
       expect(r.raw).not.toContain('app-secret-pw');
 
       // The same plan as the superuser is clean: the shadow is not simply refusing extensions.
@@ -157,6 +171,65 @@ export class Stamp1800000003000 {
       writeFileSync(path.join(dir, '1800000003000-Stamp.js'), inline.replace('DELETE', 'DELETE /* v2 */'));
       const c = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
       expect(c.result.plan?.hash).not.toBe(a.result.plan?.hash);
+    },
+    T,
+  );
+});
+
+describe('check: the rehearsal on a copy of the real rows', () => {
+  const CHECK = `export class PositiveN1800000004000 {
+  async up(q) { await q.query('ALTER TABLE counters ADD CONSTRAINT counters_n_positive CHECK (n > 0)'); }
+  async down(q) { await q.query('ALTER TABLE counters DROP CONSTRAINT counters_n_positive'); }
+}
+`;
+  it(
+    'a constraint 3 existing rows violate is a blocking finding on the rehearsal; the schema alone passes it; fixed rows pass with durations',
+    async () => {
+      const db = await createDatabase('reh');
+      const base = writeMigrations({ '1800000000000-Base.js': BASE });
+      const env = { PGDATABASE: db, TRANSACTION_MODE: 'each' };
+      expect((await runMigrator('migrate', { ...env, MIGRATIONS_DIR: base })).code).toBe(0);
+      await withDb(db, (c) => c.query('UPDATE counters SET n = 0 WHERE id IN (7, 70, 700)'));
+      const dir = writeMigrations({ '1800000000000-Base.js': BASE, '1800000004000-PositiveN.js': CHECK });
+
+      const r = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
+      expect(r.result.error).toBeUndefined();
+      expect(r.code).toBe(0);
+      const plan = r.result.plan!;
+      expect(plan.rehearsal).toMatchObject({ onData: true });
+      expect(plan.findings).toContainEqual(
+        expect.objectContaining({
+          rule: 'rehearsal-failed',
+          category: 'rehearsal',
+          migration: 'PositiveN1800000004000',
+          statement: 0,
+          message: expect.stringMatching(/23514.*violated by some row/),
+        }),
+      );
+      // The target: the same rows, no constraint.
+      await withDb(db, async (c) => {
+        expect(Number((await c.query('SELECT count(*) AS n FROM counters WHERE n = 0')).rows[0].n)).toBe(3);
+        expect(
+          (await c.query(`SELECT 1 FROM pg_constraint WHERE conname = 'counters_n_positive'`)).rowCount,
+        ).toBe(0);
+      });
+
+      // On the schema alone (the copy turned off) the same plan looks clean: what the rehearsal adds.
+      const schemaOnly = await runMigrator('check', {
+        ...env,
+        MIGRATIONS_DIR: dir,
+        REHEARSAL_MAX_BYTES: '0',
+      });
+      expect(schemaOnly.result.plan?.rehearsal).toMatchObject({ onData: false });
+      expect(schemaOnly.result.plan?.findings.filter((f) => f.category === 'rehearsal')).toEqual([]);
+
+      await withDb(db, (c) => c.query('UPDATE counters SET n = 1 WHERE n = 0'));
+      const fixed = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
+      expect(fixed.result.plan?.findings.filter((f) => f.category === 'rehearsal')).toEqual([]);
+      expect(fixed.result.plan?.shadow?.reversibility).toBe('proven');
+      const rehearsal = fixed.result.plan!.rehearsal!;
+      expect(Object.keys(rehearsal.durationsMs)).toEqual(['PositiveN1800000004000']);
+      expect(rehearsal.totalMs).toBeGreaterThanOrEqual(rehearsal.durationsMs.PositiveN1800000004000!);
     },
     T,
   );

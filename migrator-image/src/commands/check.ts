@@ -28,8 +28,8 @@ import {
   type Catalog,
   type CatalogDiff,
 } from '../shadow/catalog.js';
-import { captureTarget, hasCapture, readCapture, type Capture } from '../shadow/capture.js';
-import { runCheckChild } from '../shadow/child.js';
+import { captureTarget, dataFile, hasCapture, readCapture, statsOf } from '../shadow/capture.js';
+import { childError, runCheckChild } from '../shadow/child.js';
 import {
   finishShadow,
   ownPublicSchema,
@@ -37,9 +37,9 @@ import {
   shadowConfig,
   withoutOwnership,
 } from '../shadow/prepare.js';
-import { loadSchema, type Rows, type TargetStats } from '../shadow/schema.js';
+import { loadSchema, type Rows } from '../shadow/schema.js';
 import { runningAppEntityFindings } from '../shadow/entities.js';
-import { incompleteFinding, irreversible, minus, planHash } from '../shadow/findings.js';
+import { incompleteFinding, irreversible, minus, planHash, rehearsalFailed } from '../shadow/findings.js';
 import { externalShadowOf, openExternalShadow } from '../shadow/external.js';
 import { chooseBinDir, startShadow, type ShadowServer } from '../shadow/server.js';
 import { Tracer, traceFindings } from '../shadow/trace.js';
@@ -58,17 +58,6 @@ function instanceOf(s: Session, name: string): MigrationInstance | undefined {
 /** As migrate and revert run it: TRANSACTION_MODE=all in one transaction; each/none honour `transaction`. */
 function runsInTransaction(cfg: Config, inst: MigrationInstance | undefined): boolean {
   return cfg.TRANSACTION_MODE === 'all' || (inst?.transaction ?? cfg.TRANSACTION_MODE === 'each');
-}
-
-/** The error of the check's child process, as toResultError reads it back. */
-function childError(e: NonNullable<JobResult['error']>): Error {
-  return Object.assign(new Error(e.message), {
-    ...(e.code ? { code: e.code } : {}),
-    ...(e.migration ? { migration: e.migration } : {}),
-    ...(e.detail ? { detail: e.detail } : {}),
-    ...(e.hint ? { hint: e.hint } : {}),
-    ...(e.statement ? { query: e.statement } : {}),
-  });
 }
 
 /**
@@ -91,10 +80,6 @@ export async function check(cfg: Config, res: JobResult): Promise<void> {
   }
 }
 
-function statsOf(cap: Capture): TargetStats {
-  return { serverVersion: cap.serverVersion, major: cap.major, relations: new Map(cap.relations) };
-}
-
 async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
   const t0 = performance.now();
   const { capture: cap, schemaSql } = readCapture(cfg.CAPTURE_DIR ?? '');
@@ -114,13 +99,15 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
     const prepared = await prepareShadow(cfg, shadow, cap);
     const admin = shadowConfig(cfg, shadow, prepared.database);
     await ownPublicSchema(cfg, shadow, cap, prepared.database);
+    // The rehearsal: the whole database (rows too) when the capture copied it; else the schema alone.
+    const data = shadow.external ? undefined : dataFile(cfg.CAPTURE_DIR ?? '', cap);
     const schemaErrors = await loadSchema(
       cfg,
       admin,
-      shadow.external ? withoutOwnership(schemaSql) : schemaSql,
+      data ? { file: data } : { sql: shadow.external ? withoutOwnership(schemaSql) : schemaSql },
       shadow.major,
     );
-    await finishShadow(cfg, shadow, cap, prepared.database, migrationsTable(cfg));
+    await finishShadow(cfg, shadow, cap, prepared.database, data ? undefined : migrationsTable(cfg));
     // The migrations run as the target's role; a connection the migration code opens itself
     // (new pg.Client(), which reads PG*) reaches this private server, the only one this process knows.
     const scfg = shadowConfig(cfg, shadow, prepared.database, prepared.user);
@@ -178,6 +165,7 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
       return out;
     } as QueryRunner['query'];
 
+    const durations = new Map<string, number>();
     const before = new Map<string, Catalog>();
     const after = new Map<string, Catalog>();
     for (const inst of sh.ds.migrations as MigrationInstance[]) {
@@ -190,11 +178,13 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
         const sqls: string[] = [];
         if (!captured.has(name)) captured.set(name, sqls);
         sink = { migration: name, sqls, trace: captured.get(name) === sqls };
+        const started = performance.now();
         try {
           await up(q);
         } finally {
           sink = undefined;
         }
+        if (!durations.has(name)) durations.set(name, Math.round(performance.now() - started));
         if (!after.has(name)) after.set(name, await snapshotCatalog(direct));
       };
       inst.down = async (q: QueryRunner) => {
@@ -212,6 +202,7 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
     await tracer.prime();
     const ex = executorFor(sh);
     let failure: unknown;
+    let rehearsalFailedOnData = false;
     try {
       await ex.executePendingMigrations();
     } catch (err) {
@@ -219,9 +210,15 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
       failure = Object.assign(err as object, failed ? { migration: failed } : {});
     }
     await tracer.settle().catch(() => undefined);
+    // On a copy of the real rows a failure is what production would do: a finding that blocks, not a broken check.
+    if (failure && data) {
+      plan.findings.push(rehearsalFailed(failure, captured));
+      failure = undefined;
+      rehearsalFailedOnData = true;
+    }
 
     // Compatibility: what the running app version runs must still run on the migrated schema.
-    if (!failure)
+    if (!failure && !rehearsalFailedOnData)
       for (const [i, query] of cfg.COMPATIBILITY_QUERIES.entries()) {
         await qr.startTransaction();
         try {
@@ -240,7 +237,7 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
         }
       }
 
-    if (!failure && cfg.COMPATIBILITY_ENTITIES_DIR)
+    if (!failure && !rehearsalFailedOnData && cfg.COMPATIBILITY_ENTITIES_DIR)
       plan.findings.push(
         ...(await runningAppEntityFindings(
           cfg.COMPATIBILITY_ENTITIES_DIR,
@@ -251,8 +248,9 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
       );
 
     // Reversibility: each down() in reverse must bring the catalog back to what it was before its up().
-    let reversibility: 'proven' | 'failed' | 'skipped' = failure ? 'skipped' : 'proven';
-    if (!failure) {
+    let reversibility: 'proven' | 'failed' | 'skipped' =
+      failure || rehearsalFailedOnData ? 'skipped' : 'proven';
+    if (reversibility === 'proven') {
       let carried: CatalogDiff = { added: [], removed: [] };
       for (const m of [...pending].reverse()) {
         const expected = before.get(m.name);
@@ -358,6 +356,15 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
     // What an approval names: the files (one digest over the whole sorted list) and what was found
     // where, never the SQL text: a migration inlining a timestamp or a uuid gets the same hash each check.
     plan.hash = planHash(h, plan);
+    plan.rehearsal = {
+      onData: !!data,
+      sizeBytes: cap.rehearsal.sizeBytes,
+      ...(cap.rehearsal.note ? { note: cap.rehearsal.note } : {}),
+      durationsMs: Object.fromEntries(
+        plan.pending.filter((n) => durations.has(n)).map((n) => [n, durations.get(n)!]),
+      ),
+      totalMs: [...durations.values()].reduce((a, b) => a + b, 0),
+    };
     plan.shadow = {
       targetVersion: stats.serverVersion,
       shadowMajor: shadow.major,

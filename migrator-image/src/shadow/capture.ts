@@ -12,7 +12,8 @@ import type { Config } from '../config.js';
 import { acquireLock, connect, pgRows, qualified } from '../db.js';
 import { databaseIdentity } from '../identity.js';
 import { MigratorError } from '../result.js';
-import { dumpSchema, readTargetStats, type RelationStats, type Rows } from './schema.js';
+import { runTool } from '../pgtools.js';
+import { dumpSchema, readTargetStats, type RelationStats, type Rows, type TargetStats } from './schema.js';
 
 export interface CapturedRole {
   name: string;
@@ -39,6 +40,8 @@ export interface Capture {
   roles: CapturedRole[];
   extensions: Array<{ name: string; schema: string; owner: string }>;
   volatile: string[];
+  /** Whether the rows were copied too (data.sql), for a rehearsal on real data; why not otherwise. */
+  rehearsal: { data: boolean; sizeBytes: number; note?: string };
   /** The migrations table's rows as JSON (ids too), or null when it does not exist yet. */
   migrationRows: string | null;
   capturedAt: string;
@@ -46,6 +49,7 @@ export interface Capture {
 
 const CAPTURE_FILE = 'capture.json';
 const SCHEMA_FILE = 'schema.sql';
+const DATA_FILE = 'data.sql';
 
 async function readRoles(q: Rows): Promise<CapturedRole[]> {
   const rows = await q(
@@ -75,6 +79,7 @@ export async function captureTarget(cfg: Config, dir: string): Promise<Capture> 
     // Under the migration lock: the migrations table is read between two runs, never in the middle of one.
     const unlock = await acquireLock(q, cfg);
     let migrationRows: string | null = null;
+    let rehearsal: Capture['rehearsal'];
     try {
       const table = qualified(cfg, cfg.MIGRATIONS_TABLE);
       const [reg] = await q(`SELECT to_regclass($1) AS reg`, [table]);
@@ -84,6 +89,7 @@ export async function captureTarget(cfg: Config, dir: string): Promise<Capture> 
         );
         migrationRows = String(r?.rows ?? '[]');
       }
+      rehearsal = await dumpData(cfg, q, dir);
     } finally {
       await unlock();
     }
@@ -117,6 +123,7 @@ export async function captureTarget(cfg: Config, dir: string): Promise<Capture> 
       extensions,
       volatile,
       migrationRows,
+      rehearsal,
       capturedAt: new Date().toISOString(),
     };
     const schema = await dumpSchema(cfg);
@@ -128,9 +135,43 @@ export async function captureTarget(cfg: Config, dir: string): Promise<Capture> 
   }
 }
 
+/**
+ * The whole database, schema and rows (pg_dump, one snapshot, ACCESS SHARE like
+ * any backup), for the rehearsal: when it is not above REHEARSAL_MAX_BYTES.
+ */
+async function dumpData(cfg: Config, q: Rows, dir: string): Promise<Capture['rehearsal']> {
+  const [r] = await q(`SELECT pg_database_size(current_database())::float8 AS b`);
+  const sizeBytes = Number(r?.b ?? 0);
+  const cap = cfg.REHEARSAL_MAX_BYTES;
+  if (cap === 0) return { data: false, sizeBytes, note: 'spec.check.rehearsal.maxSize is 0' };
+  if (sizeBytes > cap)
+    return {
+      data: false,
+      sizeBytes,
+      note: `the database (${sizeBytes} bytes) is above spec.check.rehearsal.maxSize (${cap} bytes): the check ran on the schema alone`,
+    };
+  await runTool(cfg, 'pg_dump', [
+    '--no-publications',
+    '--no-subscriptions',
+    '--no-security-labels',
+    `--lock-wait-timeout=${Math.max(1, cfg.LOCK_TIMEOUT_SECONDS)}s`,
+    '-f',
+    join(dir, `${DATA_FILE}.tmp`),
+    '-d',
+    cfg.PGDATABASE,
+  ]);
+  renameSync(join(dir, `${DATA_FILE}.tmp`), join(dir, DATA_FILE));
+  return { data: true, sizeBytes };
+}
+
 function writeAtomically(path: string, text: string): void {
   writeFileSync(`${path}.tmp`, text);
   renameSync(`${path}.tmp`, path);
+}
+
+/** The copy of the whole database, when the capture made one. */
+export function dataFile(dir: string, cap: Capture): string | undefined {
+  return cap.rehearsal?.data ? join(dir, DATA_FILE) : undefined;
 }
 
 export function readCapture(dir: string): { capture: Capture; schemaSql: string } {
@@ -155,4 +196,9 @@ export function hasCapture(dir: string | undefined): dir is string {
   } catch {
     return false;
   }
+}
+
+/** The statistics as the trace findings read them. */
+export function statsOf(cap: Capture): TargetStats {
+  return { serverVersion: cap.serverVersion, major: cap.major, relations: new Map(cap.relations) };
 }

@@ -22,6 +22,17 @@ export function envWithoutTarget(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return out;
 }
 
+/** The error of the check's child process, as toResultError reads it back. */
+export function childError(e: NonNullable<JobResult['error']>): Error {
+  return Object.assign(new Error(e.message), {
+    ...(e.code ? { code: e.code } : {}),
+    ...(e.migration ? { migration: e.migration } : {}),
+    ...(e.detail ? { detail: e.detail } : {}),
+    ...(e.hint ? { hint: e.hint } : {}),
+    ...(e.statement ? { query: e.statement } : {}),
+  });
+}
+
 /**
  * Runs `migrator check` on the capture in `captureDir` as a child process and
  * returns its full (uncut) result. Its log lines go where ours go; its result

@@ -52,3 +52,25 @@ function minus(d: CatalogDiff, carried: CatalogDiff): CatalogDiff {
   const r = new Set(carried.removed);
   return { added: d.added.filter((l) => !a.has(l)), removed: d.removed.filter((l) => !r.has(l)) };
 }
+
+/** A pending migration failed on the copy of the target's rows: production would fail the same way. */
+export function rehearsalFailed(failure: unknown, captured: ReadonlyMap<string, string[]>): Finding {
+  const e = failure as {
+    migration?: string;
+    message?: string;
+    code?: string;
+    driverError?: { code?: string };
+  };
+  const migration = e.migration ?? '';
+  const sqls = captured.get(migration) ?? [];
+  const code = e.code ?? e.driverError?.code;
+  return {
+    rule: 'rehearsal-failed',
+    category: 'rehearsal',
+    severity: 'error',
+    migration,
+    message: `fails on a copy of the target's rows${code ? ` (${code})` : ''}: ${String(e.message ?? failure).split('\n')[0]}`,
+    hint: 'Fix the data first (or make the migration handle it), then check again; the target was not touched.',
+    ...(sqls.length > 0 ? { statement: sqls.length - 1 } : {}),
+  };
+}

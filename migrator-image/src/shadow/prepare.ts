@@ -130,7 +130,8 @@ export async function finishShadow(
   shadow: ShadowServer,
   cap: Capture,
   database: string,
-  migrationsTable: string,
+  /** The table whose rows the capture holds; undefined when they came with the data. */
+  migrationsTable: string | undefined,
 ): Promise<number> {
   const { client } = await connect(shadowConfig(cfg, shadow, database));
   try {
@@ -145,7 +146,7 @@ export async function finishShadow(
           .catch((err: unknown) =>
             log.warn({ extension: e.name, err: (err as Error).message }, 'extension owner not copied'),
           );
-    if (cap.migrationRows === null) return 0;
+    if (cap.migrationRows === null || migrationsTable === undefined) return 0;
     const [reg] = (
       await client.query<{ reg: string | null }>(`SELECT to_regclass($1) AS reg`, [migrationsTable])
     ).rows;

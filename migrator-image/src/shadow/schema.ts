@@ -3,8 +3,9 @@
 // rows of the migrations table (so the shadow knows what is applied), and its
 // statistics (row estimates and sizes), which turn a trace into an impact.
 import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import type { Config } from '../config.js';
-import { childEnv, runTool, toolPath, TRANSACTION_TIMEOUT_SET } from '../pgtools.js';
+import { childEnv, headerFilter, runTool, toolPath, TRANSACTION_TIMEOUT_SET } from '../pgtools.js';
 import { MigratorError } from '../result.js';
 import { scrub } from '../scrub.js';
 import { trackChild } from '../shutdown.js';
@@ -68,19 +69,19 @@ export async function dumpSchema(cfg: Config): Promise<string> {
 }
 
 /**
- * Loads a schema dump into the shadow with psql. Statements the shadow cannot
- * run (an extension the image lacks) do not stop the load: they are returned,
- * and the plan reports the check as incomplete for them.
+ * Loads a dump (the schema, or the whole database for a rehearsal, as a file)
+ * into the shadow with psql. Statements the shadow cannot run (an extension the
+ * image lacks) do not stop the load: they are returned, and the plan reports
+ * the check as incomplete for them.
  */
-export function loadSchema(cfg: Config, shadow: Config, sql: string, shadowMajor: number): Promise<string[]> {
+export function loadSchema(
+  cfg: Config,
+  shadow: Config,
+  source: { sql: string } | { file: string },
+  shadowMajor: number,
+): Promise<string[]> {
   // pg_dump 17+ sets transaction_timeout, which older shadow servers reject.
-  const script =
-    shadowMajor < 17
-      ? sql
-          .split('\n')
-          .filter((l) => l.trim() !== TRANSACTION_TIMEOUT_SET)
-          .join('\n')
-      : sql;
+  const drop = shadowMajor < 17 ? [TRANSACTION_TIMEOUT_SET] : [];
   return new Promise((resolve, reject) => {
     const psql = spawn(
       toolPath(cfg, 'psql'),
@@ -104,6 +105,22 @@ export function loadSchema(cfg: Config, shadow: Config, sql: string, shadowMajor
         return reject(new MigratorError(`psql exited ${code} loading the schema into the shadow`));
       resolve(errors);
     });
-    psql.stdin.end(script);
+    const filter = headerFilter(drop);
+    if ('sql' in source) {
+      psql.stdin.end(filter(Buffer.from(source.sql)).toString('utf8') + filter(null).toString('utf8'));
+      return;
+    }
+    const input = createReadStream(source.file);
+    input.on('data', (b) => {
+      if (!psql.stdin.write(filter(b as Buffer))) {
+        input.pause();
+        psql.stdin.once('drain', () => input.resume());
+      }
+    });
+    input.on('end', () => psql.stdin.end(filter(null)));
+    input.on('error', (e) => {
+      psql.kill();
+      reject(new MigratorError(`cannot read ${source.file}: ${e.message}`));
+    });
   });
 }
