@@ -111,6 +111,12 @@ export const DatabaseMigrationStatus = z
     retryToken: z.string().optional().describe('The retry annotation value the current attempt answered.'),
     jobs: z.record(z.string(), z.string()).optional().describe('Job name per step of the current run.'),
     startedAt: z.string().optional().describe('When the current run started.'),
+    expectedMigratedBy: z
+      .string()
+      .optional()
+      .describe(
+        "When the migrate step should end, from the rehearsal's durations (set when it starts; a migrate much slower than its rehearsal raises an alert).",
+      ),
     completedAt: z.string().optional().describe('When the current run ended.'),
     plan: z
       .object({
@@ -146,6 +152,19 @@ export const DatabaseMigrationStatus = z
           .describe(
             'ConfigMap (owned by this resource) with the full plan and applied list, uncut: kubectl get configmap <name> -o jsonpath={.data.plan\\.json}',
           ),
+        rehearsal: z
+          .object({
+            onData: z
+              .boolean()
+              .describe("The check ran the plan on a copy of the target's rows (else on its schema alone)."),
+            totalMs: z.number().int().nonnegative().describe('How long the whole plan took there.'),
+            expectedDurationsMs: z
+              .record(z.string(), z.number().int().nonnegative())
+              .describe('Each pending migration, as long as it took there (at most 50).'),
+            note: z.string().optional().describe('Why the rows were not copied.'),
+          })
+          .optional()
+          .describe("The plan's run in the check's private server: the expected durations."),
       })
       .optional()
       .describe(

@@ -53,7 +53,7 @@ describe('buildJob', () => {
         ]),
       );
     const plain = envOf(dm);
-    expect(plain.SAFETY_BLOCK).toBe('destructive,dataLoss');
+    expect(plain.SAFETY_BLOCK).toBe('destructive,dataLoss,rehearsal');
     expect(plain.COMPATIBILITY_QUERIES).toBeUndefined();
     const reverting = DatabaseMigrationSpec.parse({
       ...spec,

@@ -123,7 +123,7 @@ describe('planView / planText', () => {
   it('reads the full plan from the ConfigMap and marks the findings spec.safety.block blocks', () => {
     const v = planView(dm(), 'orders-plan', { run: '1.1', 'plan.json': JSON.stringify(fullResult) });
     expect(v.problem).toBeUndefined();
-    expect(v.blockingCategories).toEqual(['destructive', 'dataLoss']);
+    expect(v.blockingCategories).toEqual(['destructive', 'dataLoss', 'rehearsal']);
     expect(v.blocking).toEqual([drop]);
     const text = planText(v);
     expect(text).toContain(`Hash: ${HASH}`);

@@ -126,6 +126,10 @@ export function startStep(ctx: Ctx, phase: ActivePhase, message: string, params:
   const name = jobName(ctx.run, step);
   ctx.status.phase = phase;
   ctx.status.jobs = { ...(ctx.status.jobs ?? {}), [step]: name };
+  // The ETA: now plus the plan's time in the check's rehearsal (pod start-up not counted).
+  const rehearsed = ctx.status.plan?.rehearsal?.totalMs;
+  if (phase === 'Migrating' && rehearsed !== undefined)
+    ctx.status.expectedMigratedBy = new Date(Date.parse(ctx.now) + rehearsed).toISOString();
   delete ctx.status.workloadsStoppingSince;
   delete ctx.status.workloadsScaledBackBy;
   ctx.out.actions.push({

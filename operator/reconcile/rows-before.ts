@@ -45,6 +45,18 @@ export const planChecked: Row = {
             findingsCount,
             blockingCount,
             configMap: planConfigMapName(ctx.dm.metadata.name),
+            ...(plan.rehearsal
+              ? {
+                  rehearsal: {
+                    onData: plan.rehearsal.onData,
+                    totalMs: plan.rehearsal.totalMs,
+                    expectedDurationsMs: Object.fromEntries(
+                      Object.entries(plan.rehearsal.durationsMs).slice(0, 50),
+                    ),
+                    ...(plan.rehearsal.note ? { note: plan.rehearsal.note } : {}),
+                  },
+                }
+              : {}),
           },
         },
       },

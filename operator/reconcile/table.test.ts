@@ -158,3 +158,51 @@ describe('BackingUp: a backup too large to prove', () => {
     expect(ctx.status.conditions?.find((c) => c.type === 'BackupUnproven')).toBeUndefined();
   });
 });
+
+describe('Checking: the rehearsal becomes the expected durations and the ETA', () => {
+  const plan = {
+    pending: ['A1', 'B2'],
+    hash: 'h',
+    findings: [],
+    notCaptured: [],
+    rehearsal: { onData: true, sizeBytes: 10, durationsMs: { A1: 1500, B2: 500 }, totalMs: 2000 },
+  };
+  const result = { step: 'check', ok: true, startedAt: 'a', finishedAt: 'b', plan } as JobResult;
+
+  it('records plan.rehearsal, and expectedMigratedBy when the migrate step starts', () => {
+    const ctx = ctxFor('Checking', { backup: { enabled: false } }, false);
+    carryOut(ctx, TRANSITIONS.Checking.succeeded.decide(ctx, { step: 'check', message: 'ok', result }));
+    expect(ctx.status.plan?.rehearsal).toEqual({
+      onData: true,
+      totalMs: 2000,
+      expectedDurationsMs: { A1: 1500, B2: 500 },
+    });
+    expect(ctx.status.phase).toBe('Migrating');
+    expect(ctx.status.expectedMigratedBy).toBe('2026-12-07T00:00:02.000Z');
+  });
+
+  it('a rehearsal-failed finding blocks by default', () => {
+    const ctx = ctxFor('Checking', {}, false);
+    const failed = {
+      ...result,
+      plan: {
+        ...plan,
+        findings: [
+          {
+            rule: 'rehearsal-failed',
+            category: 'rehearsal',
+            severity: 'error',
+            migration: 'B2',
+            message: "fails on a copy of the target's rows (23514): check constraint violated by some row",
+          },
+        ],
+      },
+    } as JobResult;
+    carryOut(
+      ctx,
+      TRANSITIONS.Checking.succeeded.decide(ctx, { step: 'check', message: 'ok', result: failed }),
+    );
+    expect(ctx.status.phase).toBe('Blocked');
+    expect(ctx.status.plan?.blocking).toEqual(['B2: rehearsal-failed']);
+  });
+});
