@@ -650,3 +650,72 @@ test('a migrate Job that succeeded and was deleted before the operator saw it en
     expect(up.rows[0].n).toBe(2);
   });
 }, 900_000);
+
+test('the rehearsal on a copy of the rows: a constraint 3 rows violate is Blocked before production; with the rows fixed it Succeeds with expected durations and an ETA', async () => {
+  const db = 'e2e_rehearsal';
+  cleanup.push(db);
+  await freshDatabase(db);
+  await withDb(db, async (c) => {
+    await c.query('CREATE TABLE orders (id int PRIMARY KEY, qty int NOT NULL)');
+    await c.query(
+      'INSERT INTO orders SELECT g, CASE WHEN g IN (7, 70, 700) THEN 0 ELSE 1 END FROM generate_series(1, 1000) g',
+    );
+  });
+  const NAME = 'PositiveQty1730000000000';
+  apply({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'rehearsal-migrations', namespace: NS },
+    data: {
+      '1730000000000-PositiveQty.mjs': migrationFile(
+        NAME,
+        'ALTER TABLE orders ADD CONSTRAINT orders_qty_positive CHECK (qty > 0)',
+        'ALTER TABLE orders DROP CONSTRAINT orders_qty_positive',
+      ),
+    },
+  });
+  const resource = databaseMigration(NS, 'rehearsal', db, {
+    configMapRef: { name: 'rehearsal-migrations' },
+    transactionMode: 'each',
+  }) as { spec: { timeouts: Record<string, number> } };
+  apply(resource);
+  type Status = {
+    plan?: {
+      blocking?: string[];
+      findings?: { rule: string; message: string }[];
+      rehearsal?: { onData: boolean; expectedDurationsMs: Record<string, number> };
+    };
+    expectedMigratedBy?: string;
+  };
+  const blocked = await waitForPhase(NS, 'rehearsal', ['Blocked', 'Succeeded', 'Failed']);
+  const st = blocked.status as Status;
+  expect(blocked.status?.phase).toBe('Blocked');
+  expect(st.plan?.blocking).toEqual([`${NAME}: rehearsal-failed`]);
+  expect(st.plan?.findings?.find((f) => f.rule === 'rehearsal-failed')?.message).toMatch(/23514/);
+  expect(st.plan?.rehearsal?.onData).toBe(true);
+  // The target: the same rows, no constraint, nothing applied (no backup was even taken).
+  await withDb(db, async (c) => {
+    expect(Number((await c.query('SELECT count(*) AS n FROM orders WHERE qty = 0')).rows[0].n)).toBe(3);
+    expect(
+      (await c.query(`SELECT 1 FROM pg_constraint WHERE conname = 'orders_qty_positive'`)).rowCount,
+    ).toBe(0);
+    expect((await c.query("SELECT to_regclass('public.migrations') AS t")).rows[0].t).toBeNull();
+  });
+
+  // The rows fixed, a new generation: the rehearsal passes and the run Succeeds.
+  await withDb(db, (c) => c.query('UPDATE orders SET qty = 1 WHERE qty = 0'));
+  apply({
+    ...resource,
+    spec: { ...resource.spec, timeouts: { ...resource.spec.timeouts, lockTimeoutSeconds: 11 } },
+  });
+  const done = await waitForPhase(NS, 'rehearsal', ['Succeeded', 'Failed', 'RolledBack', 'Restored']);
+  expect(done.status?.phase).toBe('Succeeded');
+  const ok = done.status as Status;
+  expect(Object.keys(ok.plan?.rehearsal?.expectedDurationsMs ?? {})).toEqual([NAME]);
+  expect(Date.parse(ok.expectedMigratedBy ?? '')).toBeGreaterThan(0);
+  await withDb(db, async (c) =>
+    expect(
+      (await c.query(`SELECT 1 FROM pg_constraint WHERE conname = 'orders_qty_positive'`)).rowCount,
+    ).toBe(1),
+  );
+}, 600_000);
