@@ -234,3 +234,41 @@ describe('check: the rehearsal on a copy of the real rows', () => {
     T,
   );
 });
+
+describe('check: every down() is tried', () => {
+  it(
+    'two failing down()s of three are both reported, not only the first one reached',
+    async () => {
+      const db = await createDatabase('downs');
+      const base = writeMigrations({ '1800000000000-Base.js': BASE });
+      const env = { PGDATABASE: db, TRANSACTION_MODE: 'each' };
+      expect((await runMigrator('migrate', { ...env, MIGRATIONS_DIR: base })).code).toBe(0);
+      const m = (cls: string, up: string, down: string): string =>
+        `export class ${cls} {\n  async up(q) { await q.query(${JSON.stringify(up)}); }\n  async down(q) { await q.query(${JSON.stringify(down)}); }\n}\n`;
+      const dir = writeMigrations({
+        '1800000000000-Base.js': BASE,
+        '1800000005000-A.js': m(
+          'A1800000005000',
+          'ALTER TABLE flags ADD COLUMN a int',
+          'ALTER TABLE flags DROP COLUMN nope_a',
+        ),
+        '1800000006000-B.js': m(
+          'B1800000006000',
+          'ALTER TABLE flags ADD COLUMN b int',
+          'ALTER TABLE flags DROP COLUMN b',
+        ),
+        '1800000007000-C.js': m(
+          'C1800000007000',
+          'ALTER TABLE flags ADD COLUMN c int',
+          'ALTER TABLE flags DROP COLUMN nope_c',
+        ),
+      });
+      const r = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
+      expect(r.result.error).toBeUndefined();
+      const irreversible = r.result.plan!.findings.filter((f) => f.rule === 'irreversible-down');
+      expect(irreversible.map((f) => f.migration).sort()).toEqual(['A1800000005000', 'C1800000007000']);
+      expect(r.result.plan?.shadow?.reversibility).toBe('failed');
+    },
+    T,
+  );
+});

@@ -264,11 +264,17 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
           if (tx) await qr.commitTransaction();
         } catch (err) {
           if (tx && qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
+          const after = reversibility === 'failed' ? ' (tried after a later down() failed)' : '';
           plan.findings.push(
-            irreversible(m.name, `down() of ${m.name} fails: ${(err as Error).message.split('\n')[0]}`),
+            irreversible(
+              m.name,
+              `down() of ${m.name} fails${after}: ${(err as Error).message.split('\n')[0]}`,
+            ),
           );
           reversibility = 'failed';
-          break;
+          // Every down() is tried: what this one left stays, and the earlier ones are judged apart from it.
+          if (expected) carried = diffCatalog(expected, await snapshotCatalog(direct));
+          continue;
         }
         const upSql = captured.get(m.name) ?? [];
         if ((downCaptured.get(m.name) ?? []).length === 0 && upSql.length > 0) {
