@@ -252,9 +252,9 @@ function fromCapture(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   try {
     const cap = JSON.parse(readFileSync(join(dir, 'capture.json'), 'utf8')) as {
       database: string;
-      user: string;
+      look: { me: string };
     };
-    return { ...env, PGHOST: dir, PGDATABASE: cap.database, PGUSER: cap.user };
+    return { ...env, PGHOST: dir, PGDATABASE: cap.database, PGUSER: cap.look.me };
   } catch {
     return env;
   }

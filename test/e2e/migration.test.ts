@@ -208,7 +208,7 @@ test('the example app migrates on the real node: backup, migrations, Ready=True,
   });
 }, 600_000);
 
-test('a migration that fails in its container ends Failed with PostgreSQL’s error in the status', async () => {
+test('a migration that fails is Blocked by the rehearsal with PostgreSQL’s error in the status', async () => {
   const db = 'e2e_broken';
   cleanup.push(db);
   await freshDatabase(db);
@@ -230,13 +230,17 @@ test('a migration that fails in its container ends Failed with PostgreSQL’s er
   apply(databaseMigration(NS, 'broken', db, { configMapRef: { name: 'broken-migrations' } }));
 
   const dm = await waitForPhase(NS, 'broken', ['Succeeded', 'Failed', 'Blocked']);
-  // The check Job already runs the migration (in a transaction it rolls back), so
-  // PostgreSQL's error surfaces there, before any backup or change.
-  expect(dm.status?.phase).toBe('Failed');
-  expect(['check', 'migrate']).toContain(dm.status?.lastError?.step);
+  // The check's rehearsal runs the migration on a private copy of the database, so
+  // PostgreSQL's error surfaces there, before any backup or change: a blocking finding.
+  expect(dm.status?.phase).toBe('Blocked');
   expect(dm.status?.conditions?.find((c) => c.type === 'Ready')?.status).not.toBe('True');
-  expect(dm.status?.lastError?.message).toContain('relation "no_such_table" does not exist');
-  expect(dm.status?.lastError?.code).toBe('42P01');
+  const plan = (
+    dm.status as { plan?: { blocking?: string[]; findings?: { rule: string; message: string }[] } }
+  ).plan;
+  expect(plan?.blocking).toEqual(['AlterMissingTable1710000000000: rehearsal-failed']);
+  const finding = plan?.findings?.find((f) => f.rule === 'rehearsal-failed');
+  expect(finding?.message).toContain('relation "no_such_table" does not exist');
+  expect(finding?.message).toContain('42P01');
   // Nothing was applied.
   await withDb(db, async (c) => {
     const t = await c.query("SELECT to_regclass('public.migrations') IS NOT NULL AS has");
@@ -484,9 +488,16 @@ test('a first run on a fresh database that fails on real rows restores: Restored
     configMapRef: { name: 'first-restore-migrations' },
     transactionMode: 'each',
   }) as { spec: Record<string, unknown> };
+  // The check on the schema alone (the rehearsal off): the failure on the real row reaches
+  // production, and the way back is what this case proves.
   apply({
     ...resource,
-    spec: { ...resource.spec, onFailure: 'restore', restoreWorkloads: [{ kind: 'Deployment', name: app }] },
+    spec: {
+      ...resource.spec,
+      check: { rehearsal: { maxSize: '0' } },
+      onFailure: 'restore',
+      restoreWorkloads: [{ kind: 'Deployment', name: app }],
+    },
   });
 
   const dm = await waitForPhase(NS, 'first-restore', ['Restored', 'Succeeded', 'Failed', 'Blocked'], 600_000);
@@ -542,7 +553,11 @@ test('45 long-named migrations applied in each mode, the 46th failing on real ro
     configMapRef: { name: 'revert-45-migrations' },
     transactionMode: 'each',
   }) as { spec: Record<string, unknown> };
-  apply({ ...resource, spec: { ...resource.spec, onFailure: 'revert' } });
+  // The rehearsal off: the failure reaches production, and the revert is what this case proves.
+  apply({
+    ...resource,
+    spec: { ...resource.spec, check: { rehearsal: { maxSize: '0' } }, onFailure: 'revert' },
+  });
 
   const dm = await waitForPhase(NS, 'revert-45', ['RolledBack', 'Succeeded', 'Failed', 'Blocked'], 600_000);
   expect({ phase: dm.status?.phase, migration: dm.status?.lastError?.migration }).toEqual({

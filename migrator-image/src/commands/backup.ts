@@ -23,7 +23,8 @@ import { connect, qualified, quoteIdent } from '../db.js';
 import { log } from '../log.js';
 import { assertClientServes, runTool } from '../pgtools.js';
 import { MigratorError } from '../result.js';
-import { proveBackup, readTargetLook, RestoreVerifyError, type TargetLook } from './backup-proof.js';
+import { readTargetLook, type TargetLook } from '../shadow/look.js';
+import { proveBackup, RestoreVerifyError } from './backup-proof.js';
 import { snapshotSums } from './backup-sums.js';
 
 export interface BackupSidecar {

@@ -11,7 +11,7 @@ export async function capture(cfg: Config, res: JobResult): Promise<void> {
   const cap = await captureTarget(cfg, dir);
   res.database = cap.identity;
   log.info(
-    { roles: cap.roles.length, extensions: cap.extensions.length, relations: cap.relations.length },
+    { roles: cap.look.roles.length, extensions: cap.look.extensions.length, relations: cap.relations.length },
     'target captured for the check',
   );
 }

@@ -30,13 +30,7 @@ import {
 } from '../shadow/catalog.js';
 import { captureTarget, dataFile, hasCapture, readCapture, statsOf } from '../shadow/capture.js';
 import { childError, runCheckChild } from '../shadow/child.js';
-import {
-  finishShadow,
-  ownPublicSchema,
-  prepareShadow,
-  shadowConfig,
-  withoutOwnership,
-} from '../shadow/prepare.js';
+import { finishShadow, prepareShadow, shadowConfig, withoutOwnership } from '../shadow/prepare.js';
 import { loadSchema, type Rows } from '../shadow/schema.js';
 import { runningAppEntityFindings } from '../shadow/entities.js';
 import { incompleteFinding, irreversible, minus, planHash, rehearsalFailed } from '../shadow/findings.js';
@@ -98,7 +92,6 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
         });
     const prepared = await prepareShadow(cfg, shadow, cap);
     const admin = shadowConfig(cfg, shadow, prepared.database);
-    await ownPublicSchema(cfg, shadow, cap, prepared.database);
     // The rehearsal: the whole database (rows too) when the capture copied it; else the schema alone.
     const data = shadow.external ? undefined : dataFile(cfg.CAPTURE_DIR ?? '', cap);
     const schemaErrors = await loadSchema(

@@ -12,33 +12,20 @@ import type { Config } from '../config.js';
 import { acquireLock, connect, pgRows, qualified } from '../db.js';
 import { databaseIdentity } from '../identity.js';
 import { MigratorError } from '../result.js';
+import { readTargetLook, type TargetLook } from './look.js';
 import { runTool } from '../pgtools.js';
 import { dumpSchema, readTargetStats, type RelationStats, type Rows, type TargetStats } from './schema.js';
 
-export interface CapturedRole {
-  name: string;
-  superuser: boolean;
-  createdb: boolean;
-  createrole: boolean;
-  inherit: boolean;
-  bypassrls: boolean;
-  /** Roles this one is a direct member of. */
-  memberOf: string[];
-}
-
 export interface Capture {
   version: 1;
-  /** The target database's name and the role the migrations run as there (no password, no host). */
+  /** The target database's name (no password, no host). */
   database: string;
-  user: string;
-  databaseOwner: string;
-  publicOwner?: string;
+  /** Its roles, owners and extensions as the role the migrations run as sees them. */
+  look: TargetLook;
   identity: DatabaseIdentity;
   serverVersion: string;
   major: number;
   relations: Array<[string, RelationStats]>;
-  roles: CapturedRole[];
-  extensions: Array<{ name: string; schema: string; owner: string }>;
   volatile: string[];
   /** Whether the rows were copied too (data.sql), for a rehearsal on real data; why not otherwise. */
   rehearsal: { data: boolean; sizeBytes: number; note?: string };
@@ -50,25 +37,6 @@ export interface Capture {
 const CAPTURE_FILE = 'capture.json';
 const SCHEMA_FILE = 'schema.sql';
 const DATA_FILE = 'data.sql';
-
-async function readRoles(q: Rows): Promise<CapturedRole[]> {
-  const rows = await q(
-    `SELECT r.rolname AS name, r.rolsuper AS su, r.rolcreatedb AS cdb, r.rolcreaterole AS cr,
-            r.rolinherit AS inh, r.rolbypassrls AS brls,
-            coalesce((SELECT json_agg(g.rolname ORDER BY g.rolname) FROM pg_auth_members m
-                        JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), '[]'::json) AS member_of
-       FROM pg_roles r WHERE r.rolname !~ '^pg_' ORDER BY r.rolname`,
-  );
-  return rows.map((r) => ({
-    name: String(r.name),
-    superuser: r.su === true,
-    createdb: r.cdb === true,
-    createrole: r.cr === true,
-    inherit: r.inh !== false,
-    bypassrls: r.brls === true,
-    memberOf: (r.member_of as string[]).filter((g) => !g.startsWith('pg_') || g === 'pg_read_all_data'),
-  }));
-}
 
 /** Reads the target and writes the capture into `dir` (atomically: a half-written capture is never read). */
 export async function captureTarget(cfg: Config, dir: string): Promise<Capture> {
@@ -95,32 +63,17 @@ export async function captureTarget(cfg: Config, dir: string): Promise<Capture> 
     }
     const identity = await databaseIdentity(<T>(sql: string) => q(sql) as Promise<T[]>);
     const stats = await readTargetStats(q);
-    const [who] = await q(
-      `SELECT current_user AS u, pg_get_userbyid(d.datdba) AS owner,
-              (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public') AS public_owner
-         FROM pg_database d WHERE d.datname = current_database()`,
-    );
-    const extensions = (
-      await q(
-        `SELECT e.extname AS name, n.nspname AS schema, pg_get_userbyid(e.extowner) AS owner
-           FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql' ORDER BY 1`,
-      )
-    ).map((r) => ({ name: String(r.name), schema: String(r.schema), owner: String(r.owner) }));
     const volatile = (await q(`SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v'`)).map((r) =>
       String(r.proname),
     );
     const capture: Capture = {
       version: 1,
       database: cfg.PGDATABASE,
-      user: String(who?.u ?? cfg.PGUSER),
-      databaseOwner: String(who?.owner ?? cfg.PGUSER),
-      ...(who?.public_owner ? { publicOwner: String(who.public_owner) } : {}),
+      look: await readTargetLook(client),
       identity,
       serverVersion: stats.serverVersion,
       major: stats.major,
       relations: [...stats.relations.entries()],
-      roles: await readRoles(q),
-      extensions,
       volatile,
       migrationRows,
       rehearsal,

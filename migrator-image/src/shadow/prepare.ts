@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import { connect, quoteIdent } from '../db.js';
 import { log } from '../log.js';
 import type { Capture } from './capture.js';
+import { prepareCluster, prepareDatabase } from './look.js';
 import type { ShadowServer } from './server.js';
 
 export function shadowConfig(cfg: Config, shadow: ShadowServer, database: string, user?: string): Config {
@@ -28,18 +29,6 @@ export function shadowConfig(cfg: Config, shadow: ShadowServer, database: string
 
 const ident = quoteIdent;
 
-function roleSql(r: Capture['roles'][number], login: boolean): string {
-  const attrs = [
-    r.superuser ? 'SUPERUSER' : 'NOSUPERUSER',
-    r.createdb ? 'CREATEDB' : 'NOCREATEDB',
-    r.createrole ? 'CREATEROLE' : 'NOCREATEROLE',
-    r.inherit ? 'INHERIT' : 'NOINHERIT',
-    r.bypassrls ? 'BYPASSRLS' : 'NOBYPASSRLS',
-    login ? 'LOGIN' : 'NOLOGIN',
-  ].join(' ');
-  return `DO $$ BEGIN CREATE ROLE ${ident(r.name)} ${attrs}; EXCEPTION WHEN duplicate_object THEN NULL; END $$`;
-}
-
 export interface PreparedShadow {
   /** The database the migrations run in. */
   database: string;
@@ -48,8 +37,8 @@ export interface PreparedShadow {
 }
 
 /**
- * Roles and database. A local shadow gets every role of the target with its
- * attributes; an external server (spec.check.shadow) may refuse: its fresh
+ * Roles and database. A local shadow is shaped like the target (look.ts); an
+ * external server (spec.check.shadow) may refuse to create roles: its fresh
  * database is used and the migrations run as its configured user.
  */
 export async function prepareShadow(
@@ -57,38 +46,25 @@ export async function prepareShadow(
   shadow: ShadowServer,
   cap: Capture,
 ): Promise<PreparedShadow> {
+  if (!shadow.external) {
+    await prepareCluster(cfg, shadow, cap.look);
+    await prepareDatabase(cfg, shadow, cap.look);
+    return { database: cap.look.database, user: cap.look.me };
+  }
   const { client } = await connect(shadowConfig(cfg, shadow, shadow.database));
   try {
-    if (shadow.external) {
-      for (const r of cap.roles)
-        await client
-          .query(
-            `DO $$ BEGIN CREATE ROLE ${ident(r.name)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
-          )
-          .catch((err: unknown) =>
-            log.warn(
-              { role: r.name, err: (err as Error).message },
-              'could not create a role on the external shadow',
-            ),
-          );
-      return { database: shadow.database, user: shadow.user };
-    }
-    const names = new Set(cap.roles.map((r) => r.name));
-    for (const r of cap.roles)
-      if (r.name !== shadow.user) await client.query(roleSql(r, r.name === cap.user));
-    for (const r of cap.roles)
-      for (const g of r.memberOf)
-        if (names.has(g) || g.startsWith('pg_'))
-          await client
-            .query(`GRANT ${ident(g)} TO ${ident(r.name)}`)
-            .catch((err: unknown) =>
-              log.warn({ err: (err as Error).message }, 'a role membership was not copied'),
-            );
-    const database = cap.database === 'postgres' ? 'postgres' : cap.database;
-    const owner = names.has(cap.databaseOwner) ? cap.databaseOwner : shadow.user;
-    if (database !== 'postgres')
-      await client.query(`CREATE DATABASE ${ident(database)} OWNER ${ident(owner)}`);
-    return { database, user: names.has(cap.user) ? cap.user : shadow.user };
+    for (const r of cap.look.roles)
+      await client
+        .query(
+          `DO $$ BEGIN CREATE ROLE ${ident(r.name)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+        )
+        .catch((err: unknown) =>
+          log.warn(
+            { role: r.name, err: (err as Error).message },
+            'could not create a role on the external shadow',
+          ),
+        );
+    return { database: shadow.database, user: shadow.user };
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -100,24 +76,6 @@ export function withoutOwnership(schemaSql: string): string {
     .split('\n')
     .filter((l) => !/^ALTER .* OWNER TO .*;$/.test(l) && !/^(GRANT|REVOKE) .*;$/.test(l))
     .join('\n');
-}
-
-/** Before the schema: schema public owned as on the target (PostgreSQL 15 gives it to pg_database_owner). */
-export async function ownPublicSchema(
-  cfg: Config,
-  shadow: ShadowServer,
-  cap: Capture,
-  database: string,
-): Promise<void> {
-  if (shadow.external || !cap.publicOwner) return;
-  const { client } = await connect(shadowConfig(cfg, shadow, database));
-  try {
-    await client.query(`ALTER SCHEMA public OWNER TO ${ident(cap.publicOwner)}`);
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'schema public keeps the shadow owner');
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 /**
@@ -136,7 +94,7 @@ export async function finishShadow(
   const { client } = await connect(shadowConfig(cfg, shadow, database));
   try {
     if (!shadow.external)
-      for (const e of cap.extensions)
+      for (const e of cap.look.extensions)
         await client
           .query(
             `UPDATE pg_extension SET extowner = (SELECT oid FROM pg_roles WHERE rolname = $1)
