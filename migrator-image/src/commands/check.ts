@@ -245,6 +245,7 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
       failure || rehearsalFailedOnData ? 'skipped' : 'proven';
     if (reversibility === 'proven') {
       let carried: CatalogDiff = { added: [], removed: [] };
+      let downFailed = false;
       for (const m of [...pending].reverse()) {
         const expected = before.get(m.name);
         const inst = instanceOf(sh, m.name);
@@ -257,7 +258,8 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
           if (tx) await qr.commitTransaction();
         } catch (err) {
           if (tx && qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
-          const after = reversibility === 'failed' ? ' (tried after a later down() failed)' : '';
+          const after = downFailed ? ' (tried after a later down() failed)' : '';
+          downFailed = true;
           plan.findings.push(
             irreversible(
               m.name,
