@@ -33,6 +33,8 @@ export interface OperatorMetrics {
   setPhase(l: ResourceLabels, phase: string): void;
   /** dbmigration_run_start_timestamp_seconds; `undefined` removes the series (no active run) */
   setRunStarted(l: ResourceLabels, timestampSeconds: number | undefined): void;
+  /** dbmigration_migrate_expected_end_timestamp_seconds: while migrating, when the rehearsal says it ends */
+  setMigrateExpectedEnd(l: ResourceLabels, timestampSeconds: number | undefined): void;
   /** dbmigration_restore_workloads_scaled_down: a series only while some are held down */
   setWorkloadsScaledDown(l: ResourceLabels, count: number): void;
   /** dbmigration_check_findings{severity}: a series per severity found (none for 0) */

@@ -13,7 +13,8 @@
 // Cardinality budget: a Prometheus pays per series, and one cluster may hold
 // thousands of resources. A resource exports at most 15 series (runs_total 5,
 // check_findings up to 3, 1 each for phase, pending, applied, backup size and
-// time, last success, run start while a run is active), 16 in the rare moments
+// time, last success, run start while a run is active), one more while a migrate step
+// with a rehearsed ETA runs, 16 in the rare moments
 // restoreWorkloads are held at zero (that series exists only then), and no histogram carries a resource's labels: step and whole-run
 // durations are histograms by step or result only (about 17 series each, once
 // per cluster, whatever the number of resources).
@@ -120,6 +121,12 @@ export function createMetrics(
   const runStarted = new Gauge({
     name: 'dbmigration_run_start_timestamp_seconds',
     help: 'Unix time the active run started; absent when no run is active.',
+    labelNames: [...RESOURCE_LABELS],
+    registers,
+  });
+  const expectedEnd = new Gauge({
+    name: 'dbmigration_migrate_expected_end_timestamp_seconds',
+    help: "Unix time the running migrate step should end by its rehearsal in the check's private server; absent otherwise.",
     labelNames: [...RESOURCE_LABELS],
     registers,
   });
@@ -294,6 +301,10 @@ export function createMetrics(
         return;
       }
       setResourceGauge('runStarted', runStarted, l, timestampSeconds);
+    },
+    setMigrateExpectedEnd(l, timestampSeconds) {
+      if (timestampSeconds === undefined) untrack(l, 'expectedEnd');
+      else setResourceGauge('expectedEnd', expectedEnd, l, timestampSeconds);
     },
     setWorkloadsScaledDown(l, count) {
       // Almost always 0: a series only while workloads are held down (alerts test > 0).

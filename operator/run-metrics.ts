@@ -19,6 +19,11 @@ export function recordReconcile(
     labels,
     isActive(status.phase) && status.startedAt ? Date.parse(status.startedAt) / 1000 : undefined,
   );
+  const eta = Date.parse(status.expectedMigratedBy ?? '');
+  m.setMigrateExpectedEnd(
+    labels,
+    status.phase === 'Migrating' && Number.isFinite(eta) ? eta / 1000 : undefined,
+  );
   m.setWorkloadsScaledDown(labels, status.scaledDown?.length ?? 0);
   if (out.runFinished) {
     const started = Date.parse(status.startedAt ?? '');

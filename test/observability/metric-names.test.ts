@@ -44,6 +44,7 @@ async function exposition(): Promise<Map<string, Family>> {
   // One series per resource, its current phase: a resource in each phase shows every value.
   for (const p of PHASES) m.setPhase({ ...l, name: `in-${p.toLowerCase()}` }, p);
   m.setRunStarted(l, 1_700_000_000);
+  m.setMigrateExpectedEnd(l, 1_700_000_600);
   m.setWorkloadsScaledDown(l, 1);
   m.setFindings(l, { info: 1, warning: 1, error: 1 });
   m.reconcileDone(0.1, false);

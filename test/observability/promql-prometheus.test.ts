@@ -87,6 +87,7 @@ beforeAll(async () => {
   m.setPhase({ namespace: 'shop', name: 'risky', database: 'pg.shop:5432/risky' }, 'Blocked');
   m.setPhase({ namespace: 'billing', name: 'ledger', database: 'pg.billing:5432/ledger' }, 'Restoring');
   m.setRunStarted(c, Date.now() / 1000);
+  m.setMigrateExpectedEnd(c, Date.now() / 1000 + 60);
   await prom.waitForScrapes(3);
   run(m, a, b, 1);
   await prom.waitForScrapes(3);
