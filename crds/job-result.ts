@@ -9,6 +9,13 @@ import { z } from 'zod';
 
 export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 export const RESULT_MAX_BYTES = 4096;
+/** The kubelet keeps 12 KiB of termination messages per Pod, split evenly over all its containers (init ones too). */
+export const POD_RESULT_MAX_BYTES = 12 * 1024;
+
+/** A container's share of the termination message, in a Pod of `containers` containers. */
+export function resultBudget(containers: number): number {
+  return Math.min(RESULT_MAX_BYTES, Math.floor(POD_RESULT_MAX_BYTES / Math.max(1, containers)));
+}
 /** Starts the one stdout line that holds the full (uncut, scrubbed) result. */
 export const FULL_RESULT_MARKER = '{"dbmigrateFullResult":';
 

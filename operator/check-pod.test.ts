@@ -89,6 +89,17 @@ describe('the check Pod: only the capture container holds the target', () => {
     expect(out.envFrom).toEqual([{ secretRef: { name: 'other' } }]);
   });
 
+  it("gives each container its share of the kubelet's 12 KiB of termination messages", () => {
+    const pod = buildJob(dmOf(cases['host and password Secret']), run, 'check', config).spec!.template.spec!;
+    // stage-copier, copy-migrations, capture, migrator: 12 KiB / 4.
+    expect(pod.initContainers).toHaveLength(3);
+    for (const c of [...pod.initContainers!.filter((i) => i.name === CAPTURE_CONTAINER), pod.containers[0]!])
+      expect(c.env).toContainEqual({ name: 'RESULT_MAX_BYTES', value: '3072' });
+    const migrate = buildJob(dmOf(cases['host and password Secret']), run, 'migrate', config).spec!.template
+      .spec!;
+    expect(migrate.containers[0]!.env).toContainEqual({ name: 'RESULT_MAX_BYTES', value: '4096' });
+  });
+
   it('other steps keep the connection in their one container', () => {
     const dm = dmOf(cases['host and password Secret']);
     const pod = buildJob(dm, run, 'migrate', config).spec!.template.spec!;

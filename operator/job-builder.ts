@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import type { DatabaseMigration, DatabaseMigrationSpec } from '../crds/database-migration.js';
 import type { JobDefaults } from '../crds/pod-template.js';
 import { API_VERSION, blockingCategories, KIND } from '../crds/database-migration.js';
-import { TERMINATION_MESSAGE_PATH, type JobStep } from '../crds/job-result.js';
+import { resultBudget, TERMINATION_MESSAGE_PATH, type JobStep } from '../crds/job-result.js';
 import { quantityBytes } from '../crds/spec/backup.js';
 import { captureContainer, captureVolume, checkSide, envWithoutTarget } from './check-pod.js';
 import { COPY_MIGRATIONS_CONTAINER } from './frozen-sources.js';
@@ -282,6 +282,9 @@ export function buildJob(
       ]
     : [];
   const init = [...(needsMigrations(step) ? copyMigrationsInits(spec, config, resources) : []), ...capture];
+  // Every container of the Pod shares the kubelet's 12 KiB of termination messages.
+  const budget: V1EnvVar = { name: 'RESULT_MAX_BYTES', value: String(resultBudget(init.length + 1)) };
+  for (const c of capture) c.env = [...(c.env ?? []), budget];
   const uid = tpl.runAsUser ?? DEFAULT_UID;
   return {
     apiVersion: 'batch/v1',
@@ -335,7 +338,7 @@ export function buildJob(
               imagePullPolicy: config.imagePullPolicy,
               args: [STEP_COMMAND[step]],
               // User variables first: the operator's are the contract with the migrator.
-              env: [...user.env, ...env],
+              env: [...user.env, ...env, budget],
               ...(user.envFrom.length > 0 ? { envFrom: user.envFrom } : {}),
               volumeMounts: [...mounts, ...fit.mounts],
               terminationMessagePath: TERMINATION_MESSAGE_PATH,

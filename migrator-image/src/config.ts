@@ -231,6 +231,8 @@ export const Env = z.object({
       return n;
     }),
   RESULT_PATH: z.string().min(1).default('/dev/termination-log'),
+  // This container's share of the Pod's termination messages (main.ts reads it before the config).
+  RESULT_MAX_BYTES: int(4096, 512, 4096),
   MIGRATION_AUTHOR: z.string().max(200).default('dbmigrate'),
   // Where pg_dump/pg_restore are (PATH when unset); PG_BIN_DIR is the older name.
   PG_CLIENT_BIN_DIR: optionalString,

@@ -81,6 +81,8 @@ export async function main(argv: string[]): Promise<number> {
   if (name === 'check' && argv.length > 1)
     return (await import('./commands/check-cli.js')).checkCli(argv.slice(1));
   const resultPath = process.env.RESULT_PATH || '/dev/termination-log';
+  const budget = Number(process.env.RESULT_MAX_BYTES);
+  const resultMax = Number.isInteger(budget) && budget >= 512 && budget <= 4096 ? budget : undefined;
   if (!isStep(name) || !load) {
     process.stderr.write(
       `usage: migrator <${[...Object.keys(commands), 'capture', 'wait', 'lint'].join('|')}>\n`,
@@ -110,7 +112,8 @@ export async function main(argv: string[]): Promise<number> {
       // The full result first (lists uncut, scrubbed) for the plan ConfigMap; the
       // termination message below is the one the operator decides on.
       process.stdout.write(`${fullResultLine(scrub(JSON.stringify(res)))}\n`);
-      const text = writeResult(resultPath, res);
+      // The operator gives the share of the Pod's 12 KiB its container gets (RESULT_MAX_BYTES).
+      const text = writeResult(resultPath, res, resultMax);
       log.info({ ok: res.ok, bytes: Buffer.byteLength(text) }, 'result written');
     } catch (err) {
       log.error({ err: scrub(String((err as Error).message)) }, 'could not write the result');

@@ -212,8 +212,8 @@ export function serializeResult(result: JobResult, max = RESULT_MAX_BYTES): stri
   return scrub(JSON.stringify(r));
 }
 
-export function writeResult(path: string, result: JobResult): string {
-  const text = serializeResult(result);
+export function writeResult(path: string, result: JobResult, max = RESULT_MAX_BYTES): string {
+  const text = serializeResult(result, max);
   writeFileSync(path, text);
   return text;
 }
