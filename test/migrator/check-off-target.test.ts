@@ -272,3 +272,29 @@ describe('check: every down() is tried', () => {
     T,
   );
 });
+
+describe('check: statements are logged and stored scrubbed', () => {
+  it(
+    "CREATE ROLE ... PASSWORD '...' never shows its password in the log or the result",
+    async () => {
+      const db = await createDatabase('scrub');
+      const role = `r_${db.slice(-8)}`;
+      const secret = 'hunter2-in-a-migration';
+      const dir = writeMigrations({
+        '1800000000000-Base.js': BASE,
+        '1800000008000-Role.js': `export class Role1800000008000 {
+  async up(q) { await q.query("CREATE ROLE ${role} LOGIN PASSWORD '${secret}'"); }
+  async down(q) { await q.query('DROP ROLE ${role}'); }
+}
+`,
+      });
+      const r = await runMigrator('check', { PGDATABASE: db, MIGRATIONS_DIR: dir, TRANSACTION_MODE: 'each' });
+      expect(r.result.error).toBeUndefined();
+      expect(r.result.plan?.pending).toContain('Role1800000008000');
+      const everything = r.stdout + r.stderr + r.raw;
+      expect(everything).toContain('captured SQL');
+      expect(everything).not.toContain(secret);
+    },
+    T,
+  );
+});
