@@ -102,6 +102,12 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
   if (needsMigrations(step)) {
     env.push(
       { name: 'MIGRATIONS_DIR', value: migrationsDir(spec) },
+      {
+        name: 'MIGRATIONS_ROOT',
+        value: mountsImage(spec.migrations)
+          ? posix.join(MIGRATIONS_MOUNT, copyRoot(spec.migrations))
+          : MIGRATIONS_MOUNT,
+      },
       { name: 'TRANSACTION_MODE', value: spec.migrations.transactionMode },
       { name: 'LOCK_TIMEOUT_SECONDS', value: String(spec.timeouts.lockTimeoutSeconds) },
       { name: 'STATEMENT_TIMEOUT_SECONDS', value: String(spec.timeouts.statementTimeoutSeconds) },

@@ -68,6 +68,8 @@ export const Env = z.object({
     .default('prefer'),
   PGCONNECT_TIMEOUT: int(10, 1, 3600),
   MIGRATIONS_DIR: optionalString,
+  /** The copied root the migrations live in (copyRoot): hashed whole into the approval hash. */
+  MIGRATIONS_ROOT: optionalString,
   MIGRATIONS_TABLE: identifier.default('migrations'),
   MIGRATIONS_SCHEMA: identifier.optional(),
   HISTORY_TABLE: identifier.default('dbmigrate_history'),

@@ -167,10 +167,16 @@ export class Stamp1800000003000 {
       expect(a.result.error).toBeUndefined();
       expect(a.result.plan?.hash).toMatch(/^[0-9a-f]{64}$/);
       expect(b.result.plan?.hash).toBe(a.result.plan?.hash);
-      // A changed file changes it.
+      // A changed file changes it; so does a changed file the migrations may read beside them.
+      writeFileSync(path.join(dir, 'seed.json'), '{"v":1}');
+      const withSibling = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
+      expect(withSibling.result.plan?.hash).not.toBe(a.result.plan?.hash);
+      writeFileSync(path.join(dir, 'seed.json'), '{"v":2}');
+      const siblingChanged = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
+      expect(siblingChanged.result.plan?.hash).not.toBe(withSibling.result.plan?.hash);
       writeFileSync(path.join(dir, '1800000003000-Stamp.js'), inline.replace('DELETE', 'DELETE /* v2 */'));
       const c = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
-      expect(c.result.plan?.hash).not.toBe(a.result.plan?.hash);
+      expect(c.result.plan?.hash).not.toBe(siblingChanged.result.plan?.hash);
     },
     T,
   );

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { QueryRunner } from 'typeorm';
 import type { Finding, JobResult, PlanRecord } from '../../../crds/job-result.js';
 import { planChecksums, planDigest } from '../checksums.js';
+import { treeDigest } from '../tree-digest.js';
 import { restoreScopeFindings } from '../shadow/scope.js';
 import type { Config } from '../config.js';
 import { lintSql, newLintContext, seedSchema } from '../lint/index.js';
@@ -120,6 +121,8 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
       plan.checksums = planChecksums(plan.pending, sh.byName);
       plan.checksumsDigest = planDigest(plan.pending, sh.byName);
       h.update(`-- files ${plan.checksumsDigest}\n`);
+      // What the migrations may import (copyRoot's siblings) is part of what is approved.
+      h.update(`-- tree ${treeDigest(cfg.MIGRATIONS_ROOT ?? cfg.MIGRATIONS_DIR ?? '.').digest}\n`);
     }
     if (pending.length === 0) {
       plan.hash = h.digest('hex');
