@@ -445,7 +445,10 @@ describe('generated hostile DatabaseMigration specs', () => {
             ),
           );
           // The hostile strings reach the Job as env values, verbatim: nothing interprets them.
-          const env = job.spec?.template.spec?.containers[0]?.env ?? [];
+          // The first Job is the check: its capture init container holds the connection.
+          const pod = job.spec?.template.spec;
+          const env =
+            (pod?.initContainers?.find((x) => x.name === 'capture') ?? pod?.containers[0])?.env ?? [];
           expect(env).toContainEqual({ name: 'PGHOST', value: db.host });
           expect(env).toContainEqual({ name: 'PGDATABASE', value: db.database });
           results.push('running');
