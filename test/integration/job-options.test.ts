@@ -143,7 +143,11 @@ describe('Job options on a real API server', () => {
     const check = await jobOf('shop', 'check');
     const pod = await podOf(check);
     const container = pod.spec!.containers[0]!;
-    const env = new Map((container.env ?? []).map((e) => [e.name, e]));
+    // The connection is on the capture init container only; the check container runs migration code.
+    const capture = pod.spec!.initContainers!.find((x) => x.name === 'capture')!;
+    const env = new Map((capture.env ?? []).map((e) => [e.name, e]));
+    const own = new Map((container.env ?? []).map((e) => [e.name, e]));
+    expect([...own.keys()].filter((n) => n.startsWith('PG'))).toEqual([]);
     for (const [name, key] of [
       ['PGHOST', 'host'],
       ['PGPORT', 'port'],
@@ -155,19 +159,24 @@ describe('Job options on a real API server', () => {
     expect(env.get('PGSSLMODE')?.value).toBe('verify-full');
     expect(env.get('PGSSLROOTCERT')?.value).toBe('/etc/dbmigrate/tls/ca/ca.crt');
     expect(env.get('PGSSLKEY')?.value).toBe('/etc/dbmigrate/tls/client/tls.key');
-    expect(env.get('MIGRATIONS_SCHEMA')?.value).toBe('shop');
-    expect(env.get('HTTPS_PROXY')?.value).toBe('http://proxy.internal:3128');
-    expect(env.get('TZ')?.value).toBe('UTC');
+    expect(own.get('MIGRATIONS_SCHEMA')?.value).toBe('shop');
+    expect(own.get('HTTPS_PROXY')?.value).toBe('http://proxy.internal:3128');
+    expect(own.get('TZ')?.value).toBe('UTC');
     // As the API server stored them (it defaults and validates volume sources).
     const client = pod.spec!.volumes!.find((v) => v.name === 'dbm-tls-client');
     expect(client?.secret).toMatchObject({ secretName: 'migrator-cert', defaultMode: 0o400 });
     expect(pod.spec!.volumes!.find((v) => v.name === 'corp-ca')?.configMap?.name).toBe('corp-ca');
-    expect(container.volumeMounts).toEqual(
+    expect(capture.volumeMounts).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ name: 'dbm-tls-ca', mountPath: '/etc/dbmigrate/tls/ca', readOnly: true }),
+      ]),
+    );
+    expect(container.volumeMounts).toEqual(
+      expect.arrayContaining([
         expect.objectContaining({ name: 'corp-ca', mountPath: '/etc/corp-ca', readOnly: true }),
       ]),
     );
+    expect((container.volumeMounts ?? []).map((m) => m.name)).not.toContain('dbm-tls-client');
     expect(pod.spec!.affinity).toEqual(affinity);
     // Priority admission resolved the class into the Pod's priority.
     expect(pod.spec!.priorityClassName).toBe(priorityClass);

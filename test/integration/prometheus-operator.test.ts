@@ -137,6 +137,28 @@ beforeAll(async () => {
   );
   await waitForPhase(c, ns, 'risky', 'Blocked');
 
+  // A migrate step running with its rehearsal's ETA (the slower-than-rehearsal alert's series).
+  await createResource(c, baseResource('slow', ns, 'slow'));
+  const rehearsed = planResult();
+  const pending = rehearsed.plan?.pending ?? [];
+  await finishJobPod(
+    c,
+    await jobOf('slow', 'check'),
+    result('check', {
+      plan: {
+        ...rehearsed.plan!,
+        rehearsal: {
+          onData: true,
+          sizeBytes: 1,
+          durationsMs: Object.fromEntries(pending.map((n) => [n, 100])),
+          totalMs: 100 * pending.length,
+        },
+      },
+    }),
+  );
+  await finishJobPod(c, await jobOf('slow', 'backup'), backupResult());
+  await waitForPhase(c, ns, 'slow', 'Migrating');
+
   // A run still going when the queries run.
   await createResource(c, baseResource('catalog', ns, 'catalog'));
   await waitForPhase(c, ns, 'catalog', 'Checking');
