@@ -304,3 +304,45 @@ describe('check: statements are logged and stored scrubbed', () => {
     T,
   );
 });
+
+describe('check: a data migration on the schema alone', () => {
+  it(
+    'one that reads a seeded row is a needs-data finding there (not a failed check), and passes on the rehearsal',
+    async () => {
+      const db = await createDatabase('needs');
+      const base = writeMigrations({ '1800000000000-Base.js': BASE });
+      const env = { PGDATABASE: db, TRANSACTION_MODE: 'each' };
+      expect((await runMigrator('migrate', { ...env, MIGRATIONS_DIR: base })).code).toBe(0);
+      const dir = writeMigrations({
+        '1800000000000-Base.js': BASE,
+        '1800000009000-ReadSeed.js': `export class ReadSeed1800000009000 {
+  async up(q) {
+    const rows = await q.query('SELECT n FROM counters WHERE id = 1');
+    await q.query('INSERT INTO audit (note) VALUES ($1)', ['seed was ' + rows[0].n]);
+  }
+  async down(q) { await q.query("DELETE FROM audit WHERE note LIKE 'seed was %'"); }
+}
+`,
+      });
+      const schemaOnly = await runMigrator('check', {
+        ...env,
+        MIGRATIONS_DIR: dir,
+        REHEARSAL_MAX_BYTES: '0',
+      });
+      expect(schemaOnly.result.error).toBeUndefined();
+      expect(schemaOnly.code).toBe(0);
+      expect(schemaOnly.result.plan?.findings).toContainEqual(
+        expect.objectContaining({
+          rule: 'needs-data',
+          category: 'incomplete',
+          migration: 'ReadSeed1800000009000',
+        }),
+      );
+      const rehearsed = await runMigrator('check', { ...env, MIGRATIONS_DIR: dir });
+      expect(rehearsed.result.error).toBeUndefined();
+      expect(rehearsed.result.plan?.findings.map((f) => f.rule)).not.toContain('needs-data');
+      expect(rehearsed.result.plan?.shadow?.reversibility).toBe('proven');
+    },
+    T,
+  );
+});

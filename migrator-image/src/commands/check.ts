@@ -22,6 +22,7 @@ import { lintSql, newLintContext, seedSchema } from '../lint/index.js';
 import { log } from '../log.js';
 import { scrubSql } from '../scrub.js';
 import { executorFor, migrationsTable, openSession, type Session } from '../session.js';
+import { instanceOf, rowsOf, runsInTransaction, type MigrationInstance } from '../shadow/instances.js';
 import {
   describeDiff,
   diffCatalog,
@@ -32,28 +33,19 @@ import {
 import { captureTarget, dataFile, hasCapture, readCapture, statsOf } from '../shadow/capture.js';
 import { childError, runCheckChild } from '../shadow/child.js';
 import { finishShadow, prepareShadow, shadowConfig, withoutOwnership } from '../shadow/prepare.js';
-import { loadSchema, type Rows } from '../shadow/schema.js';
+import { loadSchema } from '../shadow/schema.js';
 import { runningAppEntityFindings } from '../shadow/entities.js';
-import { incompleteFinding, irreversible, minus, planHash, rehearsalFailed } from '../shadow/findings.js';
+import {
+  incompleteFinding,
+  irreversible,
+  minus,
+  needsData,
+  planHash,
+  rehearsalFailed,
+} from '../shadow/findings.js';
 import { externalShadowOf, openExternalShadow } from '../shadow/external.js';
 import { chooseBinDir, startShadow, type ShadowServer } from '../shadow/server.js';
 import { Tracer, traceFindings } from '../shadow/trace.js';
-
-type MigrationInstance = Session['ds']['migrations'][number] & { name?: string };
-
-const rowsOf =
-  (qr: QueryRunner, query: QueryRunner['query']): Rows =>
-  async (sql, params) =>
-    (await query.call(qr, sql, params)) as Array<Record<string, unknown>>;
-
-function instanceOf(s: Session, name: string): MigrationInstance | undefined {
-  return (s.ds.migrations as MigrationInstance[]).find((i) => (i.name ?? i.constructor.name) === name);
-}
-
-/** As migrate and revert run it: TRANSACTION_MODE=all in one transaction; each/none honour `transaction`. */
-function runsInTransaction(cfg: Config, inst: MigrationInstance | undefined): boolean {
-  return cfg.TRANSACTION_MODE === 'all' || (inst?.transaction ?? cfg.TRANSACTION_MODE === 'each');
-}
 
 /**
  * The check. With a capture in CAPTURE_DIR (the Job's check container, or the
@@ -198,7 +190,7 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
     await tracer.prime();
     const ex = executorFor(sh);
     let failure: unknown;
-    let rehearsalFailedOnData = false;
+    let stoppedEarly = false;
     try {
       await ex.executePendingMigrations();
     } catch (err) {
@@ -207,14 +199,16 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
     }
     await tracer.settle().catch(() => undefined);
     // On a copy of the real rows a failure is what production would do: a finding that blocks, not a broken check.
-    if (failure && data) {
-      plan.findings.push(rehearsalFailed(failure, captured));
-      failure = undefined;
-      rehearsalFailedOnData = true;
+    // On the schema alone, a migration that fails for want of rows (a TypeError on an empty result)
+    // is a finding too ("needs data"), not a broken check.
+    const stopped = failure ? (data ? rehearsalFailed : needsData)(failure, captured) : undefined;
+    if (stopped) {
+      plan.findings.push(stopped);
+      [failure, stoppedEarly] = [undefined, true];
     }
 
     // Compatibility: what the running app version runs must still run on the migrated schema.
-    if (!failure && !rehearsalFailedOnData)
+    if (!failure && !stoppedEarly)
       for (const [i, query] of cfg.COMPATIBILITY_QUERIES.entries()) {
         await qr.startTransaction();
         try {
@@ -233,7 +227,7 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
         }
       }
 
-    if (!failure && !rehearsalFailedOnData && cfg.COMPATIBILITY_ENTITIES_DIR)
+    if (!failure && !stoppedEarly && cfg.COMPATIBILITY_ENTITIES_DIR)
       plan.findings.push(
         ...(await runningAppEntityFindings(
           cfg.COMPATIBILITY_ENTITIES_DIR,
@@ -244,8 +238,7 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
       );
 
     // Reversibility: each down() in reverse must bring the catalog back to what it was before its up().
-    let reversibility: 'proven' | 'failed' | 'skipped' =
-      failure || rehearsalFailedOnData ? 'skipped' : 'proven';
+    let reversibility: 'proven' | 'failed' | 'skipped' = failure || stoppedEarly ? 'skipped' : 'proven';
     if (reversibility === 'proven') {
       let carried: CatalogDiff = { added: [], removed: [] };
       let downFailed = false;

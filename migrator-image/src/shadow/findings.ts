@@ -74,3 +74,23 @@ export function rehearsalFailed(failure: unknown, captured: ReadonlyMap<string, 
     ...(sqls.length > 0 ? { statement: sqls.length - 1 } : {}),
   };
 }
+
+/**
+ * A migration that failed on the schema alone with a JavaScript error, not an
+ * SQL one (reading a row the empty shadow does not have): it needs data to be
+ * checked, which the rehearsal gives; undefined for any other failure.
+ */
+export function needsData(failure: unknown, captured: ReadonlyMap<string, string[]>): Finding | undefined {
+  const e = failure as { name?: string; message?: string; migration?: string };
+  if (e?.name !== 'TypeError' || !e.migration) return undefined;
+  const sqls = captured.get(e.migration) ?? [];
+  return {
+    rule: 'needs-data',
+    category: 'incomplete',
+    severity: 'warning',
+    migration: e.migration,
+    message: `fails on the schema alone, which has no rows: ${String(e.message).split('\n')[0]}; the migrations after it were not checked`,
+    hint: 'Let the check copy the rows (spec.check.rehearsal.maxSize above the database size) to rehearse it on real data.',
+    ...(sqls.length > 0 ? { statement: sqls.length - 1 } : {}),
+  };
+}
