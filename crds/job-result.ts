@@ -9,6 +9,8 @@ import { z } from 'zod';
 
 export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 export const RESULT_MAX_BYTES = 4096;
+/** Env names that can carry a database connection in any library's convention: never given to code running migrations off the target. */
+export const CONNECTION_ENV = /^(PG[A-Z_]*|DATABASE_URL|DB_URL|TYPEORM_.*|POSTGRES_.*)$/;
 /** The kubelet keeps 12 KiB of termination messages per Pod, split evenly over all its containers (init ones too). */
 export const POD_RESULT_MAX_BYTES = 12 * 1024;
 

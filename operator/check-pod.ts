@@ -12,15 +12,12 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { DatabaseSpec } from '../crds/database-migration.js';
-import { TERMINATION_MESSAGE_PATH } from '../crds/job-result.js';
+import { CONNECTION_ENV, TERMINATION_MESSAGE_PATH } from '../crds/job-result.js';
 
 export const CAPTURE_CONTAINER = 'capture';
 const CAPTURE_MOUNT = '/capture';
 
 export const captureVolume: V1Volume = { name: 'capture', emptyDir: { sizeLimit: '1Gi' } };
-
-/** Names that can carry a connection in any library's convention (the migrator strips the same ones). */
-const TARGET_ENV = /^(PG[A-Z_]*|DATABASE_URL|DB_URL|TYPEORM_.*|POSTGRES_.*)$/;
 
 /** Secrets that hold the target's credentials: never given to the check container, by name or by reference. */
 export function targetSecrets(db: DatabaseSpec): Set<string> {
@@ -41,7 +38,7 @@ export function envWithoutTarget(
   return {
     env: env.filter(
       (e) =>
-        !TARGET_ENV.test(e.name) &&
+        !CONNECTION_ENV.test(e.name) &&
         !(e.valueFrom?.secretKeyRef?.name && secrets.has(e.valueFrom.secretKeyRef.name)),
     ),
     envFrom: envFrom.filter((s) => !(s.secretRef?.name && secrets.has(s.secretRef.name))),

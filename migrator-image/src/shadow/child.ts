@@ -8,17 +8,14 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FULL_RESULT_MARKER, type JobResult } from '../../../crds/job-result.js';
+import { CONNECTION_ENV, FULL_RESULT_MARKER, type JobResult } from '../../../crds/job-result.js';
 import { logStream } from '../log.js';
 import { MigratorError } from '../result.js';
 import { trackChild } from '../shutdown.js';
 
-/** Names that can carry a connection to the target, in any library's convention. */
-const TARGET_ENV = /^(PG[A-Z_]*|DATABASE_URL|DB_URL|TYPEORM_.*|POSTGRES_.*)$/;
-
 export function envWithoutTarget(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(env)) if (!TARGET_ENV.test(k)) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (!CONNECTION_ENV.test(k)) out[k] = v;
   return out;
 }
 
