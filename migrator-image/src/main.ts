@@ -10,6 +10,7 @@ import { log } from './log.js';
 import { toResultError, totalsOf, usage, writeResult } from './result.js';
 import { registerSecret, scrub } from './scrub.js';
 import {
+  exitFlushed,
   installSignalHandlers,
   stopAfterMs,
   terminatedBy,
@@ -141,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
         res.error = toResultError(terminationError());
         log.error({ error: res.error }, `${name} did not stop within the grace period`);
         const c = finish(SIGNAL_EXIT[terminatedBy() ?? 'SIGTERM'] ?? 1);
-        process.exit(c);
+        void exitFlushed(c, 5_000);
       },
     });
     log.info(
@@ -174,7 +175,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(process.argv.slice(2));
-// pino's stdout writes are synchronous for a plain stream; exit explicitly so
-// no stray handle (pool timers) keeps a finished Job alive.
-process.exitCode = code;
-setTimeout(() => process.exit(code), 50).unref();
+// Exit explicitly so no stray handle (pool timers) keeps a finished Job alive,
+// but only once stdout and stderr are written out: a pipe (a Job's log, the
+// check's child) is asynchronous in Node, and an early exit cut the full result
+// line of a 351-migration plan at 146 KB, which then read as an empty plan.
+await exitFlushed(code, 60_000);

@@ -3,7 +3,8 @@
 // JSON object on stdout, exit 0 clean / 1 at --fail-on / 2 on a usage error.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { appliedNames, createDatabase, migrationsDir, ROOT, runMigrator } from './helpers.js';
+import { generateMigrations } from '../../bench/parts/generate-migrations.js';
+import { appliedNames, createDatabase, migrationsDir, ROOT, runMigrator, tempDir } from './helpers.js';
 
 const T = 240_000;
 const BIN = path.join(ROOT, 'bin/migrator.js');
@@ -123,6 +124,28 @@ describe('migrator check --json (local CLI)', () => {
       expect(await appliedNames(db)).toHaveLength(4);
       for (const out of [clean, risky])
         expect(out.stdout + out.stderr).not.toContain(process.env.PGPASSWORD!);
+    },
+    T,
+  );
+
+  it(
+    'a plan of 400 migrations comes back whole through the child process (its full result is far over a pipe buffer)',
+    async () => {
+      const db = await createDatabase('cli_long');
+      const dir = generateMigrations(path.join(tempDir('long'), 'm'), 400, 5);
+      const out = await cli(['check', '--json', '--database-url', url(db), '--migrations', dir]);
+      const plan = parse(out);
+      // The child's full result line is the plan: an exit before the pipe drained once cut it
+      // at 146 KB, and the cut termination file read as "0 pending, ok".
+      expect(out.stderr).toMatch(/"msg":"check finished"/);
+      expect({ code: out.code, ok: plan.ok, pending: plan.pending.length }).toEqual({
+        code: 0,
+        ok: true,
+        pending: 400,
+      });
+      expect(Object.keys(plan.checksums)).toHaveLength(400);
+      expect(out.stdout.length).toBeGreaterThan(40_000);
+      expect(await appliedNames(db)).toEqual([]);
     },
     T,
   );

@@ -63,12 +63,20 @@ export async function runCheckChild(captureDir: string, env: NodeJS.ProcessEnv):
       child.on('close', (c) => resolve(c));
     });
     if (full) return (JSON.parse(full) as { dbmigrateFullResult: JobResult }).dbmigrateFullResult;
-    // No full line (killed): the termination file, if it was written.
+    // No full line (killed): the termination file, if it was written. A cut one
+    // (lists dropped to fit) must not pass for a whole plan: an empty list is
+    // not "nothing pending".
+    let cut: JobResult;
     try {
-      return JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as JobResult;
+      cut = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as JobResult;
     } catch {
       throw new MigratorError(`the check's process ended (exit ${code}) without a result`);
     }
+    if (cut.truncated && cut.ok)
+      throw new MigratorError(
+        `the check's process ended (exit ${code}) without its full result; its short result was cut, so the plan is unknown`,
+      );
+    return cut;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
