@@ -13,6 +13,16 @@ export const typeRules = [
     alternative: 'add a new column, dual-write, backfill in batches, switch readers, drop the old one',
   },
   {
+    id: 'lossy-type-change',
+    category: 'dataLoss',
+    severity: 'warning',
+    group: 'types',
+    catches:
+      'ALTER COLUMN TYPE to a narrower type (bigint to integer, a shorter varchar, fewer numeric digits) or USING NULL: rows that do not fit fail the cast or lose their value',
+    alternative:
+      'check the data fits first (max(length(col)), max(col)); keep the wider type, or add a CHECK NOT VALID, validate it, then narrow',
+  },
+  {
     id: 'prefer-bigint-pk',
     category: 'locking',
     severity: 'warning',
