@@ -24,7 +24,7 @@ export const typeRules = [
   },
   {
     id: 'prefer-bigint-pk',
-    category: 'locking',
+    category: 'style',
     severity: 'warning',
     group: 'types',
     catches: 'int/serial/smallint primary keys run out of values; widening later rewrites the table',
@@ -32,7 +32,7 @@ export const typeRules = [
   },
   {
     id: 'prefer-identity',
-    category: 'backwardIncompatible',
+    category: 'style',
     severity: 'info',
     group: 'types',
     catches: 'serial types own an implicit sequence with loose permissions and dump behaviour',
@@ -40,7 +40,7 @@ export const typeRules = [
   },
   {
     id: 'prefer-jsonb',
-    category: 'locking',
+    category: 'style',
     severity: 'info',
     group: 'types',
     catches: 'json keeps text, has no equality operator and no GIN index; converting later rewrites',
@@ -48,7 +48,7 @@ export const typeRules = [
   },
   {
     id: 'prefer-text-over-char',
-    category: 'locking',
+    category: 'style',
     severity: 'info',
     group: 'types',
     catches: 'char(n) pads with blanks and changing it later rewrites the table',
@@ -56,7 +56,7 @@ export const typeRules = [
   },
   {
     id: 'prefer-timestamptz',
-    category: 'locking',
+    category: 'style',
     severity: 'warning',
     group: 'types',
     catches: 'timestamp without time zone loses the offset; converting later rewrites the table',
@@ -64,7 +64,7 @@ export const typeRules = [
   },
   {
     id: 'varchar-limit',
-    category: 'locking',
+    category: 'style',
     severity: 'info',
     group: 'types',
     catches: 'varchar(n) limits need a migration to raise (safe) or lower (rewrite)',
