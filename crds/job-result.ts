@@ -57,6 +57,8 @@ export const findingCategories = [
   'irreversible',
   'incomplete',
   'rehearsal',
+  // Type choices that cost later (int keys, timestamp, json, char, varchar(n)): advice, never a hazard of the run.
+  'style',
 ] as const;
 export const FindingCategory = z.enum(findingCategories);
 export type FindingCategory = z.infer<typeof FindingCategory>;

@@ -1,6 +1,9 @@
-// Measures the linter against the labelled corpus in test/fixtures/lint-corpus:
-// each entry is a migration's SQL with the rule ids it must (and only may)
-// trigger. Shared by scripts/lint-accuracy.ts and the corpus unit test.
+// Measures the linter against labelled SQL: each entry is a migration's SQL
+// with the rule ids it must (and only may) trigger. Two sets use it:
+// test/fixtures/lint-corpus (our own, a regression guard only) and
+// test/fixtures/lint-external (cases taken from other tools' docs and tests and
+// from public TypeORM histories: the figure we claim). Shared by
+// scripts/lint-accuracy.ts and the corpus unit tests.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findingCategories } from '../../../crds/job-result.js';
@@ -15,6 +18,10 @@ export interface CorpusEntry {
   /** SQL of tables that already exist (column types only; nothing counts as created in the plan). */
   schema?: string;
   options?: Omit<LintOptions, 'volatile'>;
+  /** Earlier migrations of the same plan, linted first in the same context (their findings count too). */
+  plan?: string[];
+  /** Why the label is what it is, when `source` alone does not say (external set). */
+  label?: string;
   file?: string;
 }
 
@@ -58,8 +65,10 @@ function score(tp: number, fp: number, fn: number): Score {
 export async function predict(entry: CorpusEntry): Promise<Set<string>> {
   const ctx = newLintContext(undefined, entry.options ?? {});
   if (entry.schema) await seedSchema(ctx, entry.schema);
-  const out = await lintMigration('corpus', [entry.sql], ctx);
-  return new Set(out.findings.map((f) => f.rule));
+  const rules = new Set<string>();
+  for (const [i, sql] of [...(entry.plan ?? []), entry.sql].entries())
+    for (const f of (await lintMigration(`m${i}`, [sql], ctx)).findings) rules.add(f.rule);
+  return rules;
 }
 
 export async function measure(entries: CorpusEntry[]): Promise<Accuracy> {

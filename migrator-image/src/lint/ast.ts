@@ -118,9 +118,19 @@ export function constraints(v: unknown): Node[] {
     .filter((c): c is Node => c !== undefined);
 }
 
-/** True when a DefElem list (VACUUM, REINDEX options) has `name`. */
+/**
+ * True when a DefElem list (VACUUM, REINDEX options) turns `name` on:
+ * `(FULL)`, `(FULL TRUE)`, `(FULL 1)`, `(FULL on)`, but not `(FULL FALSE)`.
+ */
 export function hasOption(v: unknown, name: string): boolean {
-  return asList(v).some((d) => asNode(d.DefElem)?.defname === name);
+  return asList(v).some((d) => {
+    const el = asNode(d.DefElem);
+    if (el?.defname !== name) return false;
+    const arg = asNode(el.arg);
+    if (!arg) return true;
+    const text = asNode(arg.String)?.sval ?? asNode(arg.Boolean)?.boolval ?? asNode(arg.Integer)?.ival;
+    return !['false', 'off', '0', 'no', 'undefined'].includes(String(text).toLowerCase());
+  });
 }
 
 /** A DML statement and the data-modifying statements of its WITH clause (`WITH d AS (DELETE ...)`). */

@@ -98,6 +98,8 @@ export interface TxState {
   /** The first table locked ACCESS EXCLUSIVE in the open transaction. */
   exclusive?: string;
   reported: boolean;
+  /** `schema.table.constraint` -> contype of constraints added NOT VALID in the open transaction. */
+  notValid?: Map<string, string>;
 }
 
 export interface LintContext {
@@ -105,14 +107,18 @@ export interface LintContext {
   created: Created;
   /** `schema.table.column` -> type, from CREATE TABLE / ADD COLUMN in the plan or a seeded schema. */
   columnTypes: Map<string, TypeInfo>;
-  /** `schema.table.constraint` -> column of a NOT VALID `CHECK (col IS NOT NULL)`. */
+  /** `schema.table.constraint` -> column of a `CHECK (col IS NOT NULL)` (NOT VALID or validated). */
   pendingNotNull: Map<string, string>;
+  /** `schema.table.column` set NOT NULL in the plan (a validated NOT NULL check on it is then redundant). */
+  setNotNull: Set<string>;
   /** `schema.table.column` with a validated `CHECK (col IS NOT NULL)`. */
   notNullChecked: Set<string>;
   /** Tables with a validated CHECK constraint added in the plan (ATTACH PARTITION can skip its scan). */
   checkedTables: Set<string>;
   /** `schema.table.constraint` of NOT VALID checks, to learn which table VALIDATE makes checked. */
   pendingChecks: Set<string>;
+  /** Relations and columns the current migration creates (stand-ins for renamed ones; see compat.ts). */
+  standIns: Set<string>;
   /** Functions created in the plan: name -> volatile. */
   planFunctions: Map<string, boolean>;
   tx: TxState;
@@ -152,8 +158,10 @@ export function newLintContext(
     columnTypes: new Map(),
     pendingNotNull: new Map(),
     notNullChecked: new Set(),
+    setNotNull: new Set(),
     checkedTables: new Set(),
     pendingChecks: new Set(),
+    standIns: new Set(),
     planFunctions,
     tx: { open: false, reported: false },
     lockTimeoutSet: false,

@@ -5,6 +5,7 @@ import { parse } from 'libpg-query';
 import type { Finding } from '../../../crds/job-result.js';
 import type { Node } from './ast.js';
 import type { LintContext } from './context.js';
+import { standIns } from './compat.js';
 import { ignoredRules } from './ignore.js';
 import { RULE_BY_ID, type RuleId } from './rule-catalog.js';
 import type { RuleGroup } from './rule.js';
@@ -68,6 +69,7 @@ export async function lintMigration(
   const findings: LintFinding[] = [];
   const silenced = new Map<string, number>();
   ctx.tx = { open: !!ctx.options.implicitTransaction, reported: false };
+  ctx.standIns = await standIns(sqls);
   let statement = 0;
   const emit = (rule: RuleId, message: string, line: number) => {
     if (ignore.has(rule)) {

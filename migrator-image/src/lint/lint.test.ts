@@ -65,6 +65,14 @@ const cases: Record<string, Case> = {
     safe: ['ALTER TABLE a ALTER COLUMN x TYPE varchar(200)'],
     schema: 'CREATE TABLE a (x varchar(100))',
   },
+  'lossy-type-change': {
+    bad: [
+      'ALTER TABLE a ALTER COLUMN x TYPE varchar(50)',
+      'ALTER TABLE a ALTER COLUMN x TYPE int USING NULL',
+    ],
+    safe: ['ALTER TABLE a ALTER COLUMN x TYPE varchar(200)', 'ALTER TABLE a ALTER COLUMN x TYPE text'],
+    schema: 'CREATE TABLE a (x varchar(100))',
+  },
   'prefer-bigint-pk': {
     bad: ['CREATE TABLE n (id int PRIMARY KEY)'],
     safe: ['CREATE TABLE n (id bigint PRIMARY KEY)'],

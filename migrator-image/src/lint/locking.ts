@@ -46,7 +46,11 @@ export function accessExclusiveTable(kind: string, body: Node, ctx: LintContext)
             .find(Boolean)
         : undefined;
     case 'RenameStmt':
-      return body.relation ? existing(relName(body.relation)) : undefined;
+      if (!body.relation) return undefined;
+      // ALTER INDEX ... RENAME locks the index; one created earlier in the plan is nobody's yet.
+      if (body.renameType === 'OBJECT_INDEX')
+        return isNew(ctx, 'indexes', relName(body.relation)) ? undefined : relName(body.relation);
+      return existing(relName(body.relation));
     case 'RefreshMatViewStmt':
       return body.concurrent ? undefined : existing(relName(body.relation));
     case 'ClusterStmt':

@@ -1,10 +1,21 @@
 // Updates the plan context after each statement: what now exists, column
 // types, validated NOT NULL checks, the transaction state. Rules see the
 // context as it was before their statement.
-import { asList, asNode, listName, notNullColumn, qualify, relName, strings, typeInfo } from './ast.js';
+import {
+  asList,
+  asNode,
+  listName,
+  notNullColumn,
+  qualify,
+  relName,
+  strings,
+  typeInfo,
+  type Node,
+} from './ast.js';
 import type { LintContext } from './context.js';
 import { accessExclusiveTable } from './locking.js';
 import { alterCmds, type Stmt } from './rule.js';
+import { trackRename } from './track-rename.js';
 
 function addColumns(ctx: LintContext, table: string, elts: unknown, markCreated: boolean): void {
   for (const e of asList(elts)) {
@@ -17,12 +28,40 @@ function addColumns(ctx: LintContext, table: string, elts: unknown, markCreated:
   }
 }
 
-/** Records a CREATE TABLE's columns without marking the table new: a seeded, pre-existing schema. */
+/** Records a CHECK constraint: validated ones prove NOT NULL / partition bounds, NOT VALID ones wait for VALIDATE. */
+function addCheck(ctx: LintContext, t: string, con: Node): void {
+  if (con.contype !== 'CONSTR_CHECK') return;
+  const key = `${t}.${String(con.conname ?? '')}`;
+  const col = notNullColumn(con.raw_expr);
+  if (col) ctx.pendingNotNull.set(key, col);
+  if (con.skip_validation) {
+    ctx.pendingChecks.add(key);
+  } else {
+    ctx.checkedTables.add(t);
+    if (col) ctx.notNullChecked.add(`${t}.${col}`);
+  }
+}
+
+/**
+ * Records a CREATE TABLE's columns and CHECK constraints (and those of ALTER
+ * TABLE ADD COLUMN / ADD CONSTRAINT) without marking anything new: a seeded,
+ * pre-existing schema, e.g. the target's pg_dump.
+ */
 export function seedStatement(ctx: LintContext, kind: string, body: Record<string, unknown>): void {
-  if (kind === 'CreateStmt') addColumns(ctx, relName(body.relation), body.tableElts, false);
+  const t = relName(body.relation);
+  if (kind === 'CreateStmt') {
+    addColumns(ctx, t, body.tableElts, false);
+    for (const e of asList(body.tableElts)) {
+      const con = asNode(e.Constraint);
+      if (con) addCheck(ctx, t, con);
+    }
+  }
   if (kind === 'AlterTableStmt')
-    for (const cmd of alterCmds(body))
-      if (cmd.subtype === 'AT_AddColumn') addColumns(ctx, relName(body.relation), [cmd.def], false);
+    for (const cmd of alterCmds(body)) {
+      if (cmd.subtype === 'AT_AddColumn') addColumns(ctx, t, [cmd.def], false);
+      const con = asNode(asNode(cmd.def)?.Constraint);
+      if (cmd.subtype === 'AT_AddConstraint' && con) addCheck(ctx, t, con);
+    }
 }
 
 function volatility(options: unknown): boolean {
@@ -98,20 +137,13 @@ export function track({ kind, body, ctx }: Omit<Stmt, 'report'>): void {
       c.triggers.add(`${relName(body.relation)}.${String(body.trigname)}`);
       break;
     case 'RenameStmt':
-      if (body.renameType === 'OBJECT_TABLE' && c.tables.has(relName(body.relation))) {
-        const old = relName(body.relation);
-        c.tables.add(`${old.slice(0, old.indexOf('.'))}.${String(body.newname)}`);
-      }
-      if (body.renameType === 'OBJECT_COLUMN') {
-        const t = relName(body.relation);
-        const type = ctx.columnTypes.get(`${t}.${String(body.subname)}`);
-        if (type) ctx.columnTypes.set(`${t}.${String(body.newname)}`, type);
-      }
+      trackRename(ctx, body);
       break;
     case 'AlterTableStmt': {
       const t = relName(body.relation);
       for (const cmd of alterCmds(body)) {
         if (cmd.subtype === 'AT_AddColumn') addColumns(ctx, t, [cmd.def], true);
+        if (cmd.subtype === 'AT_SetNotNull') ctx.setNotNull.add(`${t}.${String(cmd.name)}`);
         if (cmd.subtype === 'AT_AlterColumnType') {
           const type = typeInfo(asNode(asNode(cmd.def)?.ColumnDef)?.typeName);
           if (type) ctx.columnTypes.set(`${t}.${String(cmd.name)}`, type);
@@ -121,15 +153,9 @@ export function track({ kind, body, ctx }: Omit<Stmt, 'report'>): void {
           if (!con) continue;
           const key = `${t}.${String(con.conname ?? '')}`;
           if (con.conname) c.constraints.add(key);
-          if (con.contype !== 'CONSTR_CHECK') continue;
-          const col = notNullColumn(con.raw_expr);
-          if (con.skip_validation) {
-            ctx.pendingChecks.add(key);
-            if (col) ctx.pendingNotNull.set(key, col);
-          } else {
-            ctx.checkedTables.add(t);
-            if (col) ctx.notNullChecked.add(`${t}.${col}`);
-          }
+          if (con.conname && con.skip_validation && ctx.tx.open)
+            (ctx.tx.notValid ??= new Map()).set(key, String(con.contype));
+          addCheck(ctx, t, con);
         }
         if (cmd.subtype === 'AT_ValidateConstraint') {
           const key = `${t}.${String(cmd.name)}`;

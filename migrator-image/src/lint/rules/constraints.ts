@@ -68,11 +68,24 @@ export function constraints({ kind, body, ctx, report }: Stmt): void {
         const def = asNode(asNode(cmd.def)?.ColumnDef) ?? {};
         const col = `${t}.${String(def.colname ?? '?')}`;
         for (const con of constraintNodes(def.constraints)) {
+          // A REFERENCES on the new column validates every existing row against the parent under lock.
+          if (con.contype === 'CONSTR_FOREIGN')
+            report('add-foreign-key-validated', `ADD COLUMN ${col} REFERENCES validates under lock`);
           if (con.contype === 'CONSTR_UNIQUE')
             report('add-unique-constraint', `ADD COLUMN ${col} UNIQUE builds its index under lock`);
           if (con.contype === 'CONSTR_PRIMARY')
             report('add-primary-key', `ADD COLUMN ${col} PRIMARY KEY builds its index under lock`);
         }
+        break;
+      }
+      case 'AT_ValidateConstraint': {
+        // NOT VALID then VALIDATE in one transaction: the ADD's lock is still held during the scan.
+        const contype = ctx.tx.open ? ctx.tx.notValid?.get(`${table}.${String(cmd.name)}`) : undefined;
+        if (contype === 'CONSTR_FOREIGN' || contype === 'CONSTR_CHECK')
+          report(
+            contype === 'CONSTR_FOREIGN' ? 'add-foreign-key-validated' : 'add-check-validated',
+            `VALIDATE CONSTRAINT ${String(cmd.name)} on ${t} in the transaction that added it NOT VALID: validates under the ADD's lock`,
+          );
         break;
       }
       case 'AT_AttachPartition': {

@@ -99,7 +99,11 @@ export function drops({ kind, body, ctx, report }: Stmt): void {
         const name = String(cmd.name ?? '?');
         if (cmd.subtype === 'AT_DropColumn' && !ctx.created.columns.has(`${table}.${name}`))
           report('drop-column', `DROP COLUMN ${t}.${name}`);
-        if (cmd.subtype === 'AT_DropConstraint' && !ctx.created.constraints.has(`${table}.${name}`))
+        if (
+          cmd.subtype === 'AT_DropConstraint' &&
+          !ctx.created.constraints.has(`${table}.${name}`) &&
+          !redundantNotNullCheck(ctx, table, name)
+        )
           report('drop-constraint', `DROP CONSTRAINT ${name} on ${t}`);
         if (cmd.subtype === 'AT_ColumnDefault' && !cmd.def && !ctx.created.columns.has(`${table}.${name}`))
           report('drop-default', `DROP DEFAULT on ${t}.${name}: inserts omitting it change behaviour`);
@@ -112,6 +116,16 @@ export function drops({ kind, body, ctx, report }: Stmt): void {
       break;
     }
   }
+}
+
+/**
+ * A validated `CHECK (col IS NOT NULL)` on a column since set NOT NULL: the
+ * column enforces it now, so dropping the check is the documented last step
+ * (strong_migrations "Setting NOT NULL on an existing column"), not a loss.
+ */
+function redundantNotNullCheck(ctx: LintContext, table: string, name: string): boolean {
+  const col = ctx.pendingNotNull.get(`${table}.${name}`);
+  return !!col && ctx.notNullChecked.has(`${table}.${col}`) && ctx.setNotNull.has(`${table}.${col}`);
 }
 
 /** `schema.table.trigger` of a DROP TRIGGER object (List [schema?, table, trigger]). */

@@ -12,14 +12,15 @@ export function renames({ kind, body, ctx, report }: Stmt): void {
     case 'OBJECT_MATVIEW':
     case 'OBJECT_FOREIGN_TABLE': {
       const t = relName(body.relation);
-      if (!isNew(ctx, 'tables', t))
+      if (!isNew(ctx, 'tables', t) && !ctx.standIns.has(t))
         report('rename-table', `RENAME ${display(t)} TO ${to} breaks code using the old name`);
       break;
     }
     case 'OBJECT_COLUMN': {
       const t = relName(body.relation);
       const col = String(body.subname ?? '?');
-      if (!isNew(ctx, 'tables', t) && !ctx.created.columns.has(`${t}.${col}`))
+      const kept = ctx.created.columns.has(`${t}.${col}`) || ctx.standIns.has(`${t}.${col}`);
+      if (!isNew(ctx, 'tables', t) && !kept)
         report('rename-column', `RENAME COLUMN ${display(t)}.${col} TO ${to} breaks code using the old name`);
       break;
     }

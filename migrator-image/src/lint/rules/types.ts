@@ -38,6 +38,45 @@ export function isBinaryCoercible(from: TypeInfo, to: TypeInfo): boolean {
   return false;
 }
 
+const INT_BYTES: Record<string, number> = { int2: 2, int4: 4, int8: 8 };
+const BOUNDED_TEXT = new Set(['varchar', 'bpchar']);
+
+/** Changes whose target holds fewer values than the source: the cast fails on, or cuts, some rows. */
+export function isNarrowing(from: TypeInfo, to: TypeInfo): boolean {
+  if (from.array !== to.array) return false;
+  const [fn, tn] = [from.name, to.name];
+  const [fw, tw] = [INT_BYTES[fn], INT_BYTES[tn]];
+  if (fw && tw) return tw < fw;
+  if (tw && (fn === 'numeric' || fn === 'float8' || fn === 'float4')) return true;
+  if (fn === 'float8' && tn === 'float4') return true;
+  if ((fn === 'text' || BOUNDED_TEXT.has(fn)) && BOUNDED_TEXT.has(tn) && to.mods.length > 0)
+    return fn === 'text' || from.mods.length === 0 || (to.mods[0] ?? 0) < (from.mods[0] ?? 0);
+  if (fn === 'numeric' && tn === 'numeric' && to.mods.length > 0)
+    return (
+      from.mods.length === 0 ||
+      (to.mods[0] ?? 0) - (to.mods[1] ?? 0) < (from.mods[0] ?? 0) - (from.mods[1] ?? 0) ||
+      (to.mods[1] ?? 0) < (from.mods[1] ?? 0)
+    );
+  return (fn === 'timestamptz' || fn === 'timestamp') && tn === 'date';
+}
+
+/** A USING that only casts the column itself to the target type: the types alone decide the rewrite. */
+function plainUsing(expr: unknown, col: string, to: TypeInfo): boolean {
+  const isCol = (n: unknown) => {
+    const f = strings(asNode(asNode(n)?.ColumnRef)?.fields);
+    return f.length === 1 && f[0] === col;
+  };
+  if (isCol(expr)) return true;
+  const cast = asNode(asNode(expr)?.TypeCast);
+  const t = typeInfo(cast?.typeName);
+  return !!cast && isCol(cast.arg) && !!t && typeText(t) === typeText(to);
+}
+
+/** `USING NULL`: every value of the column is thrown away. */
+function usingNull(expr: unknown): boolean {
+  return asNode(asNode(expr)?.A_Const)?.isnull === true;
+}
+
 function styleRules(s: Stmt, where: string, type: TypeInfo | undefined, pk: boolean): void {
   if (!type) return;
   if (pk && SMALL_KEYS.has(type.name) && !type.array)
@@ -85,7 +124,12 @@ export function types(s: Stmt): void {
     styleRules(s, `${t}.${col}`, to, false);
     if (isNew(ctx, 'tables', table) || !to) continue;
     const from = ctx.columnTypes.get(`${table}.${col}`);
-    const using = def.raw_default !== undefined;
+    const using = def.raw_default !== undefined && !plainUsing(def.raw_default, col, to);
+    if ((from && isNarrowing(from, to)) || usingNull(def.raw_default))
+      report(
+        'lossy-type-change',
+        `ALTER COLUMN ${t}.${col} TYPE ${typeText(to)}${from ? ` (from ${typeText(from)})` : ''}${usingNull(def.raw_default) ? ' USING NULL' : ''}: values that do not fit fail or are lost`,
+      );
     if (from && !using && isBinaryCoercible(from, to)) continue;
     report(
       'alter-column-type',

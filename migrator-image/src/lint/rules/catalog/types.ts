@@ -13,8 +13,18 @@ export const typeRules = [
     alternative: 'add a new column, dual-write, backfill in batches, switch readers, drop the old one',
   },
   {
+    id: 'lossy-type-change',
+    category: 'dataLoss',
+    severity: 'warning',
+    group: 'types',
+    catches:
+      'ALTER COLUMN TYPE to a narrower type (bigint to integer, a shorter varchar, fewer numeric digits) or USING NULL: rows that do not fit fail the cast or lose their value',
+    alternative:
+      'check the data fits first (max(length(col)), max(col)); keep the wider type, or add a CHECK NOT VALID, validate it, then narrow',
+  },
+  {
     id: 'prefer-bigint-pk',
-    category: 'locking',
+    category: 'style',
     severity: 'warning',
     group: 'types',
     catches: 'int/serial/smallint primary keys run out of values; widening later rewrites the table',
@@ -22,7 +32,7 @@ export const typeRules = [
   },
   {
     id: 'prefer-identity',
-    category: 'backwardIncompatible',
+    category: 'style',
     severity: 'info',
     group: 'types',
     catches: 'serial types own an implicit sequence with loose permissions and dump behaviour',
@@ -30,7 +40,7 @@ export const typeRules = [
   },
   {
     id: 'prefer-jsonb',
-    category: 'locking',
+    category: 'style',
     severity: 'info',
     group: 'types',
     catches: 'json keeps text, has no equality operator and no GIN index; converting later rewrites',
@@ -38,7 +48,7 @@ export const typeRules = [
   },
   {
     id: 'prefer-text-over-char',
-    category: 'locking',
+    category: 'style',
     severity: 'info',
     group: 'types',
     catches: 'char(n) pads with blanks and changing it later rewrites the table',
@@ -46,7 +56,7 @@ export const typeRules = [
   },
   {
     id: 'prefer-timestamptz',
-    category: 'locking',
+    category: 'style',
     severity: 'warning',
     group: 'types',
     catches: 'timestamp without time zone loses the offset; converting later rewrites the table',
@@ -54,7 +64,7 @@ export const typeRules = [
   },
   {
     id: 'varchar-limit',
-    category: 'locking',
+    category: 'style',
     severity: 'info',
     group: 'types',
     catches: 'varchar(n) limits need a migration to raise (safe) or lower (rewrite)',
