@@ -51,6 +51,10 @@ describe('check: spec.check.seedTables', () => {
       const plan = seeded.result.plan!;
       expect(plan.findings.map((f) => f.rule)).not.toContain('needs-data');
       expect(plan.shadow?.reversibility).toBe('proven');
+      expect(plan.rehearsal).toMatchObject({
+        onData: false,
+        note: expect.stringMatching(/spec\.check\.seedTables public\.colors$/),
+      });
       expect(plan.findings).toContainEqual(
         expect.objectContaining({
           rule: 'seed-table-missing',

@@ -14,7 +14,7 @@ import { databaseIdentity } from '../identity.js';
 import { MigratorError } from '../result.js';
 import { readTargetLook, type TargetLook } from './look.js';
 import { runTool } from '../pgtools.js';
-import { dumpSeed, type SeedCapture } from './seed.js';
+import { dumpSeed, seedList, type SeedCapture } from './seed.js';
 import { dumpSchema, readTargetStats, type RelationStats, type Rows, type TargetStats } from './schema.js';
 
 export interface Capture {
@@ -63,6 +63,8 @@ export async function captureTarget(cfg: Config, dir: string): Promise<Capture> 
       }
       rehearsal = await dumpData(cfg, q, dir);
       if (!rehearsal.data) seed = await dumpSeed(cfg, q, dir);
+      if (seed && seed.tables.length > 0)
+        rehearsal.note = `${rehearsal.note ?? 'the check ran on the schema alone'}; with the rows of spec.check.seedTables ${seedList(seed.tables)}`;
     } finally {
       await unlock();
     }

@@ -2,7 +2,7 @@ import type { Finding } from '../../../crds/job-result.js';
 import type { Capture } from './capture.js';
 import { gapFindings, HeaderIndex, locateErrors, referencedRelations } from './gaps.js';
 import { incompleteFinding } from './findings.js';
-import { seedFindings, seedName } from './seed.js';
+import { seedFindings, seedList, seedName } from './seed.js';
 import type { Config } from '../config.js';
 
 const DUMP = `--
@@ -137,5 +137,7 @@ describe('seed tables', () => {
     expect(out[0]!.message).toMatch(/spec\.check\.seedTables names public\.nope/);
     expect(out.every((f) => f.category === 'incomplete' && f.migration === 'M1')).toBe(true);
     expect(seedFindings({} as Capture, [], 'M1')).toEqual([]);
+    expect(seedList(['a', 'b'])).toBe('a, b');
+    expect(seedList(Array.from({ length: 12 }, (_, i) => `t${i}`))).toMatch(/t9 and 2 more$/);
   });
 });

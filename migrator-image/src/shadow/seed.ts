@@ -82,6 +82,12 @@ export async function dumpSeed(cfg: Config, q: Rows, dir: string): Promise<SeedC
   return seed;
 }
 
+/** Names for a note: the first 10, then how many more. */
+export function seedList(tables: readonly string[]): string {
+  const more = tables.length > 10 ? ` and ${tables.length - 10} more` : '';
+  return `${tables.slice(0, 10).join(', ')}${more}`;
+}
+
 /** The check's part: loads the seeded rows into the shadow (as its superuser); returns the load's errors. */
 export async function loadSeed(
   cfg: Config,
