@@ -3,7 +3,7 @@
 // sides interleaved; nothing here is asserted (tests assert behaviour, the
 // bench reports figures).
 //
-//   npm run bench -- [--only migrate,startup,check,backup,cluster,scale,images]
+//   npm run bench -- [--only migrate,startup,check,shadow,backup,cluster,scale,images]
 //                    [--runs 5] [--size 256] [--migrations 200] [--check-migrations 200]
 //                    [--resources 5000] [--queued 1000] [--scale-before <other build's dist/operator/main.js>]
 //                    [--out bench/results/latest.json]
@@ -17,11 +17,12 @@ import { benchCluster } from './parts/cluster.js';
 import { benchImages } from './parts/images.js';
 import { benchMigrate } from './parts/migrate.js';
 import { benchScale } from './parts/scale.js';
+import { benchShadowStart } from './parts/shadow.js';
 import { machine, table, versions, writeJson, type PartReport } from './lib/report.js';
 import { ROOT, startPostgres, type Pg } from './lib/postgres.js';
 import type { Result } from './lib/stats.js';
 
-const ALL = ['migrate', 'startup', 'check', 'backup', 'cluster', 'scale', 'images'] as const;
+const ALL = ['migrate', 'startup', 'check', 'shadow', 'backup', 'cluster', 'scale', 'images'] as const;
 type Part = (typeof ALL)[number];
 
 const { values } = parseArgs({
@@ -106,6 +107,8 @@ try {
       const p = await postgres();
       return benchCheck(p, num('check-migrations'), process.env.DBM_TEST_PG_BIN ?? '');
     });
+  if (wanted.has('shadow'))
+    await part('shadow', { runs }, () => benchShadowStart(runs, process.env.DBM_TEST_PG_BIN));
   if (wanted.has('backup'))
     await part('backup', { sizeMiB: num('size'), runs }, async () =>
       benchBackup(await postgres(), {

@@ -122,6 +122,8 @@ function stepEnv(dm: DatabaseMigration, run: RunId, step: JobStep, params: StepP
       name: 'REHEARSAL_MAX_BYTES',
       value: String(quantityBytes(spec.check?.rehearsal.maxSize ?? '1Gi')),
     });
+    const seed = spec.check?.seedTables ?? [];
+    if (seed.length > 0) env.push({ name: 'SEED_TABLES', value: JSON.stringify(seed) });
     const shadow = spec.check?.shadow;
     if (shadow)
       env.push(

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { FindingCategory, findingCategories } from '../job-result.js';
 import { BYTES } from './backup.js';
 import { SecretKeyRef } from './database.js';
+import { SeedTables } from './seed-tables.js';
 
 export const SafetySpec = z
   .object({
@@ -74,5 +75,6 @@ export const CheckSpec = z
       })
       .prefault({})
       .describe('The rehearsal of the pending migrations on a private copy of the data.'),
+    seedTables: SeedTables,
   })
   .describe('How the pre-deployment check runs.');

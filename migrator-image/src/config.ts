@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { findingCategories, type FindingCategory } from '../../crds/job-result.js';
+import { SeedTables } from '../../crds/spec/seed-tables.js';
 
 const int = (def: number, min = 0, max = 1_000_000) =>
   z
@@ -202,6 +203,30 @@ export const Env = z.object({
         ctx.addIssue({ code: 'custom', message: 'must be a JSON array of SQL strings' });
         return z.NEVER;
       }
+    }),
+  // spec.check.seedTables (JSON): tables whose rows the capture copies when the check runs on the schema alone.
+  SEED_TABLES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return [] as string[];
+      const parsed = SeedTables.safeParse(
+        (() => {
+          try {
+            return JSON.parse(v) as unknown;
+          } catch {
+            return undefined;
+          }
+        })(),
+      );
+      if (!parsed.success) {
+        ctx.addIssue({
+          code: 'custom',
+          message: parsed.error.issues[0]?.message ?? 'must be a JSON array of table names',
+        });
+        return z.NEVER;
+      }
+      return parsed.data;
     }),
   // The run's checked plan (name -> file sha256, JSON) and its pending count: migrate refuses other files.
   EXPECTED_CHECKSUMS: z

@@ -133,6 +133,16 @@ describe('the migrator image (migrator-image/Dockerfile)', () => {
     expect(r.stdout.split('\n')).toContain('cp');
   });
 
+  it("carries the shadow server's data directory template (PostgreSQL 18, 0700, the runtime user's)", () => {
+    const r = runIn(MIGRATOR, [
+      'sh',
+      '-c',
+      'cat "$SHADOW_TEMPLATE_DIR/PG_VERSION" && stat -c %a:%u "$SHADOW_TEMPLATE_DIR" && id -u',
+    ]);
+    expect(exitOf(r)).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(['18', '700:10001', '10001']);
+  });
+
   it('prints its usage and exits 2 without a command', () => {
     const r = runIn(MIGRATOR, ['node', '/opt/migrator/dist/migrator-image/src/main.js']);
     expect(exitOf(r)).toBe(2);

@@ -34,6 +34,8 @@ import { captureTarget, dataFile, hasCapture, readCapture, statsOf } from '../sh
 import { childError, runCheckChild } from '../shadow/child.js';
 import { finishShadow, prepareShadow, shadowConfig, withoutOwnership } from '../shadow/prepare.js';
 import { loadSchema } from '../shadow/schema.js';
+import { failedOnGap, gapFindings, schemaGaps, schemaOf, type LocatedError } from '../shadow/gaps.js';
+import { loadSeed, seedFindings } from '../shadow/seed.js';
 import { runningAppEntityFindings } from '../shadow/entities.js';
 import {
   incompleteFinding,
@@ -87,12 +89,16 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
     const admin = shadowConfig(cfg, shadow, prepared.database);
     // The rehearsal: the whole database (rows too) when the capture copied it; else the schema alone.
     const data = shadow.external ? undefined : dataFile(cfg.CAPTURE_DIR ?? '', cap);
+    const located: LocatedError[] = [];
     const schemaErrors = await loadSchema(
       cfg,
       admin,
       data ? { file: data } : { sql: shadow.external ? withoutOwnership(schemaSql) : schemaSql },
       shadow.major,
+      located,
     );
+    const gaps = await schemaGaps(admin, cap, located);
+    const seedErrors = data ? [] : await loadSeed(cfg, admin, cfg.CAPTURE_DIR ?? '', cap, shadow.major);
     await finishShadow(cfg, shadow, cap, prepared.database, data ? undefined : migrationsTable(cfg));
     // The migrations run as the target's role; a connection the migration code opens itself
     // (new pg.Client(), which reads PG*) reaches this private server, the only one this process knows.
@@ -201,7 +207,10 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
     // On a copy of the real rows a failure is what production would do: a finding that blocks, not a broken check.
     // On the schema alone, a migration that fails for want of rows (a TypeError on an empty result)
     // is a finding too ("needs data"), not a broken check.
-    const stopped = failure ? (data ? rehearsalFailed : needsData)(failure, captured) : undefined;
+    const stopped = failure
+      ? ((await failedOnGap(failure, gaps, captured, tracer.statements, schemaOf(cfg))) ??
+        (data ? rehearsalFailed : needsData)(failure, captured))
+      : undefined;
     if (stopped) {
       plan.findings.push(stopped);
       [failure, stoppedEarly] = [undefined, true];
@@ -343,13 +352,11 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
     }
     if (revertFindings.length > 0) plan.revertFindings = revertFindings;
     if (ctx.ignored.length > 0) plan.ignored = ctx.ignored;
-    const incomplete = incompleteFinding(
-      schemaErrors.length,
-      captured,
-      tracer.statements.length,
-      plan.pending,
+    plan.findings.push(
+      ...(await gapFindings(gaps, plan.pending, captured, tracer.statements, schemaOf(cfg), plan.findings)),
+      ...incompleteFinding(schemaErrors.length, captured, tracer.statements.length, plan.pending),
+      ...seedFindings(cap, seedErrors, plan.pending[plan.pending.length - 1] ?? ''),
     );
-    if (incomplete) plan.findings.push(incomplete);
     // What an approval names: the files (one digest over the whole sorted list) and what was found
     // where, never the SQL text: a migration inlining a timestamp or a uuid gets the same hash each check.
     plan.hash = planHash(h, plan);

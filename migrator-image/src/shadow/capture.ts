@@ -14,6 +14,7 @@ import { databaseIdentity } from '../identity.js';
 import { MigratorError } from '../result.js';
 import { readTargetLook, type TargetLook } from './look.js';
 import { runTool } from '../pgtools.js';
+import { dumpSeed, seedList, type SeedCapture } from './seed.js';
 import { dumpSchema, readTargetStats, type RelationStats, type Rows, type TargetStats } from './schema.js';
 
 export interface Capture {
@@ -29,6 +30,8 @@ export interface Capture {
   volatile: string[];
   /** Whether the rows were copied too (data.sql), for a rehearsal on real data; why not otherwise. */
   rehearsal: { data: boolean; sizeBytes: number; note?: string };
+  /** spec.check.seedTables: the rows copied (seed.sql) when the rest are not. */
+  seed?: SeedCapture;
   /** The migrations table's rows as JSON (ids too), or null when it does not exist yet. */
   migrationRows: string | null;
   capturedAt: string;
@@ -48,6 +51,7 @@ export async function captureTarget(cfg: Config, dir: string): Promise<Capture> 
     const unlock = await acquireLock(q, cfg);
     let migrationRows: string | null = null;
     let rehearsal: Capture['rehearsal'];
+    let seed: SeedCapture | undefined;
     try {
       const table = qualified(cfg, cfg.MIGRATIONS_TABLE);
       const [reg] = await q(`SELECT to_regclass($1) AS reg`, [table]);
@@ -58,6 +62,9 @@ export async function captureTarget(cfg: Config, dir: string): Promise<Capture> 
         migrationRows = String(r?.rows ?? '[]');
       }
       rehearsal = await dumpData(cfg, q, dir);
+      if (!rehearsal.data) seed = await dumpSeed(cfg, q, dir);
+      if (seed && seed.tables.length > 0)
+        rehearsal.note = `${rehearsal.note ?? 'the check ran on the schema alone'}; with the rows of spec.check.seedTables ${seedList(seed.tables)}`;
     } finally {
       await unlock();
     }
@@ -77,6 +84,7 @@ export async function captureTarget(cfg: Config, dir: string): Promise<Capture> 
       volatile,
       migrationRows,
       rehearsal,
+      ...(seed ? { seed } : {}),
       capturedAt: new Date().toISOString(),
     };
     const schema = await dumpSchema(cfg);

@@ -11,28 +11,30 @@ export function planHash(h: ReturnType<typeof createHash>, plan: PlanRecord): st
   return h.digest('hex');
 }
 
-/** The check saw less than the plan: schema the shadow could not load, statements it could not trace. */
+/** The check saw less than the plan: schema the shadow could not load, statements it could not trace (informational; gaps.ts blocks a migration touching what did not load). */
 export function incompleteFinding(
   schemaErrors: number,
   captured: ReadonlyMap<string, string[]>,
   traced: number,
   pending: readonly string[],
-): Finding | undefined {
+): Finding[] {
   const statements = [...captured.values()].reduce((n, s) => n + s.length, 0);
   const parts: string[] = [];
   if (schemaErrors > 0)
     parts.push(`${schemaErrors} statement(s) of the target's schema failed on the shadow`);
   if (statements > 0 && traced < statements)
     parts.push(`${statements - traced} of ${statements} statement(s) not traced`);
-  if (parts.length === 0) return undefined;
-  return {
-    rule: 'check-incomplete',
-    category: 'incomplete',
-    severity: 'warning',
-    migration: pending[pending.length - 1] ?? '',
-    message: `the check is incomplete: ${parts.join('; ')} (status.plan.shadow lists the first errors)`,
-    hint: 'Give spec.check.shadow a server with the extensions the target uses, or add "incomplete" to spec.safety.block to stop such runs.',
-  };
+  if (parts.length === 0) return [];
+  return [
+    {
+      rule: 'check-incomplete',
+      category: 'incomplete',
+      severity: 'warning',
+      migration: pending[pending.length - 1] ?? '',
+      message: `the check is incomplete: ${parts.join('; ')} (status.plan.shadow lists the first errors)`,
+      hint: 'Give spec.check.shadow a server with the extensions the target uses, or add "incomplete" to spec.safety.block to stop such runs.',
+    },
+  ];
 }
 
 export function irreversible(migration: string, message: string): Finding {
@@ -90,7 +92,7 @@ export function needsData(failure: unknown, captured: ReadonlyMap<string, string
     severity: 'warning',
     migration: e.migration,
     message: `fails on the schema alone, which has no rows: ${String(e.message).split('\n')[0]}; the migrations after it were not checked`,
-    hint: 'Let the check copy the rows (spec.check.rehearsal.maxSize above the database size) to rehearse it on real data.',
+    hint: 'Let the check copy the rows (spec.check.rehearsal.maxSize above the database size) to rehearse it on real data, or name the lookup tables it reads in spec.check.seedTables.',
     ...(sqls.length > 0 ? { statement: sqls.length - 1 } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { childEnv, headerFilter, runTool, toolPath, TRANSACTION_TIMEOUT_SET } fr
 import { MigratorError } from '../result.js';
 import { scrub } from '../scrub.js';
 import { trackChild } from '../shutdown.js';
+import { HeaderIndex, locateErrors, type LocatedError } from './gaps.js';
 
 export type Rows = (sql: string, params?: unknown[]) => Promise<Array<Record<string, unknown>>>;
 
@@ -79,7 +80,10 @@ export function loadSchema(
   shadow: Config,
   source: { sql: string } | { file: string },
   shadowMajor: number,
+  /** Filled with each error and the relation whose DDL it is (see gaps.ts). */
+  located?: LocatedError[],
 ): Promise<string[]> {
+  const index = new HeaderIndex();
   // pg_dump 17+ sets transaction_timeout, which older shadow servers reject.
   const drop = shadowMajor < 17 ? [TRANSACTION_TIMEOUT_SET] : [];
   return new Promise((resolve, reject) => {
@@ -97,7 +101,9 @@ export function loadSchema(
     psql.stdin.on('error', () => undefined);
     psql.on('error', (e) => reject(new MigratorError(`cannot run psql: ${e.message}`)));
     psql.on('close', (code) => {
-      const errors = scrub(Buffer.concat(err).toString('utf8'))
+      const stderr = scrub(Buffer.concat(err).toString('utf8'));
+      located?.push(...locateErrors(stderr, index));
+      const errors = stderr
         .split('\n')
         .filter((l) => /ERROR:/.test(l))
         .map((l) => l.replace(/^psql:<stdin>:\d+: /, '').trim());
@@ -105,7 +111,12 @@ export function loadSchema(
         return reject(new MigratorError(`psql exited ${code} loading the schema into the shadow`));
       resolve(errors);
     });
-    const filter = headerFilter(drop);
+    const headerOnly = headerFilter(drop);
+    const filter = (b: Buffer | null): Buffer => {
+      const out = headerOnly(b);
+      index.feed(out);
+      return out;
+    };
     if ('sql' in source) {
       psql.stdin.end(filter(Buffer.from(source.sql)).toString('utf8') + filter(null).toString('utf8'));
       return;
