@@ -205,3 +205,18 @@ describe('renames that leave a stand-in under the old name (Atlas: backward comp
     expect(await plan(['ALTER TABLE cards RENAME COLUMN id TO cid'])).toEqual(['rename-column']);
   });
 });
+
+describe('DROP ... IF EXISTS of what the database does not have', () => {
+  const schema = `CREATE TABLE public.kept (id int); CREATE TYPE public.mood AS ENUM ('a')`;
+  it('is a no-op when the schema is known (Misskey: DROP TABLE IF EXISTS on a brand-new database)', async () => {
+    expect(await plan([`DROP TABLE IF EXISTS "sso_service_provider"`], { schema })).toEqual([]);
+    expect(await plan([`DROP TYPE IF EXISTS "public"."gone_enum"`], { schema })).toEqual([]);
+  });
+  it('is still a drop when the object exists, or when the schema is unknown', async () => {
+    expect(await plan([`DROP TABLE IF EXISTS kept`], { schema })).toContain('drop-table');
+    expect(await plan([`DROP TYPE IF EXISTS mood`], { schema })).toContain('drop-type');
+    expect(await plan([`DROP TABLE IF EXISTS sso_service_provider`])).toContain('drop-table');
+    // The public schema is in no dump: DROP SCHEMA IF EXISTS stays reported.
+    expect(await plan([`DROP SCHEMA IF EXISTS public`], { schema })).toContain('drop-schema');
+  });
+});

@@ -105,6 +105,8 @@ export interface TxState {
 export interface LintContext {
   options: LintOptions;
   created: Created;
+  /** The objects of the database before the plan, when its schema was seeded (seedSchema); unknown otherwise. */
+  existing?: Created;
   /** `schema.table.column` -> type, from CREATE TABLE / ADD COLUMN in the plan or a seeded schema. */
   columnTypes: Map<string, TypeInfo>;
   /** `schema.table.constraint` -> column of a `CHECK (col IS NOT NULL)` (NOT VALID or validated). */

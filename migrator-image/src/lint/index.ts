@@ -4,7 +4,7 @@
 import { parse } from 'libpg-query';
 import type { Finding } from '../../../crds/job-result.js';
 import type { Node } from './ast.js';
-import type { LintContext } from './context.js';
+import { newLintContext, type LintContext } from './context.js';
 import { standIns } from './compat.js';
 import { ignoredRules } from './ignore.js';
 import { RULE_BY_ID, type RuleId } from './rule-catalog.js';
@@ -134,8 +134,14 @@ export async function lintSql(migration: string, sqls: string[], ctx: LintContex
  */
 export async function seedSchema(ctx: LintContext, sql: string): Promise<void> {
   const tree = (await parse(sql)) as Parsed;
+  // What the schema holds, tracked as if created, but in a context of its own:
+  // nothing in it becomes "new" for the plan.
+  const existing = newLintContext();
   for (const raw of tree.stmts ?? []) {
     const entry = raw.stmt ? Object.entries(raw.stmt)[0] : undefined;
-    if (entry) seedStatement(ctx, entry[0], entry[1] as Node);
+    if (!entry) continue;
+    seedStatement(ctx, entry[0], entry[1] as Node);
+    track({ kind: entry[0], body: entry[1] as Node, ctx: existing });
   }
+  ctx.existing = existing.created;
 }
