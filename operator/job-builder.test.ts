@@ -29,6 +29,23 @@ describe('buildJob', () => {
   const pod = job.spec!.template.spec!;
   const container = pod.containers[0]!;
 
+  it("runs every step's Pod as the install's service account with no token, or one the install allows", () => {
+    const steps: JobStep[] = ['check', 'backup', 'migrate', 'verify', 'revert', 'restore'];
+    for (const step of steps) {
+      const p = buildJob(dm, run, step, config).spec!.template.spec!;
+      expect(p.automountServiceAccountToken).toBe(false);
+      expect(p.serviceAccountName).toBe('default');
+      const fixed = buildJob(dm, run, step, { ...config, jobServiceAccount: 'dbm-jobs' }).spec!.template
+        .spec!;
+      expect(fixed.serviceAccountName).toBe('dbm-jobs');
+    }
+    const chosen = {
+      ...dm,
+      spec: { ...dm.spec, jobTemplate: { ...dm.spec.jobTemplate, serviceAccountName: 'irsa' } },
+    };
+    expect(buildJob(chosen, run, 'migrate', config).spec!.template.spec!.serviceAccountName).toBe('irsa');
+  });
+
   it('runs under restricted Pod Security with no service-account token', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.securityContext).toMatchObject({
