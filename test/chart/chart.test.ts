@@ -308,6 +308,18 @@ describe('helm template (default values)', () => {
     const r = helm(['install', 'dbm', CHART_DIR, '--dry-run=client', '--namespace', 'dbm-system']);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('kubectl get dbm -w');
+    expect(r.stdout).toContain('Watching: dbm-system (watchNamespaces; a Role in each)');
+    const all = helm([
+      'install',
+      'dbm',
+      CHART_DIR,
+      '--dry-run=client',
+      '-n',
+      'x',
+      '--set',
+      'rbac.clusterWide=true',
+    ]);
+    expect(all.stdout).toContain('Watching: all namespaces (rbac.clusterWide)');
   });
 });
 
