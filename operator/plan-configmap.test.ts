@@ -114,7 +114,10 @@ describe('publishResult: only a ConfigMap the resource owns', () => {
   const fakeCore = (existing: V1ConfigMap | undefined) => {
     const writes: string[] = [];
     const core = {
-      listNamespacedPod: async () => ({ items: [] }),
+      listNamespacedPod: async () => {
+        writes.push('read the log');
+        return { items: [] };
+      },
       readNamespacedConfigMap: async () => {
         if (existing) return existing;
         throw Object.assign(new Error('not found'), { code: 404 });
@@ -137,7 +140,7 @@ describe('publishResult: only a ConfigMap the resource owns', () => {
     ] as const) {
       const { core, writes } = fakeCore(existing);
       expect(await publishResult(core, dm, intent, logger)).toEqual({ written: true });
-      expect(writes).toEqual([write]);
+      expect(writes).toEqual(['read the log', write]);
     }
   });
 
@@ -157,6 +160,7 @@ describe('publishResult: only a ConfigMap the resource owns', () => {
       const outcome = await publishResult(core, dm, intent, logger);
       expect(outcome).toMatchObject({ written: false, configMap: 'shop-plan' });
       expect(!outcome.written && outcome.reason).toContain('ConfigMap shop-plan');
+      // Neither written nor the log read for it.
       expect(writes).toEqual([]);
     }
     expect(notOwnedReason(ours, dm)).toBeUndefined();

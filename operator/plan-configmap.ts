@@ -127,12 +127,6 @@ export async function publishResult(
 ): Promise<PublishOutcome> {
   const namespace = dm.metadata.namespace;
   const name = planConfigMapName(dm.metadata.name);
-  const { full, why } = await readFullResult(core, namespace, intent.job);
-  if (!full)
-    logger.warn(
-      { job: intent.job, why },
-      'the full result is not in the log; the plan ConfigMap keeps the cut one',
-    );
   let existing: V1ConfigMap | undefined;
   try {
     existing = await core.readNamespacedConfigMap({ name, namespace });
@@ -144,6 +138,13 @@ export async function publishResult(
     logger.warn({ configMap: name, step: intent.step }, refused);
     return { written: false, configMap: name, reason: refused };
   }
+  // Only for a ConfigMap it may write does the operator read the Pod's log.
+  const { full, why } = await readFullResult(core, namespace, intent.job);
+  if (!full)
+    logger.warn(
+      { job: intent.job, why },
+      'the full result is not in the log; the plan ConfigMap keeps the cut one',
+    );
   const data = planConfigMapData(
     existing?.data,
     intent.run,
