@@ -177,18 +177,66 @@ export const EnvFromSource = z
   })
   .describe('Variables from a ConfigMap (non-secret).');
 
-// A core/v1 Volume, kept as given (the API server checks it on the Job) except
-// for what restricted Pod Security refuses anyway and the names the Job uses.
+/**
+ * The volume types a DatabaseMigration may add to its Job Pods. Nothing that
+ * carries a credential (secret, projected service-account tokens) nor reaches
+ * the node (hostPath): creating a DatabaseMigration must not be a way to mount
+ * a Secret or a token the creator could not read otherwise.
+ */
+export const ALLOWED_VOLUME_TYPES = [
+  'configMap',
+  'emptyDir',
+  'csi',
+  'persistentVolumeClaim',
+  'image',
+] as const;
+const volumeSource = (what: string) =>
+  z.looseObject({}).optional().describe(`A core/v1 ${what} volume source.`);
+const onlyOneSource = `exactly one of ${ALLOWED_VOLUME_TYPES.join(', ')} (secret, projected, hostPath and the other types are not allowed)`;
+
+const notReserved = (v: { name: string }) => !(RESERVED_VOLUMES as readonly string[]).includes(v.name);
+const reservedMessage = `must not be one of the Job's own volumes (${RESERVED_VOLUMES.join(', ')})`;
+const small = (v: unknown) => JSON.stringify(v).length <= 8192;
+
+// A core/v1 Volume of an allowed type. Strict: any other key (secret, projected,
+// hostPath, ...) is refused by name here, and the CRD schema prunes it, so the
+// API server refuses the volume it leaves without a source (the CEL rule) and a
+// strict client (kubectl) reports the unknown field itself.
 export const ExtraVolume = z
-  .looseObject({ name: dnsLabel.describe('Volume name.') })
-  .refine((v) => !(RESERVED_VOLUMES as readonly string[]).includes(v.name), {
-    message: `must not be one of the Job's own volumes (${RESERVED_VOLUMES.join(', ')})`,
-    path: ['name'],
+  .strictObject({
+    name: dnsLabel.describe('Volume name.'),
+    configMap: volumeSource('ConfigMap'),
+    emptyDir: volumeSource('EmptyDir'),
+    csi: volumeSource('CSI'),
+    persistentVolumeClaim: volumeSource('PersistentVolumeClaim'),
+    image: volumeSource('Image (OCI artifact)'),
   })
+  .refine(notReserved, { message: reservedMessage, path: ['name'] })
+  .refine((v) => ALLOWED_VOLUME_TYPES.filter((t) => v[t] !== undefined).length === 1, {
+    message: `must set ${onlyOneSource}`,
+  })
+  .refine(small, { message: 'must be at most 8 KiB of JSON' })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: `[${ALLOWED_VOLUME_TYPES.map((t) => `has(self.${t})`).join(', ')}].filter(x, x).size() == 1`,
+        message: `a volume must set ${onlyOneSource}`,
+      },
+    ],
+  })
+  .describe(
+    `A core/v1 Volume of one of the allowed types (${ALLOWED_VOLUME_TYPES.join(', ')}): mount it with volumeMounts. No secret, projected, hostPath or other type: the Pods get credentials from spec.database only.`,
+  );
+
+// The chart's jobDefaults (set by whoever installs the operator) may add any
+// core/v1 Volume but hostPath (a trust bundle from a Secret, say).
+export const PlatformVolume = z
+  .looseObject({ name: dnsLabel.describe('Volume name.') })
+  .refine(notReserved, { message: reservedMessage, path: ['name'] })
   .refine((v) => !('hostPath' in v), {
     message: 'hostPath volumes are not allowed (restricted Pod Security)',
   })
-  .refine((v) => JSON.stringify(v).length <= 8192, { message: 'must be at most 8 KiB of JSON' })
+  .refine(small, { message: 'must be at most 8 KiB of JSON' })
   .describe(
     'A core/v1 Volume (configMap, secret, projected, csi, emptyDir, ...): mount it with volumeMounts.',
   );
@@ -273,6 +321,7 @@ export const JobDefaults = z
       .optional()
       .describe('Node labels the Pods must match.'),
     tolerations: z.array(Toleration).max(32).optional().describe('Tolerations of the Job Pods.'),
+    volumes: z.array(PlatformVolume).max(16).optional().describe('Extra volumes of the Job Pods.'),
   })
   .describe('Defaults for the Jobs of every DatabaseMigration.');
 export type JobDefaults = z.infer<typeof JobDefaults>;

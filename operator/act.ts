@@ -102,7 +102,14 @@ export async function act(
       case 'publishResult':
         // For people, never for a decision: a failure is logged and the run goes on.
         try {
-          await publishResult(clients.core, dm, action, logger);
+          const outcome = await publishResult(clients.core, dm, action, logger);
+          if (!outcome.written)
+            await edge.emit({
+              kind: 'event',
+              type: 'Warning',
+              reason: 'PlanConfigMapNotOwned',
+              message: outcome.reason,
+            });
         } catch (err) {
           logger.warn(
             { err: describeApiError(err), step: action.step },

@@ -20,6 +20,8 @@ describe('loadConfig', () => {
       logLevel: 'info',
       resyncSeconds: 300,
       jobDefaults: {},
+      jobServiceAccount: 'default',
+      allowedServiceAccounts: [],
     });
   });
 
@@ -50,6 +52,8 @@ describe('loadConfig', () => {
         HTTP_HOST: '127.0.0.1',
         LOG_LEVEL: 'DEBUG',
         RESYNC_SECONDS: '0',
+        JOB_SERVICE_ACCOUNT: 'dbm-jobs',
+        JOB_ALLOWED_SERVICE_ACCOUNTS: 'irsa-migrations, dbm-jobs,',
       },
       deps,
     );
@@ -65,7 +69,12 @@ describe('loadConfig', () => {
       httpHost: '127.0.0.1',
       logLevel: 'debug',
       resyncSeconds: 0,
+      jobServiceAccount: 'dbm-jobs',
+      allowedServiceAccounts: ['irsa-migrations', 'dbm-jobs'],
     });
+    expect(() => loadConfig({ ...minimal, JOB_ALLOWED_SERVICE_ACCOUNTS: 'ok,Not_OK' }, deps)).toThrow(
+      /JOB_ALLOWED_SERVICE_ACCOUNTS/,
+    );
     expect(
       loadConfig({ ...minimal, POD_NAMESPACE: 'ops', LEASE_NAMESPACE: 'leases' }, deps).leaseNamespace,
     ).toBe('leases');

@@ -21,6 +21,10 @@ export interface OperatorConfig {
   resyncSeconds: number;
   /** Chart-wide defaults for every Job (merged under each resource's jobTemplate). */
   jobDefaults: JobDefaults;
+  /** The service account of the Job Pods (JOB_SERVICE_ACCOUNT, default `default`). */
+  jobServiceAccount: string;
+  /** Others spec.jobTemplate.serviceAccountName may name (JOB_ALLOWED_SERVICE_ACCOUNTS). */
+  allowedServiceAccounts: string[];
 }
 
 /** Sources of non-determinism, injectable for tests. */
@@ -51,6 +55,20 @@ const bool = z
   .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+const nameList = z.string().transform((v) => [
+  ...new Set(
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  ),
+]);
+
+const saName = z
+  .string()
+  .max(253, 'must be at most 253 characters')
+  .regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain (a ServiceAccount name)');
+
 const namespaceName = z
   .string()
   .max(63, 'must be at most 63 characters')
@@ -60,19 +78,9 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 // Keys are the environment variable names, so an issue's path *is* the variable at fault.
 const envSchema = z.object({
-  WATCH_NAMESPACES: opt(
-    z
-      .string()
-      .transform((v) => [
-        ...new Set(
-          v
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s.length > 0),
-        ),
-      ])
-      .pipe(z.array(namespaceName)),
-  ),
+  WATCH_NAMESPACES: opt(nameList.pipe(z.array(namespaceName))),
+  JOB_SERVICE_ACCOUNT: opt(saName),
+  JOB_ALLOWED_SERVICE_ACCOUNTS: opt(nameList.pipe(z.array(saName))),
   MAX_CONCURRENT_RECONCILES: opt(intIn(1, 64)),
   MIGRATOR_IMAGE: z
     .string({ error: 'is required (the migrator image reference)' })
@@ -142,5 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, deps: ConfigDeps = {}): Opera
     logLevel: e.LOG_LEVEL ?? 'info',
     resyncSeconds: e.RESYNC_SECONDS ?? 300,
     jobDefaults: e.JOB_DEFAULTS ?? {},
+    jobServiceAccount: e.JOB_SERVICE_ACCOUNT ?? 'default',
+    allowedServiceAccounts: e.JOB_ALLOWED_SERVICE_ACCOUNTS ?? [],
   };
 }

@@ -313,6 +313,8 @@ export class Controller {
       migratorImage: this.deps.config.migratorImage,
       imagePullPolicy: this.deps.config.migratorImagePullPolicy,
       jobDefaults: this.deps.config.jobDefaults,
+      jobServiceAccount: this.deps.config.jobServiceAccount,
+      allowedServiceAccounts: this.deps.config.allowedServiceAccounts,
     };
   }
 

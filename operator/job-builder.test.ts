@@ -1,7 +1,7 @@
 import type { DatabaseMigration } from '../crds/database-migration.js';
 import { DatabaseMigrationSpec, DatabaseSpec, targetKey, validateSpec } from '../crds/database-migration.js';
 import type { JobStep } from '../crds/job-result.js';
-import type { JobDefaults } from '../crds/pod-template.js';
+import { JobDefaults } from '../crds/pod-template.js';
 import { buildJob } from './job-builder.js';
 import { jobName, labelSafe } from './job-names.js';
 
@@ -28,6 +28,23 @@ describe('buildJob', () => {
   const job = buildJob(dm, run, 'migrate', config);
   const pod = job.spec!.template.spec!;
   const container = pod.containers[0]!;
+
+  it("runs every step's Pod as the install's service account with no token, or one the install allows", () => {
+    const steps: JobStep[] = ['check', 'backup', 'migrate', 'verify', 'revert', 'restore'];
+    for (const step of steps) {
+      const p = buildJob(dm, run, step, config).spec!.template.spec!;
+      expect(p.automountServiceAccountToken).toBe(false);
+      expect(p.serviceAccountName).toBe('default');
+      const fixed = buildJob(dm, run, step, { ...config, jobServiceAccount: 'dbm-jobs' }).spec!.template
+        .spec!;
+      expect(fixed.serviceAccountName).toBe('dbm-jobs');
+    }
+    const chosen = {
+      ...dm,
+      spec: { ...dm.spec, jobTemplate: { ...dm.spec.jobTemplate, serviceAccountName: 'irsa' } },
+    };
+    expect(buildJob(chosen, run, 'migrate', config).spec!.template.spec!.serviceAccountName).toBe('irsa');
+  });
 
   it('runs under restricted Pod Security with no service-account token', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
@@ -549,6 +566,27 @@ describe('buildJob: Pods that fit the cluster', () => {
     });
     const bad = (jobTemplate: Record<string, unknown>) => validateSpec({ ...spec, jobTemplate });
     expect(bad({ volumes: [{ name: 'h', hostPath: { path: '/' } }] }).ok).toBe(false);
+    // Least privilege: nothing that carries a credential, each refusal naming the volume.
+    for (const volume of [
+      { name: 's', secret: { secretName: 'other-app-db' } },
+      { name: 'p', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } },
+      { name: 'n', nfs: { server: 'x', path: '/' } },
+      { name: 'two', configMap: { name: 'a' }, emptyDir: {} },
+      { name: 'none' },
+    ])
+      expect(bad({ volumes: [volume] })).toMatchObject({ ok: false, field: 'spec.jobTemplate.volumes.0' });
+    for (const volume of [
+      { name: 'c', configMap: { name: 'a' } },
+      { name: 'e', emptyDir: { sizeLimit: '1Gi' } },
+      { name: 'i', csi: { driver: 'x.example.com' } },
+      { name: 'pvc', persistentVolumeClaim: { claimName: 'data' } },
+      { name: 'img', image: { reference: 'registry.example.com/data:1' } },
+    ])
+      expect(bad({ volumes: [volume] }).ok).toBe(true);
+    // The platform's jobDefaults (the chart) may still mount a Secret, e.g. a trust bundle.
+    expect(
+      JobDefaults.safeParse({ volumes: [{ name: 'ca', secret: { secretName: 'corp-ca' } }] }).success,
+    ).toBe(true);
     expect(bad({ volumes: [{ name: 'migrations', emptyDir: {} }] })).toMatchObject({
       ok: false,
       field: 'spec.jobTemplate.volumes.0.name',

@@ -12,9 +12,10 @@ import { quantityBytes } from '../crds/spec/backup.js';
 import { captureContainer, captureVolume, checkSide, envWithoutTarget } from './check-pod.js';
 import { COPY_MIGRATIONS_CONTAINER } from './frozen-sources.js';
 import { backupId, jobLabels, jobName, runAuthor, type RunId } from './job-names.js';
+import { jobServiceAccount, type JobPolicy } from './job-policy.js';
 import { connectionEnv, podFit, targetDescription, tlsVolumes } from './pod-fit.js';
 
-export interface JobBuildConfig {
+export interface JobBuildConfig extends JobPolicy {
   migratorImage: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   /** The chart's defaults for every Job, merged under each resource's jobTemplate. */
@@ -325,7 +326,8 @@ export function buildJob(
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
           enableServiceLinks: false,
-          ...(tpl.serviceAccountName ? { serviceAccountName: tpl.serviceAccountName } : {}),
+          // Always named: the install's account, or one it allows (job-policy.ts).
+          serviceAccountName: jobServiceAccount(spec, config),
           ...(fit.nodeSelector ? { nodeSelector: fit.nodeSelector } : {}),
           ...(fit.tolerations ? { tolerations: fit.tolerations } : {}),
           ...(fit.affinity ? { affinity: fit.affinity } : {}),

@@ -1,5 +1,14 @@
 import { fullResultFromLog, fullResultLine, type JobResult } from '../crds/job-result.js';
-import { PLAN_CONFIGMAP_MAX_BYTES, planConfigMapData, planConfigMapName } from './plan-configmap.js';
+import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import type { DatabaseMigration } from '../crds/database-migration.js';
+import {
+  notOwnedReason,
+  PLAN_CONFIGMAP_MAX_BYTES,
+  planConfigMapData,
+  planConfigMapName,
+  publishResult,
+} from './plan-configmap.js';
 
 const run = { uid: 'u1', name: 'shop', generation: 3, attempt: 1 };
 const cut: JobResult = {
@@ -74,5 +83,86 @@ describe('planConfigMapName', () => {
     const long = planConfigMapName('a'.repeat(253));
     expect(long.length).toBeLessThanOrEqual(253);
     expect(long).toMatch(/^a+-[0-9a-f]{8}-plan$/);
+  });
+});
+
+describe('publishResult: only a ConfigMap the resource owns', () => {
+  const dm = {
+    apiVersion: 'dbmigrate.io/v1alpha1',
+    kind: 'DatabaseMigration',
+    metadata: { name: 'shop', namespace: 'apps', uid: 'uid-1', generation: 1 },
+    spec: {},
+  } as unknown as DatabaseMigration;
+  const ours: V1ConfigMap = {
+    metadata: {
+      name: 'shop-plan',
+      labels: { 'app.kubernetes.io/managed-by': 'database-migration-operator' },
+      ownerReferences: [
+        {
+          apiVersion: 'dbmigrate.io/v1alpha1',
+          kind: 'DatabaseMigration',
+          name: 'shop',
+          uid: 'uid-1',
+          controller: true,
+        },
+      ],
+      resourceVersion: '7',
+    },
+    data: { run: '1.1' },
+  };
+  const logger = pino({ level: 'silent' });
+  const fakeCore = (existing: V1ConfigMap | undefined) => {
+    const writes: string[] = [];
+    const core = {
+      listNamespacedPod: async () => {
+        writes.push('read the log');
+        return { items: [] };
+      },
+      readNamespacedConfigMap: async () => {
+        if (existing) return existing;
+        throw Object.assign(new Error('not found'), { code: 404 });
+      },
+      replaceNamespacedConfigMap: async () => writes.push('replace'),
+      createNamespacedConfigMap: async () => writes.push('create'),
+    } as unknown as CoreV1Api;
+    return { core, writes };
+  };
+  const intent = {
+    step: 'check' as const,
+    job: 'shop-1-1-check',
+    run: { uid: 'uid-1', name: 'shop', generation: 1, attempt: 1 },
+  };
+
+  it('creates it, and updates the one it owns', async () => {
+    for (const [existing, write] of [
+      [undefined, 'create'],
+      [ours, 'replace'],
+    ] as const) {
+      const { core, writes } = fakeCore(existing);
+      expect(await publishResult(core, dm, intent, logger)).toEqual({ written: true });
+      expect(writes).toEqual(['read the log', write]);
+    }
+  });
+
+  it("refuses to overwrite anyone else's, naming it", async () => {
+    const foreign: V1ConfigMap[] = [
+      { metadata: { name: 'shop-plan' }, data: { important: 'yes' } },
+      {
+        metadata: {
+          ...ours.metadata,
+          ownerReferences: [{ ...ours.metadata!.ownerReferences![0]!, uid: 'uid-other' }],
+        },
+      },
+      { metadata: { ...ours.metadata, labels: {} } },
+    ];
+    for (const existing of foreign) {
+      const { core, writes } = fakeCore(existing);
+      const outcome = await publishResult(core, dm, intent, logger);
+      expect(outcome).toMatchObject({ written: false, configMap: 'shop-plan' });
+      expect(!outcome.written && outcome.reason).toContain('ConfigMap shop-plan');
+      // Neither written nor the log read for it.
+      expect(writes).toEqual([]);
+    }
+    expect(notOwnedReason(ours, dm)).toBeUndefined();
   });
 });

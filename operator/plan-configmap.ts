@@ -98,27 +98,53 @@ async function readFullResult(
   }
 }
 
-/** Writes (creates or updates) the plan ConfigMap for a finished check or migrate Job. */
+/**
+ * Why the operator must not write `existing`: a ConfigMap of that name which this
+ * resource does not own (its controller ownerReference) or the operator did not
+ * create (its managed-by label) belongs to someone else and is never overwritten.
+ */
+export function notOwnedReason(existing: V1ConfigMap, dm: DatabaseMigration): string | undefined {
+  const owner = existing.metadata?.ownerReferences?.find((o) => o.controller);
+  const ownedByUs = owner?.kind === KIND && owner.uid === dm.metadata.uid;
+  const managed = existing.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+  if (ownedByUs && managed) return undefined;
+  const name = existing.metadata?.name ?? '';
+  const by = owner ? `is controlled by ${owner.kind} ${owner.name}` : 'has no controller ownerReference';
+  return `ConfigMap ${name} exists and ${ownedByUs ? `lacks the label ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` : `${by}, not by this DatabaseMigration`}; the operator does not overwrite it (rename or delete it to get the full plan there)`;
+}
+
+export type PublishOutcome = { written: true } | { written: false; configMap: string; reason: string };
+
+/**
+ * Writes (creates or updates) the plan ConfigMap for a finished check or migrate
+ * Job; refuses to update one this resource does not own.
+ */
 export async function publishResult(
   core: CoreV1Api,
   dm: DatabaseMigration,
   intent: { step: PublishedStep; job: string; run: RunId; result?: JobResult },
   logger: Logger,
-): Promise<void> {
+): Promise<PublishOutcome> {
   const namespace = dm.metadata.namespace;
   const name = planConfigMapName(dm.metadata.name);
-  const { full, why } = await readFullResult(core, namespace, intent.job);
-  if (!full)
-    logger.warn(
-      { job: intent.job, why },
-      'the full result is not in the log; the plan ConfigMap keeps the cut one',
-    );
   let existing: V1ConfigMap | undefined;
   try {
     existing = await core.readNamespacedConfigMap({ name, namespace });
   } catch (err) {
     if (httpStatus(err) !== 404) throw err;
   }
+  const refused = existing && notOwnedReason(existing, dm);
+  if (refused) {
+    logger.warn({ configMap: name, step: intent.step }, refused);
+    return { written: false, configMap: name, reason: refused };
+  }
+  // Only for a ConfigMap it may write does the operator read the Pod's log.
+  const { full, why } = await readFullResult(core, namespace, intent.job);
+  if (!full)
+    logger.warn(
+      { job: intent.job, why },
+      'the full result is not in the log; the plan ConfigMap keeps the cut one',
+    );
   const data = planConfigMapData(
     existing?.data,
     intent.run,
@@ -151,4 +177,5 @@ export async function publishResult(
   if (existing) await core.replaceNamespacedConfigMap({ name, namespace, body });
   else await core.createNamespacedConfigMap({ namespace, body });
   logger.info({ configMap: name, step: intent.step, full: Boolean(full) }, 'wrote the plan ConfigMap');
+  return { written: true };
 }

@@ -943,6 +943,35 @@ describe('reconcile: safety, queueing, validation, retries', () => {
     expect(getCondition(out.status.conditions, 'Stalled')?.message).toContain('spec.database.host');
   });
 
+  it('a service account the install does not allow stalls, naming spec.jobTemplate.serviceAccountName, before any Job', () => {
+    const dm = resource({
+      jobTemplate: { activeDeadlineSeconds: 3600, backoffLimit: 0, serviceAccountName: 'admin' },
+    });
+    const out = reconcile({ dm, jobs: [], pods: [], now, config });
+    expect(out.status.phase).toBe('Failed');
+    expect(getCondition(out.status.conditions, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'InvalidSpec',
+    });
+    expect(getCondition(out.status.conditions, 'Stalled')?.message).toContain(
+      'spec.jobTemplate.serviceAccountName',
+    );
+    expect(
+      events(out)
+        .map((e) => e.message)
+        .join(' '),
+    ).toContain('spec.jobTemplate.serviceAccountName');
+    expect(created(out, dm)).toHaveLength(0);
+    const allowed = reconcile({
+      dm,
+      jobs: [],
+      pods: [],
+      now,
+      config: { ...config, allowedServiceAccounts: ['admin'] },
+    });
+    expect(allowed.status.phase).not.toBe('Failed');
+  });
+
   it('a failed run is retried with a new attempt when the retry annotation changes', () => {
     const dm = resource();
     const failed = step(dm, reconcile({ dm, jobs: [], pods: [], now, config }), 'check', {

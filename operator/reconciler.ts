@@ -6,7 +6,6 @@
 import {
   RETRY_ANNOTATION,
   targetKey,
-  validateSpec,
   type DatabaseMigrationSpec,
   type DatabaseMigration,
   type DatabaseMigrationStatus,
@@ -17,6 +16,7 @@ import { setCondition } from './conditions.js';
 import { pinImage, resolvedDigest } from './frozen-sources.js';
 import type { RunId } from './job-names.js';
 import { observeStep } from './job-observer.js';
+import { validateForInstall } from './job-policy.js';
 import {
   isActive,
   isTerminal,
@@ -151,7 +151,7 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
       // The run goes on with the spec it froze: an edit of the live spec (even one
       // only our validation rejects) neither changes nor abandons it.
       const frozen = frozenSpec(prev);
-      const live = frozen ? undefined : validateSpec(dm.spec);
+      const live = frozen ? undefined : validateForInstall(dm.spec, input.config);
       if (live && !live.ok) return invalidSpec(dm, out, nowIso, live.field, live.message);
       const spec = frozen ?? (live as { ok: true; spec: DatabaseMigrationSpec }).spec;
       const ctx: Ctx = { dm, spec, run, now: nowIso, status: out.status, out, input };
@@ -183,7 +183,7 @@ function reconcileLive(input: ReconcileInput, out: ReconcileOutput): ReconcileOu
 
   if (sameRun && retryRequested && resumableWayBack(current)) return resume(input, out, current, nowIso);
 
-  const spec = validateSpec(dm.spec);
+  const spec = validateForInstall(dm.spec, input.config);
   if (!spec.ok) return invalidSpec(dm, out, nowIso, spec.field, spec.message);
 
   const attempt = sameRun

@@ -91,7 +91,8 @@ done_step "PostgreSQL"
 
 # ---- 5: operator --------------------------------------------------------------------------
 step "5/6 operator: helm upgrade --install $RELEASE charts/database-migration-operator"
-# The operator watches the demo namespace only (it gets a Role there).
+# The operator watches the demo namespace only (it gets a Role there); the Job Pods'
+# NetworkPolicy lets them reach DNS and the demo PostgreSQL's port only.
 # --take-ownership: the chart's CRD template adopts a CRD applied by kubectl (tests) or an older chart.
 K get ns "$DEMO_NAMESPACE" >/dev/null 2>&1 || K create ns "$DEMO_NAMESPACE" >/dev/null
 "$HELM" upgrade --install "$RELEASE" "$REPO/charts/database-migration-operator" \
@@ -101,6 +102,7 @@ K get ns "$DEMO_NAMESPACE" >/dev/null 2>&1 || K create ns "$DEMO_NAMESPACE" >/de
   --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \
   --set migratorImage.pullPolicy=Never \
   --set "watchNamespaces={$DEMO_NAMESPACE}" \
+  --set "networkPolicy.database.ports={$DBM_PG_PORT}" \
   --wait --timeout 180s >/dev/null \
   || { K -n "$OPERATOR_NS" get pods -o wide; K -n "$OPERATOR_NS" logs -l app.kubernetes.io/instance="$RELEASE" --tail=30 || true; exit 1; }
 K -n "$OPERATOR_NS" get deploy,pods -o wide

@@ -8,6 +8,7 @@ import { jest } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseMigrationSpec } from '../../crds/database-migration.js';
+import { validateForInstall } from '../../operator/job-policy.js';
 import {
   KUBECONFIG,
   REPO_ROOT,
@@ -30,12 +31,14 @@ it('has the four install examples', () => {
 });
 
 describe.each(EXAMPLES)('examples/install/%s', (file) => {
-  it('holds one DatabaseMigration that the operator accepts (its zod schema)', () => {
+  it('holds one DatabaseMigration that the operator accepts (its zod schema and the default install)', () => {
     const docs = parseYamlDocs(readFileSync(join(EXAMPLES_DIR, file), 'utf8'));
     const dms = docs.filter((d) => d.kind === 'DatabaseMigration');
     expect(dms).toHaveLength(1);
     const parsed = DatabaseMigrationSpec.safeParse(dms[0]?.spec);
     expect(parsed.error?.issues ?? []).toEqual([]);
+    // And the default install's policy (the Job Pods' service account): it runs as written.
+    expect(validateForInstall(dms[0]?.spec, {})).toMatchObject({ ok: true });
   });
 
   clusterIt('passes a server-side dry run with strict field validation', () => {

@@ -66,6 +66,7 @@ log "installing the operator ($DBM_OPERATOR_IMAGE) in $OPERATOR_NS"
   --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \
   --set migratorImage.pullPolicy=IfNotPresent \
   --set "watchNamespaces={$E2E_NS}" \
+  --set "networkPolicy.database.ports={5432,${DBM_PG_PORT:-5432}}" \
   --wait --timeout 180s >/dev/null
 cat >"$OUT/env.sh" <<ENV
 export KUBECONFIG='$KUBECONFIG'

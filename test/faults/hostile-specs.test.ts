@@ -9,7 +9,10 @@
 // reconciling. The same file scans everything the operator wrote for the
 // database password.
 import fc from 'fast-check';
-import { GROUP, PLURAL, VERSION, validateSpec } from '../../crds/database-migration.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GROUP, PLURAL, VERSION } from '../../crds/database-migration.js';
+import { validateForInstall } from '../../operator/job-policy.js';
 import type { JobStep } from '../../crds/job-result.js';
 import {
   backupResult,
@@ -21,6 +24,8 @@ import {
   ensureCrd,
   finishJobPod,
   getResource,
+  helmTemplate,
+  kubectl,
   jobsOf,
   migrateResult,
   operatorIdentity,
@@ -368,7 +373,8 @@ describe('generated hostile DatabaseMigration specs', () => {
         // Unknown fields are pruned before anything is stored.
         for (const path of hostile.unknown)
           expect({ path, value: getPath(created, path) }).toEqual({ path, value: undefined });
-        const v = validateSpec(created.spec);
+        // The operator runs with the install's defaults (Pods as `default`, no other service account allowed).
+        const v = validateForInstall(created.spec, {});
         if (v.ok) {
           tally.valid++;
           judged.push({ outcome: 'valid', body, hostile });
@@ -503,5 +509,90 @@ describe('generated hostile DatabaseMigration specs', () => {
       detail: `searched: ${sources.map((s) => s.what).join('; ')}`,
     });
     expect(hits).toEqual([]);
+  });
+});
+
+// ---- least privilege at the door (issue 21) -----------------------------------
+
+describe('a DatabaseMigration cannot mount what the operator does not put there', () => {
+  const hostileVolumes: [string, Json][] = [
+    ['a Secret', { name: 'other', secret: { secretName: 'db-credentials' } }],
+    [
+      'a service-account token',
+      { name: 'tok', projected: { sources: [{ serviceAccountToken: { path: 't' } }] } },
+    ],
+    ['the node', { name: 'node', hostPath: { path: '/' } }],
+  ];
+  const dryRunCreate = (body: Json, fieldValidation?: 'Strict') =>
+    c.custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL,
+      body,
+      dryRun: 'All',
+      ...(fieldValidation ? { fieldValidation } : {}),
+    });
+  const refusal = async (p: Promise<unknown>) => {
+    try {
+      await p;
+    } catch (err) {
+      return { code: (err as ApiError).code, message: apiMessage(err) };
+    }
+    return { code: 201, message: 'accepted' };
+  };
+
+  it.each(hostileVolumes)(
+    'a volume of %s is refused by the API server, naming the field',
+    async (_, volume) => {
+      const body = applyMutations(baseResource(uniqueName('vol'), ns, 'vol_db'), [
+        { path: ['spec', 'jobTemplate', 'volumes'], value: [volume] },
+      ]);
+      // kubectl's default (Strict): the unknown field itself is named.
+      const strict = await refusal(dryRunCreate(body, 'Strict'));
+      expect(strict.code === 400 || strict.code === 422).toBe(true);
+      expect(strict.message).toContain('spec.jobTemplate.volumes[0]');
+      // Any other client: the field is pruned, and the volume left without a source is refused by the CEL rule.
+      const lax = await refusal(dryRunCreate(body));
+      expect(lax.code).toBe(422);
+      expect(lax.message).toContain('spec.jobTemplate.volumes[0]');
+      expect(lax.message).toContain('exactly one of configMap, emptyDir, csi, persistentVolumeClaim, image');
+    },
+  );
+
+  it("the chart's ValidatingAdmissionPolicy refuses a service account the install does not allow, naming the field", async () => {
+    const release = uniqueName('hostile-vap');
+    const objs = helmTemplate(release, system, [
+      `watchNamespaces={${ns}}`,
+      'jobs.allowedServiceAccounts={irsa-migrations}',
+    ]).filter((o) => (o.kind ?? '').startsWith('ValidatingAdmissionPolicy'));
+    expect(objs.map((o) => o.kind).sort()).toEqual([
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ]);
+    const dir = join(process.cwd(), '.tmp', 'hostile-specs');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${release}.json`);
+    writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
+    const applied = kubectl(['apply', '--server-side', '-f', file]);
+    expect({ status: applied.status, stderr: applied.stderr }).toEqual({ status: 0, stderr: '' });
+    try {
+      const body = (serviceAccountName: string) =>
+        applyMutations(baseResource(uniqueName('sa'), ns, 'sa_db'), [
+          { path: ['spec', 'jobTemplate', 'serviceAccountName'], value: serviceAccountName },
+        ]);
+      // The policy takes effect once the API server has compiled it.
+      const refused = await waitFor('the admission policy to refuse', async () => {
+        const r = await refusal(dryRunCreate(body('admin')));
+        return r.code !== 201 ? r : undefined;
+      });
+      expect(refused.code).toBe(403);
+      expect(refused.message).toContain('spec.jobTemplate.serviceAccountName');
+      expect(refused.message).toContain('"admin"');
+      expect((await refusal(dryRunCreate(body('irsa-migrations')))).code).toBe(201);
+      expect((await refusal(dryRunCreate(body('default')))).code).toBe(201);
+    } finally {
+      kubectl(['delete', '--ignore-not-found', '-f', file]);
+    }
   });
 });

@@ -139,13 +139,16 @@ export interface OperatorIdentity {
  * Installs the chart's ServiceAccount and RBAC (nothing else) for `release` and
  * returns a kubeconfig that authenticates as that ServiceAccount, so the
  * operator under test has exactly the permissions a real install gives it.
+ * The suites watch namespaces they create later, so by default the RBAC is the
+ * chart's cluster-wide variant (rbac.clusterWide: the same verbs as its Roles).
  */
 export async function operatorIdentity(
   c: Clients,
   release: string,
   namespace: string,
+  set: string[] = ['rbac.clusterWide=true'],
 ): Promise<OperatorIdentity> {
-  const objects = helmTemplate(release, namespace);
+  const objects = helmTemplate(release, namespace, set);
   const wanted = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
   let serviceAccount = '';
   for (const o of objects) {

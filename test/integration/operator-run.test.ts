@@ -38,7 +38,8 @@ beforeAll(async () => {
   await ensureCrd(c);
   await createNamespace(c, ns);
   await createNamespace(c, system);
-  const identity = await operatorIdentity(c, system, system);
+  // The chart's default shape: a Role in the one namespace it watches (here ns).
+  const identity = await operatorIdentity(c, system, system, [`watchNamespaces={${ns}}`]);
   operatorUser = `system:serviceaccount:${system}:${identity.serviceAccount}`;
   operator = await startOperator(identity, ns, 'op-run');
 });
@@ -317,5 +318,23 @@ describe('a DatabaseMigration run against a real API server', () => {
     ]);
     expect(list.stdout.trim()).toBe('no');
     expect(operator.logs()).not.toMatch(/forbidden/i);
+  });
+
+  it('has only the verbs its code calls, in the namespace it watches only (operator/rbac-needs.ts)', () => {
+    const can = (...args: string[]) =>
+      kubectl(['auth', 'can-i', ...args, `--as=${operatorUser}`]).stdout.trim();
+    // Outside the watched namespace: nothing.
+    expect(can('get', 'configmaps', '-n', 'kube-system')).toBe('no');
+    expect(can('update', 'configmaps', '-n', 'kube-system')).toBe('no');
+    expect(can('get', 'pods', '--subresource=log', '-n', 'kube-system')).toBe('no');
+    expect(can('list', 'jobs.batch', '--all-namespaces')).toBe('no');
+    // Inside: what the code calls, and not what it never calls.
+    expect(can('update', 'configmaps', '-n', ns)).toBe('yes');
+    expect(can('get', 'pods', '--subresource=log', '-n', ns)).toBe('yes');
+    expect(can('update', 'deployments.apps', '--subresource=scale', '-n', ns)).toBe('yes');
+    expect(can('patch', 'deployments.apps', '-n', ns)).toBe('no');
+    expect(can('update', 'deployments.apps', '-n', ns)).toBe('no');
+    expect(can('delete', 'configmaps', '-n', ns)).toBe('no');
+    expect(can('get', 'databasemigrations.dbmigrate.io', '--subresource=status', '-n', ns)).toBe('no');
   });
 });

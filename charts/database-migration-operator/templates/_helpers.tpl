@@ -56,47 +56,65 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-The operator's permissions on the resources it reconciles. Least privilege:
-no Secrets at all (Jobs resolve the database password through secretKeyRef),
-no ConfigMaps (Jobs mount them).
+The namespaces the operator watches, one per line: every namespace ("" ) with
+rbac.clusterWide, else watchNamespaces, else the release namespace alone.
+*/}}
+{{- define "dbmo.watchedNamespaces" -}}
+{{- if .Values.rbac.clusterWide }}
+{{- if .Values.watchNamespaces }}
+{{- fail "set either rbac.clusterWide (every namespace) or watchNamespaces (these only), not both" }}
+{{- end }}
+{{- else if .Values.watchNamespaces }}
+{{- join "\n" .Values.watchNamespaces }}
+{{- else }}
+{{- .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{/*
+The operator's permissions in each namespace it watches: exactly the calls its
+code makes, as listed in operator/rbac-needs.ts (test/chart/rbac-verbs.test.ts
+compares the two). No Secrets at all (Jobs resolve the database password through
+secretKeyRef); no patch or update on workloads (scaling goes through /scale).
 */}}
 {{- define "dbmo.rules" -}}
+# list/watch: the informer; patch: the finalizer.
 - apiGroups: ["dbmigrate.io"]
   resources: ["databasemigrations"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["dbmigrate.io"]
   resources: ["databasemigrations/status"]
-  verbs: ["get", "update", "patch"]
+  verbs: ["update"]
+# Jobs are owned with blockOwnerDeletion, which needs update on the owner's finalizers.
 - apiGroups: ["dbmigrate.io"]
   resources: ["databasemigrations/finalizers"]
   verbs: ["update"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["create", "get", "list", "watch", "delete"]
+  verbs: ["create", "list", "watch", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 # get: the migrations ConfigMap's content hash is frozen with the run;
-# create/update: the <resource>-plan ConfigMap with the full plan for people.
+# create/update: the <resource>-plan ConfigMap, only one the resource owns
+# (the operator refuses to overwrite any other).
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "create", "update"]
-# The full result is read from the migrator's log (one marked, scrubbed line).
-# RBAC cannot narrow pods/log to our Pods: this reads any Pod's log in the
-# watched namespaces, so the operator reads only its own Jobs' Pods.
+# The full result and the migrate progress are read from the migrator's log.
+# RBAC cannot narrow pods/log to the run's Pods: this reads any Pod's log in
+# the watched namespaces; the operator reads only its own Jobs' Pods.
 - apiGroups: [""]
   resources: ["pods/log"]
   verbs: ["get"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
-- apiGroups: ["events.k8s.io"]
-  resources: ["events"]
-  verbs: ["create", "patch"]
+# restore: the workloads' selector and readiness, and their scale.
 - apiGroups: ["apps"]
   resources: ["deployments", "statefulsets"]
-  verbs: ["get", "patch", "update"]
+  verbs: ["get"]
 - apiGroups: ["apps"]
   resources: ["deployments/scale", "statefulsets/scale"]
-  verbs: ["get", "patch", "update"]
+  verbs: ["get", "update"]
 {{- end }}
