@@ -211,6 +211,13 @@ describe('DROP ... IF EXISTS of what the database does not have', () => {
   it('is a no-op when the schema is known (Misskey: DROP TABLE IF EXISTS on a brand-new database)', async () => {
     expect(await plan([`DROP TABLE IF EXISTS "sso_service_provider"`], { schema })).toEqual([]);
     expect(await plan([`DROP TYPE IF EXISTS "public"."gone_enum"`], { schema })).toEqual([]);
+    // Nor does it lock anything, or drop an index without CONCURRENTLY.
+    expect(
+      await plan(
+        [`DROP TABLE IF EXISTS gone; DROP INDEX IF EXISTS "public"."IDX_gone"; CREATE TABLE gone (id int)`],
+        { schema, options: { implicitTransaction: true } },
+      ),
+    ).toEqual([]);
   });
   it('is still a drop when the object exists, or when the schema is unknown', async () => {
     expect(await plan([`DROP TABLE IF EXISTS kept`], { schema })).toContain('drop-table');

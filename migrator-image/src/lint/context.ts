@@ -181,3 +181,26 @@ function schemaOf(qualified: string): string {
 export function isNew(ctx: LintContext, kind: keyof Created, qualified: string): boolean {
   return ctx.created[kind].has(qualified) || ctx.created.schemas.has(schemaOf(qualified));
 }
+
+/**
+ * `DROP ... IF EXISTS` of an object the database does not have (its schema is
+ * known) and the plan did not create: a no-op that drops and locks nothing, as
+ * the trace shows (Misskey's `DROP TABLE IF EXISTS "sso_service_provider"` on a
+ * brand-new database).
+ */
+export function absentIfExists(
+  ctx: LintContext,
+  kind: keyof Created | undefined,
+  body: { missing_ok?: unknown },
+  name: string,
+): boolean {
+  // Only kinds a schema dump always lists (the public schema, for one, is not in a dump).
+  const listed = kind === 'tables' || kind === 'types' || kind === 'indexes' || kind === 'sequences';
+  return (
+    body.missing_ok === true &&
+    listed &&
+    !!ctx.existing &&
+    !ctx.existing[kind].has(name) &&
+    !isNew(ctx, kind, name)
+  );
+}

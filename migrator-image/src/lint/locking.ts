@@ -1,7 +1,7 @@
 // Which statements take ACCESS EXCLUSIVE (or another write-blocking lock) on an
 // existing table; shared by the transaction rules.
 import { asList, asNode, hasOption, relName, type Node } from './ast.js';
-import { isNew, type LintContext } from './context.js';
+import { absentIfExists, isNew, type LintContext } from './context.js';
 import { alterCmds } from './rule.js';
 
 /** ALTER TABLE subcommands that take less than ACCESS EXCLUSIVE. */
@@ -64,12 +64,12 @@ export function accessExclusiveTable(kind: string, body: Node, ctx: LintContext)
     case 'DropStmt':
       if (body.removeType === 'OBJECT_TABLE' || body.removeType === 'OBJECT_MATVIEW')
         return asList(body.objects)
-          .map((o) => existing(dropName(o)))
+          .map((o) => (absentIfExists(ctx, 'tables', body, dropName(o)) ? undefined : existing(dropName(o))))
           .find(Boolean);
       if (body.removeType === 'OBJECT_INDEX' && !body.concurrent)
         return asList(body.objects)
-          .map((o) => (isNew(ctx, 'indexes', dropName(o)) ? undefined : dropName(o)))
-          .find(Boolean);
+          .map((o) => dropName(o))
+          .find((i) => !isNew(ctx, 'indexes', i) && !absentIfExists(ctx, 'indexes', body, i));
       return undefined;
     default:
       return undefined;

@@ -1,7 +1,7 @@
 // DROP of anything that exists before the plan, CASCADE, TRUNCATE, and
 // DELETE/UPDATE without WHERE.
 import { asList, asNode, display, qualify, relName, strings, withDml, type Node } from '../ast.js';
-import { isNew, type Created, type LintContext } from '../context.js';
+import { absentIfExists, isNew, type Created, type LintContext } from '../context.js';
 import { dropName } from '../locking.js';
 import type { RuleId } from '../rule-catalog.js';
 import { alterCmds, type Stmt } from '../rule.js';
@@ -47,22 +47,6 @@ function isNewObject(
     return ctx.created.triggers.has(name) || isNew(ctx, 'tables', name.slice(0, name.lastIndexOf('.')));
   }
   return isNew(ctx, kind, name);
-}
-
-/**
- * `DROP ... IF EXISTS` of an object the database does not have (its schema is
- * known) and the plan did not create: a no-op, as the trace shows (Misskey's
- * `DROP TABLE IF EXISTS "sso_service_provider"` on a brand-new database).
- */
-function absentIfExists(
-  ctx: LintContext,
-  kind: keyof Created | undefined,
-  body: Node,
-  name: string,
-): boolean {
-  // Only kinds a schema dump always lists (the public schema, for one, is not in a dump).
-  const listed = kind === 'tables' || kind === 'types' || kind === 'indexes' || kind === 'sequences';
-  return body.missing_ok === true && listed && !!ctx.existing && !ctx.existing[kind].has(name);
 }
 
 export function drops({ kind, body, ctx, report }: Stmt): void {

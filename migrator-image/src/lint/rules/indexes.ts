@@ -1,6 +1,6 @@
 // Index builds, drops and rebuilds that block writes on existing tables.
 import { asList, display, hasOption, relName } from '../ast.js';
-import { isNew } from '../context.js';
+import { absentIfExists, isNew } from '../context.js';
 import { dropName } from '../locking.js';
 import type { Stmt } from '../rule.js';
 
@@ -19,7 +19,7 @@ export function indexes({ kind, body, ctx, report }: Stmt): void {
       if (body.removeType !== 'OBJECT_INDEX' || body.concurrent) return;
       const old = asList(body.objects)
         .map(dropName)
-        .filter((i) => !isNew(ctx, 'indexes', i));
+        .filter((i) => !isNew(ctx, 'indexes', i) && !absentIfExists(ctx, 'indexes', body, i));
       if (old.length > 0)
         report(
           'drop-index-not-concurrently',
