@@ -2,6 +2,7 @@
 // cluster): a local database URL, a shadow from local PostgreSQL binaries, one
 // JSON object on stdout, exit 0 clean / 1 at --fail-on / 2 on a usage error.
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateMigrations } from '../../bench/parts/generate-migrations.js';
 import { appliedNames, createDatabase, migrationsDir, ROOT, runMigrator, tempDir } from './helpers.js';
@@ -146,6 +147,48 @@ describe('migrator check --json (local CLI)', () => {
       expect(Object.keys(plan.checksums)).toHaveLength(400);
       expect(out.stdout.length).toBeGreaterThan(40_000);
       expect(await appliedNames(db)).toEqual([]);
+    },
+    T,
+  );
+
+  it(
+    'a migration with transaction = false under mode "all" fails the check naming the setting, not the data',
+    async () => {
+      const db = await createDatabase('cli_mode');
+      const dir = path.join(tempDir('mode'), 'm');
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
+      writeFileSync(
+        path.join(dir, '1800000000000-Plain.js'),
+        'export class Plain1800000000000 { async up(q) { await q.query("CREATE TABLE plain (id int)"); } async down(q) { await q.query("DROP TABLE plain"); } }\n',
+      );
+      writeFileSync(
+        path.join(dir, '1800000001000-Concurrent.js'),
+        'export class Concurrent1800000001000 { transaction = false; async up(q) { await q.query("CREATE INDEX CONCURRENTLY plain_id ON plain (id)"); } async down(q) { await q.query("DROP INDEX plain_id"); } }\n',
+      );
+      const out = await cli(['check', '--json', '--database-url', url(db), '--migrations', dir]);
+      const res = JSON.parse(out.stdout.trim()) as CheckJson & { error?: { message: string } };
+      expect(out.code).toBe(1);
+      expect(res.ok).toBe(false);
+      expect(res.error?.message).toMatch(
+        /spec\.migrations\.transactionMode is "all", but Concurrent1800000001000/,
+      );
+      expect(res.findings.map((f) => f.rule)).not.toContain('rehearsal-failed');
+      // Mode "each" runs it.
+      const each = await cli([
+        'check',
+        '--json',
+        '--database-url',
+        url(db),
+        '--migrations',
+        dir,
+        '--transaction-mode',
+        'each',
+      ]);
+      expect({ code: each.code, pending: parse(each).pending }).toEqual({
+        code: 0,
+        pending: ['Plain1800000000000', 'Concurrent1800000001000'],
+      });
     },
     T,
   );

@@ -20,6 +20,7 @@ import { restoreScopeFindings } from '../shadow/scope.js';
 import type { Config } from '../config.js';
 import { lintSql, newLintContext, seedSchema } from '../lint/index.js';
 import { log } from '../log.js';
+import { MigratorError } from '../result.js';
 import { scrubSql } from '../scrub.js';
 import { executorFor, migrationsTable, openSession, type Session } from '../session.js';
 import { instanceOf, rowsOf, runsInTransaction, type MigrationInstance } from '../shadow/instances.js';
@@ -41,6 +42,7 @@ import {
   incompleteFinding,
   irreversible,
   minus,
+  modeRefusal,
   needsData,
   planHash,
   rehearsalFailed,
@@ -201,16 +203,16 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
       await ex.executePendingMigrations();
     } catch (err) {
       const failed = pending.find((m) => captured.has(m.name) && !after.has(m.name))?.name;
-      failure = Object.assign(err as object, failed ? { migration: failed } : {});
+      failure = Object.assign(modeRefusal(err) ?? (err as object), failed ? { migration: failed } : {});
     }
     await tracer.settle().catch(() => undefined);
-    // On a copy of the real rows a failure is what production would do: a finding that blocks, not a broken check.
-    // On the schema alone, a migration that fails for want of rows (a TypeError on an empty result)
-    // is a finding too ("needs data"), not a broken check.
-    const stopped = failure
-      ? ((await failedOnGap(failure, gaps, captured, tracer.statements, schemaOf(cfg))) ??
-        (data ? rehearsalFailed : needsData)(failure, captured))
-      : undefined;
+    // A failure on a copy of the real rows blocks as production would fail; on the schema alone, one for
+    // want of rows (a TypeError on an empty result) is "needs data"; a setting TypeORM refuses fails the check.
+    const stopped =
+      failure && !(failure instanceof MigratorError)
+        ? ((await failedOnGap(failure, gaps, captured, tracer.statements, schemaOf(cfg))) ??
+          (data ? rehearsalFailed : needsData)(failure, captured))
+        : undefined;
     if (stopped) {
       plan.findings.push(stopped);
       [failure, stoppedEarly] = [undefined, true];

@@ -3,6 +3,7 @@
 import type { createHash } from 'node:crypto';
 import type { Finding, PlanRecord } from '../../../crds/job-result.js';
 import type { CatalogDiff } from './catalog.js';
+import { MigratorError } from '../result.js';
 
 /** The approval hash: the files' digest (hashed first), each finding's rule, migration and statement, what was not reached. */
 export function planHash(h: ReturnType<typeof createHash>, plan: PlanRecord): string {
@@ -95,4 +96,21 @@ export function needsData(failure: unknown, captured: ReadonlyMap<string, string
     hint: 'Let the check copy the rows (spec.check.rehearsal.maxSize above the database size) to rehearse it on real data, or name the lookup tables it reads in spec.check.seedTables.',
     ...(sqls.length > 0 ? { statement: sqls.length - 1 } : {}),
   };
+}
+
+/**
+ * TypeORM refuses, before running anything, a plan where a migration sets
+ * `transaction = false` while the global mode is "all". Not a data problem: a
+ * setting to change, named as such (Misskey's history needs mode "each").
+ */
+export function modeRefusal(err: unknown): MigratorError | undefined {
+  const m =
+    /Migrations? "([^"]+)" overrides? the transaction mode, but the global transaction mode is "all"/.exec(
+      String((err as { message?: unknown })?.message ?? ''),
+    );
+  if (!m) return undefined;
+  return new MigratorError(
+    `spec.migrations.transactionMode is "all", but ${m[1]} sets transaction = false, which TypeORM refuses in that mode: set spec.migrations.transactionMode to "each" (each migration in its own transaction) or "none"`,
+    m[1]?.split(',')[0]?.trim(),
+  );
 }
