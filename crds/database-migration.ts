@@ -24,6 +24,8 @@ export {
   DatabaseSpec,
   targetKeyOf,
   targetKey,
+  scrubTarget,
+  hostName,
 } from './spec/database.js';
 export { isWithin, MigrationsSource } from './spec/migrations.js';
 export { BackupSpec } from './spec/backup.js';

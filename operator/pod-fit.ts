@@ -11,7 +11,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import type { DatabaseMigrationSpec, DatabaseSpec } from '../crds/database-migration.js';
+import { scrubTarget, type DatabaseMigrationSpec, type DatabaseSpec } from '../crds/database-migration.js';
 import type { JobStep } from '../crds/job-result.js';
 import type { JobDefaults } from '../crds/pod-template.js';
 
@@ -74,7 +74,7 @@ export function connectionEnv(db: DatabaseSpec): V1EnvVar[] {
 export function targetDescription(db: DatabaseSpec): string {
   return db.connectionSecretRef
     ? `secret:${db.connectionSecretRef.name}`
-    : `${db.host ?? ''}:${db.port}/${db.database ?? ''}`;
+    : `${scrubTarget(db.host ?? '')}:${db.port}/${db.database ?? ''}`;
 }
 
 /**
