@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       identity: 'host-1_abcd',
       httpPort: 8080,
       httpHost: '0.0.0.0',
+      metricsAuth: true,
       logLevel: 'info',
       resyncSeconds: 300,
       jobDefaults: {},
@@ -48,6 +49,7 @@ describe('loadConfig', () => {
         POD_NAME: 'dbm-operator-7d9f-xyz',
         HTTP_PORT: '9090',
         HTTP_HOST: '127.0.0.1',
+        METRICS_AUTH: 'false',
         LOG_LEVEL: 'DEBUG',
         RESYNC_SECONDS: '0',
       },
@@ -63,6 +65,7 @@ describe('loadConfig', () => {
       identity: 'dbm-operator-7d9f-xyz_abcd',
       httpPort: 9090,
       httpHost: '127.0.0.1',
+      metricsAuth: false,
       logLevel: 'debug',
       resyncSeconds: 0,
     });
