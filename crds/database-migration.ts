@@ -27,6 +27,8 @@ export {
   targetKey,
   scrubTarget,
   hostName,
+  sslModeOf,
+  type SslMode,
 } from './spec/database.js';
 export { isWithin, MigrationsSource } from './spec/migrations.js';
 export { BackupSpec } from './spec/backup.js';

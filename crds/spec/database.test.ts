@@ -1,7 +1,7 @@
 import { parse } from 'yaml';
 import { renderCrdYaml } from '../render.js';
 import { validateSpec } from '../database-migration.js';
-import { HOST_PATTERN, scrubTarget, targetKeyOf } from './database.js';
+import { HOST_PATTERN, scrubTarget, sslModeOf, targetKeyOf } from './database.js';
 
 const spec = (host: string) => ({
   database: {
@@ -92,5 +92,33 @@ describe('a target written before host was checked', () => {
     expect(targetKeyOf({ host: 'postgres://admin:secret@DB', database: 'shop' }, 'apps')).toBe(
       'db:5432/shop',
     );
+  });
+});
+
+describe('spec.database.sslMode', () => {
+  const db = (extra: Record<string, unknown>) => {
+    const r = validateSpec({ ...spec('db'), database: { ...spec('db').database, ...extra } });
+    if (!r.ok) throw new Error(r.message);
+    return r.spec.database;
+  };
+
+  it('defaults to require, and to verify-full when tls names a CA bundle', () => {
+    expect(sslModeOf(db({}))).toBe('require');
+    expect(sslModeOf(db({ tls: { caSecretRef: { name: 'db-ca' } } }))).toBe('verify-full');
+    expect(sslModeOf(db({ tls: { caConfigMapRef: { name: 'db-ca' } } }))).toBe('verify-full');
+    expect(sslModeOf(db({ tls: { clientCertSecretRef: { name: 'client' } } }))).toBe('require');
+  });
+
+  it.each(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'])('%s when chosen', (mode) => {
+    expect(sslModeOf(db({ sslMode: mode, tls: { caSecretRef: { name: 'db-ca' } } }))).toBe(mode);
+  });
+
+  it('the CRD has no default for it (the operator decides, knowing tls)', () => {
+    type Node = { properties: Record<string, Node>; default?: unknown; description?: string };
+    const crd = parse(renderCrdYaml()) as { spec: { versions: { schema: { openAPIV3Schema: Node } }[] } };
+    const ssl =
+      crd.spec.versions[0]!.schema.openAPIV3Schema.properties.spec!.properties.database!.properties.sslMode!;
+    expect(ssl.default).toBeUndefined();
+    expect(ssl.description).toMatch(/verify-full when tls names a CA bundle.*else require/);
   });
 });

@@ -153,8 +153,10 @@ export const DatabaseSpec = z
       .describe('Role the migrator connects as. Required unless connectionSecretRef is set.'),
     sslMode: z
       .enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'])
-      .default('prefer')
-      .describe('libpq sslmode.'),
+      .optional()
+      .describe(
+        'libpq sslmode of the migrator, pg_dump and pg_restore. Default: verify-full when tls names a CA bundle (the server certificate must chain to it and name the host), else require (encrypted, the server not verified). disable, allow and prefer may send the password in clear text: only when chosen here (e.g. a test server without TLS).',
+      ),
     passwordSecretRef: SecretKeyRef.optional().describe(
       'Where the password is: a Secret key. Inline passwords are not accepted. Required unless connectionSecretRef is set.',
     ),
@@ -190,6 +192,17 @@ export const DatabaseSpec = z
   })
   .describe('The target database.');
 export type DatabaseSpec = z.infer<typeof DatabaseSpec>;
+
+export type SslMode = NonNullable<DatabaseSpec['sslMode']>;
+
+/**
+ * The sslmode the Jobs use: the one chosen, else verify-full with a CA bundle and
+ * require without (never libpq's prefer, which falls back to clear text unasked).
+ */
+export function sslModeOf(db: Pick<DatabaseSpec, 'sslMode' | 'tls'>): SslMode {
+  if (db.sslMode) return db.sslMode;
+  return db.tls?.caSecretRef || db.tls?.caConfigMapRef ? 'verify-full' : 'require';
+}
 
 /**
  * The key runs are serialized on. Inline connection fields: host:port/database.
