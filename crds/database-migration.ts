@@ -6,6 +6,7 @@ import type { FindingCategory } from './job-result.js';
 import { BackupSpec } from './spec/backup.js';
 import { cel } from './spec/common.js';
 import { DatabaseSpec } from './spec/database.js';
+import { readOnlySqlProblem } from './spec/read-only-sql.js';
 import { JobTemplateSpec } from './spec/job-template.js';
 import { MigrationsSource } from './spec/migrations.js';
 import { RollbackSpec } from './spec/rollback.js';
@@ -24,6 +25,10 @@ export {
   DatabaseSpec,
   targetKeyOf,
   targetKey,
+  scrubTarget,
+  hostName,
+  sslModeOf,
+  type SslMode,
 } from './spec/database.js';
 export { isWithin, MigrationsSource } from './spec/migrations.js';
 export { BackupSpec } from './spec/backup.js';
@@ -87,10 +92,21 @@ export const DatabaseMigrationSpec = z
     verification: z
       .object({
         queries: z
-          .array(z.string().min(1).max(4000))
+          .array(
+            z
+              .string()
+              .min(1)
+              .max(4000)
+              .superRefine((q, ctx) => {
+                const problem = readOnlySqlProblem(q);
+                if (problem) ctx.addIssue({ code: 'custom', message: problem });
+              }),
+          )
           .max(20)
           .default([])
-          .describe('Each query must return one row whose first column is true.'),
+          .describe(
+            'Each query must be one SELECT (or WITH ... SELECT: no data-modifying WITH, no SELECT INTO, no FOR UPDATE/SHARE) returning one row whose only column is true. They run in a READ ONLY transaction that is rolled back; anything else is refused, naming the query.',
+          ),
       })
       .optional()
       .describe('SQL queries that must each return true after migrating.'),

@@ -17,6 +17,8 @@ export interface OperatorConfig {
   identity: string;
   httpPort: number;
   httpHost: string;
+  /** /metrics only for a Bearer token the API server authenticates and allows (TokenReview + SubjectAccessReview). */
+  metricsAuth: boolean;
   logLevel: string;
   resyncSeconds: number;
   /** Chart-wide defaults for every Job (merged under each resource's jobTemplate). */
@@ -100,6 +102,8 @@ const envSchema = z.object({
   POD_NAME: opt(z.string().trim()),
   HTTP_PORT: opt(intIn(0, 65535)),
   HTTP_HOST: opt(z.string().trim()),
+  // Default on: /metrics names every resource and its database; the chart's metrics.auth.
+  METRICS_AUTH: opt(bool),
   LOG_LEVEL: opt(z.string().trim().toLowerCase().pipe(z.enum(LOG_LEVELS))),
   // 0 disables the periodic re-enqueue.
   RESYNC_SECONDS: opt(intIn(0, 7 * 24 * 3600)),
@@ -147,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, deps: ConfigDeps = {}): Opera
     identity: `${base}_${suffix}`,
     httpPort: e.HTTP_PORT ?? 8080,
     httpHost: e.HTTP_HOST ?? '0.0.0.0',
+    metricsAuth: e.METRICS_AUTH ?? true,
     logLevel: e.LOG_LEVEL ?? 'info',
     resyncSeconds: e.RESYNC_SECONDS ?? 300,
     jobDefaults: e.JOB_DEFAULTS ?? {},

@@ -8,6 +8,7 @@ import {
   GROUP,
   KIND,
   PLURAL,
+  scrubTarget,
   VERSION,
   type DatabaseMigration,
   type DatabaseMigrationStatus,
@@ -112,7 +113,7 @@ export class Controller {
     this.workersStarted = true;
     for (const dm of this.allResources()) {
       if (isActive(dm.status?.phase) && dm.status?.target) {
-        this.locks.claim(dm.status.target, keyOf(dm.metadata.namespace, dm.metadata.name));
+        this.locks.claim(scrubTarget(dm.status.target), keyOf(dm.metadata.namespace, dm.metadata.name));
         const identity = identityLock(dm.status);
         if (identity) this.locks.claim(identity, keyOf(dm.metadata.namespace, dm.metadata.name));
       }
@@ -374,7 +375,7 @@ export class Controller {
     return {
       namespace: dm.metadata.namespace,
       name: dm.metadata.name,
-      database: status.target ?? safeTarget(dm) ?? '',
+      database: scrubTarget(status.target ?? safeTarget(dm) ?? ''),
     };
   }
 }

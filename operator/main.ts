@@ -6,6 +6,7 @@ import { loadConfig } from './config.js';
 import { Controller } from './controller.js';
 import { startHttpServer } from './runtime/http-server.js';
 import { createKubeClients } from './runtime/kube-clients.js';
+import { MetricsAuth, kubeReviewer } from './runtime/metrics-auth.js';
 import { LeaderElector } from './runtime/leader-election.js';
 import { createLogger } from './runtime/logger.js';
 import { createMetrics } from './metrics.js';
@@ -29,6 +30,10 @@ async function main(): Promise<void> {
   const controller = new Controller({ clients, config, logger, metrics });
 
   let elector: LeaderElector | undefined;
+  // kube-rbac-proxy's check, in process: TokenReview, then SubjectAccessReview on /metrics.
+  const metricsAuth = config.metricsAuth
+    ? new MetricsAuth({ reviewer: kubeReviewer(kubeConfig) })
+    : undefined;
   const server = await startHttpServer({
     host: config.httpHost,
     port: config.httpPort,
@@ -36,9 +41,15 @@ async function main(): Promise<void> {
     live: () => true,
     ready: () => controller.ready(),
     logger,
+    ...(metricsAuth ? { authorize: (h: string | undefined) => metricsAuth.check(h) } : {}),
   });
   logger.info(
-    { port: server.port, identity: config.identity, namespaces: config.watchNamespaces },
+    {
+      port: server.port,
+      identity: config.identity,
+      namespaces: config.watchNamespaces,
+      metricsAuth: config.metricsAuth,
+    },
     'operator starting',
   );
 

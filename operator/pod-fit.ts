@@ -11,7 +11,12 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import type { DatabaseMigrationSpec, DatabaseSpec } from '../crds/database-migration.js';
+import {
+  scrubTarget,
+  sslModeOf,
+  type DatabaseMigrationSpec,
+  type DatabaseSpec,
+} from '../crds/database-migration.js';
 import type { JobStep } from '../crds/job-result.js';
 import type { JobDefaults } from '../crds/pod-template.js';
 
@@ -58,7 +63,7 @@ export function connectionEnv(db: DatabaseSpec): V1EnvVar[] {
       { name: 'PGUSER', value: db.user ?? '' },
     );
   }
-  env.push({ name: 'PGSSLMODE', value: db.sslMode });
+  env.push({ name: 'PGSSLMODE', value: sslModeOf(db) });
   const password = ref
     ? { name: ref.name, key: ref.keys.password }
     : db.passwordSecretRef && { name: db.passwordSecretRef.name, key: db.passwordSecretRef.key };
@@ -74,7 +79,7 @@ export function connectionEnv(db: DatabaseSpec): V1EnvVar[] {
 export function targetDescription(db: DatabaseSpec): string {
   return db.connectionSecretRef
     ? `secret:${db.connectionSecretRef.name}`
-    : `${db.host ?? ''}:${db.port}/${db.database ?? ''}`;
+    : `${scrubTarget(db.host ?? '')}:${db.port}/${db.database ?? ''}`;
 }
 
 /**

@@ -39,6 +39,8 @@ const RESOURCE: Record<string, string> = {
   DeploymentScale: 'apps/deployments/scale',
   StatefulSetScale: 'apps/statefulsets/scale',
   Lease: 'coordination.k8s.io/leases',
+  TokenReview: 'authentication.k8s.io/tokenreviews',
+  SubjectAccessReview: 'authorization.k8s.io/subjectaccessreviews',
 };
 const GROUP_OF_PATH: Record<string, string> = {
   '/api/v1': '',
@@ -61,6 +63,8 @@ function callsInCode(): Map<string, Set<string>> {
       ]),
       ...[...text.matchAll(/\.list(\w+)ForAllNamespaces\(/g)].map((m) => ['list', m[1]!]),
       ...[...text.matchAll(/\.listCluster(CustomObject)\(/g)].map((m) => ['list', m[1]!]),
+      // Cluster-scoped reviews (metrics auth): createTokenReview, createSubjectAccessReview.
+      ...[...text.matchAll(/\.create(TokenReview|SubjectAccessReview)\(/g)].map((m) => ['create', m[1]!]),
     ];
     for (const [prefix, type] of calls) {
       const resource = RESOURCE[type!];

@@ -11,8 +11,11 @@ export interface RbacNeed {
   group: string;
   resource: string;
   verbs: readonly Verb[];
-  /** `watched`: in every namespace the operator watches; `lease`: the Lease's namespace, by name. */
-  scope: 'watched' | 'lease';
+  /**
+   * `watched`: in every namespace the operator watches; `lease`: the Lease's namespace, by name;
+   * `metricsAuth`: cluster-wide reviews, only with metrics.auth (templates/metrics-auth-rbac.yaml).
+   */
+  scope: 'watched' | 'lease' | 'metricsAuth';
   why: string;
 }
 
@@ -101,6 +104,20 @@ export const RBAC_NEEDS: readonly RbacNeed[] = [
     verbs: ['get', 'create', 'update'],
     scope: 'lease',
     why: 'leader election (create cannot be narrowed by name; get and update are)',
+  },
+  {
+    group: 'authentication.k8s.io',
+    resource: 'tokenreviews',
+    verbs: ['create'],
+    scope: 'metricsAuth',
+    why: '/metrics: who the scraper’s bearer token names',
+  },
+  {
+    group: 'authorization.k8s.io',
+    resource: 'subjectaccessreviews',
+    verbs: ['create'],
+    scope: 'metricsAuth',
+    why: '/metrics: whether that user may get the non-resource URL /metrics',
   },
 ];
 

@@ -1,7 +1,7 @@
 // The commands of `kubectl dbm`. Reads go through views.ts; writes are JSON
 // merge patches of metadata or spec, exactly what a person would apply by hand
 // (the operator then starts a new run): nothing here writes the status.
-import { RETRY_ANNOTATION, type DatabaseMigration } from '../crds/database-migration.js';
+import { RETRY_ANNOTATION, scrubTarget, type DatabaseMigration } from '../crds/database-migration.js';
 import { isActive } from '../operator/phases.js';
 import { planConfigMapName } from '../operator/plan-configmap.js';
 import { NAME_LABEL, labelSafe, MANAGED_SELECTOR } from '../operator/job-names.js';
@@ -128,7 +128,7 @@ const rollback: Handler = async (kube, inv, io) => {
     inv.steps !== undefined
       ? `the last ${inv.steps} applied migration(s)`
       : `every migration applied after ${inv.to}`;
-  const target = dm.status?.target ? ` on ${dm.status.target}` : '';
+  const target = dm.status?.target ? ` on ${scrubTarget(dm.status.target)}` : '';
   const backup =
     dm.spec.backup?.enabled === false ? 'without a backup first (backup.enabled is false)' : 'after a backup';
   if (!(await confirmed(inv, io, `Revert ${what} of ${ref}${target}, ${backup}?`))) {

@@ -1,6 +1,11 @@
 // What each read command shows, as pure functions of the resource and its plan
 // ConfigMap: one data object (printed as is for -o json|yaml) and its text.
-import { blockingCategories, validateSpec, type DatabaseMigration } from '../crds/database-migration.js';
+import {
+  blockingCategories,
+  scrubTarget,
+  validateSpec,
+  type DatabaseMigration,
+} from '../crds/database-migration.js';
 import type { AppliedMigration, Finding, PlanRecord } from '../crds/job-result.js';
 import { age, duration, table } from './format.js';
 
@@ -44,7 +49,7 @@ export function statusRows(items: readonly DatabaseMigration[], now = new Date()
       applied: dm.status?.appliedCount,
       blocking: blockingCountOf(dm),
       progress: dm.status?.progress?.message,
-      target: dm.status?.target,
+      target: dm.status?.target && scrubTarget(dm.status.target),
       reason: why?.reason,
       message: why?.message,
       age: age(dm.metadata.creationTimestamp, now),

@@ -106,6 +106,13 @@ K get ns "$DEMO_NAMESPACE" >/dev/null 2>&1 || K create ns "$DEMO_NAMESPACE" >/de
   --wait --timeout 180s >/dev/null \
   || { K -n "$OPERATOR_NS" get pods -o wide; K -n "$OPERATOR_NS" logs -l app.kubernetes.io/instance="$RELEASE" --tail=30 || true; exit 1; }
 K -n "$OPERATOR_NS" get deploy,pods -o wide
+# /metrics asks for a token allowed to get it (metrics.auth): a ServiceAccount bound to the
+# chart's <fullname>-metrics-reader ClusterRole, as a Prometheus would be.
+reader_role="$(K get clusterrole -l "app.kubernetes.io/instance=$RELEASE" -o name | grep -- '-metrics-reader$' | head -1)"
+K -n "$OPERATOR_NS" create serviceaccount demo-metrics-reader --dry-run=client -o yaml | K apply -f - >/dev/null
+K create clusterrolebinding "$RELEASE-demo-metrics-reader" --clusterrole="${reader_role#clusterrole.rbac.authorization.k8s.io/}" \
+  --serviceaccount="$OPERATOR_NS:demo-metrics-reader" --dry-run=client -o yaml | K apply -f - >/dev/null
+METRICS_TOKEN="$(K -n "$OPERATOR_NS" create token demo-metrics-reader --duration=1h)"
 done_step "operator (helm --wait)"
 
 # ---- 6: the example run ----------------------------------------------------------------------
@@ -184,7 +191,7 @@ for (const p of pods) {
 echo; echo "${B}operator metrics${N} (dbmigration_* of $DEMO_NAMESPACE/$DBM_NAME)"
 op_ip="$(K -n "$OPERATOR_NS" get pods -l "app.kubernetes.io/instance=$RELEASE" -o jsonpath='{.items[0].status.podIP}' 2>/dev/null || true)"
 if [[ -n "$op_ip" ]]; then
-  curl -s --max-time 5 "http://$op_ip:8080/metrics" | grep '^dbmigration_' | grep -E "name=\"$DBM_NAME\"|^dbmigration_leader" \
+  curl -s --max-time 5 -H "Authorization: Bearer $METRICS_TOKEN" "http://$op_ip:8080/metrics" | grep '^dbmigration_' | grep -E "name=\"$DBM_NAME\"|^dbmigration_leader" \
     | grep -v -E '_bucket\{|^dbmigration_(phase|runs_total)\{.*\} 0$' | sed 's/^/  /' || echo "  (no metrics)"
 fi
 
@@ -207,7 +214,7 @@ ${B}look further${N}
   kubectl -n $DEMO_NAMESPACE get jobs,pods -l dbmigrate.io/name=$DBM_NAME
   kubectl -n $DEMO_NAMESPACE logs job/<job name>
   kubectl -n $OPERATOR_NS logs deploy/$(K -n "$OPERATOR_NS" get deploy -l "app.kubernetes.io/instance=$RELEASE" -o jsonpath='{.items[0].metadata.name}' 2>/dev/null)
-  curl -s http://$op_ip:8080/metrics | grep ^dbmigration_
+  curl -s -H "Authorization: Bearer \$(kubectl -n $OPERATOR_NS create token demo-metrics-reader)" http://$op_ip:8080/metrics | grep ^dbmigration_
   bash scripts/demo/postgres.sh psql          # the demo database
   npm run demo -- --down                      # tear it all down
 MORE

@@ -1,7 +1,40 @@
 // spec.database: the target database, how the Job reaches it (inline fields or
 // one connection Secret) and its TLS material; and the key runs are serialized on.
+import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { cel, dataKey, dnsName } from './common.js';
+
+// A host name (RFC 1123: labels of letters, digits and inner hyphens, dots between)
+// or an IP address (IPv4, or IPv6 without brackets: libpq's host= and PGHOST take it
+// bare). Never a URL: "postgres://admin:secret@db:5432/shop" would carry a password
+// into status.target, the Job's annotation and the metrics' database label. Plain
+// regular expressions both JavaScript and the API server's RE2 run: the CRD's
+// pattern refuses what the operator refuses.
+const LABEL = '[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?';
+const IPV6 = '([0-9A-Fa-f]{0,4}:){2,7}([0-9A-Fa-f]{0,4}|[0-9]{1,3}(\\.[0-9]{1,3}){3})';
+export const HOST_PATTERN = new RegExp(`^(${LABEL}(\\.${LABEL})*|${IPV6})$`);
+export const HOST_MESSAGE =
+  'must be a host name (RFC 1123) or an IP address (IPv6 without brackets), not a URL or user@host: the password goes in passwordSecretRef';
+
+export const hostName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(HOST_PATTERN, HOST_MESSAGE)
+  .refine((h) => (h.includes(':') ? isIPv6(h) : !/^[0-9.]+$/.test(h) || isIPv4(h)), {
+    message: 'is not a valid IP address',
+  });
+
+/**
+ * A target or host as people and metrics see it, from whatever was stored: an
+ * object written before host was checked may hold a URL, so drop a scheme and
+ * everything up to the last "@" (user and password), whatever else is left.
+ */
+export function scrubTarget(target: string): string {
+  const noScheme = target.replace(/^[A-Za-z][-A-Za-z0-9+.]*:\/\//, '');
+  const at = noScheme.lastIndexOf('@');
+  return at < 0 ? noScheme : noScheme.slice(at + 1);
+}
 
 export const SecretKeyRef = z
   .object({
@@ -92,13 +125,10 @@ const CONNECTION_FIELDS = ['host', 'database', 'user', 'passwordSecretRef'] as c
 
 export const DatabaseSpec = z
   .object({
-    host: z
-      .string()
-      .min(1)
-      .max(253)
+    host: hostName
       .optional()
       .describe(
-        'Host name or address of the PostgreSQL server, as the Job Pods reach it. Required unless connectionSecretRef is set.',
+        'Host name (RFC 1123) or IP address (IPv6 without brackets) of the PostgreSQL server, as the Job Pods reach it; not a URL, no user or password. Required unless connectionSecretRef is set.',
       ),
     port: z
       .number()
@@ -123,8 +153,10 @@ export const DatabaseSpec = z
       .describe('Role the migrator connects as. Required unless connectionSecretRef is set.'),
     sslMode: z
       .enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'])
-      .default('prefer')
-      .describe('libpq sslmode.'),
+      .optional()
+      .describe(
+        'libpq sslmode of the migrator, pg_dump and pg_restore. Default: verify-full when tls names a CA bundle (the server certificate must chain to it and name the host), else require (encrypted, the server not verified). disable, allow and prefer may send the password in clear text: only when chosen here (e.g. a test server without TLS).',
+      ),
     passwordSecretRef: SecretKeyRef.optional().describe(
       'Where the password is: a Secret key. Inline passwords are not accepted. Required unless connectionSecretRef is set.',
     ),
@@ -161,6 +193,17 @@ export const DatabaseSpec = z
   .describe('The target database.');
 export type DatabaseSpec = z.infer<typeof DatabaseSpec>;
 
+export type SslMode = NonNullable<DatabaseSpec['sslMode']>;
+
+/**
+ * The sslmode the Jobs use: the one chosen, else verify-full with a CA bundle and
+ * require without (never libpq's prefer, which falls back to clear text unasked).
+ */
+export function sslModeOf(db: Pick<DatabaseSpec, 'sslMode' | 'tls'>): SslMode {
+  if (db.sslMode) return db.sslMode;
+  return db.tls?.caSecretRef || db.tls?.caConfigMapRef ? 'verify-full' : 'require';
+}
+
 /**
  * The key runs are serialized on. Inline connection fields: host:port/database.
  * A connection Secret: the operator never reads it, so the key is the Secret
@@ -175,7 +218,7 @@ export function targetKeyOf(
 ): string | undefined {
   if (db.connectionSecretRef) return `secret:${namespace}/${db.connectionSecretRef.name}`;
   if (db.host === undefined || db.database === undefined) return undefined;
-  return `${db.host.toLowerCase()}:${db.port ?? 5432}/${db.database}`;
+  return `${scrubTarget(db.host).toLowerCase()}:${db.port ?? 5432}/${db.database}`;
 }
 
 /** targetKeyOf a validated spec, which always names its target one way or the other. */

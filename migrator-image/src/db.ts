@@ -19,7 +19,10 @@ export const APP_NAME = `dbmigrate-migrator-${process.pid}-${randomBytes(4).toSt
 
 export type SslOption = false | ConnectionOptions;
 
-function sslFor(mode: Config['PGSSLMODE'], env: NodeJS.ProcessEnv = process.env): SslOption {
+export function sslFor(mode: Config['PGSSLMODE'], env: NodeJS.ProcessEnv = process.env): SslOption {
+  // libpq: require with a root certificate verifies the chain, as verify-ca (pg_dump and
+  // pg_restore do so with the same PGSSLROOTCERT): the migrator's own connections too.
+  if (mode === 'require' && env.PGSSLROOTCERT) return sslFor('verify-ca', env);
   let opts: ConnectionOptions;
   switch (mode) {
     case 'disable':

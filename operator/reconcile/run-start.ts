@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import {
   DatabaseMigrationSpec,
+  scrubTarget,
   type DatabaseMigration,
   type DatabaseMigrationStatus,
 } from '../../crds/database-migration.js';
@@ -39,7 +40,7 @@ export const queued: Row = {
   does: 'wait for the run holding the database; checked again every 10 s',
   next: ['Queued'],
   decide(ctx) {
-    const target = ctx.status.target ?? '';
+    const target = scrubTarget(ctx.status.target ?? '');
     // The status names no holder: every queued resource's status would otherwise be
     // rewritten each time the run holding the database changes, work that grows with
     // the square of the queue. The Event, written once on entering the queue, names it.

@@ -1,7 +1,8 @@
 // The operator's HTTP endpoints for the kubelet probes and Prometheus:
 //   GET /healthz  liveness: 200 while the process is healthy (live()), else 500
 //   GET /readyz   readiness: 200 when ready() says ok, else 503 with the reason
-//   GET /metrics  the prom-client registry in its exposition format
+//   GET /metrics  the prom-client registry in its exposition format; with
+//                 `authorize`, only for a Bearer token it allows (401/403 else)
 // Plain node:http: three routes do not justify a web framework.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +17,15 @@ export interface HttpServerOptions {
   live: () => boolean;
   ready: () => { ok: boolean; reason?: string };
   logger: Logger;
+  /**
+   * Decides who may read /metrics from the Authorization header (metrics-auth.ts);
+   * unset, /metrics is open. The probes stay open either way: the kubelet sends no token.
+   */
+  authorize?: (authorization: string | undefined) => Promise<MetricsDecision>;
 }
+
+/** What authorize answers: 200 lets the scrape through; 401, 403 and 500 are sent with the reason. */
+export type MetricsDecision = { status: 200 } | { status: 401 | 403 | 500; reason: string };
 
 export interface RunningHttpServer {
   port: number;
@@ -54,9 +63,23 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         else send(res, 503, `not ready: ${r.reason ?? 'unknown'}\n`);
         return;
       }
-      case '/metrics':
+      case '/metrics': {
+        if (opts.authorize) {
+          const d = await opts.authorize(req.headers.authorization);
+          if (d.status !== 200) {
+            if (d.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+            if (d.status === 500) log.warn({ reason: d.reason }, 'metrics authorization failed');
+            send(
+              res,
+              d.status,
+              `${d.status === 401 ? 'Unauthorized' : d.status === 403 ? 'Forbidden' : 'Internal Server Error'}: ${d.reason}\n`,
+            );
+            return;
+          }
+        }
         send(res, 200, await opts.registry.metrics(), opts.registry.contentType);
         return;
+      }
       default:
         send(res, 404, 'not found\n');
     }

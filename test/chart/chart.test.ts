@@ -120,6 +120,10 @@ describe('helm template (default values)', () => {
       [
         'ClusterRole',
         'ClusterRole',
+        // metrics.auth (on by default): the reviews the operator makes, bound to it, and the reader role.
+        'ClusterRole',
+        'ClusterRole',
+        'ClusterRoleBinding',
         'CustomResourceDefinition',
         'Deployment',
         'NetworkPolicy',
@@ -241,6 +245,7 @@ describe('helm template (default values)', () => {
       POD_NAME: 'fieldRef:metadata.name',
       POD_NAMESPACE: 'fieldRef:metadata.namespace',
       HTTP_PORT: '8080',
+      METRICS_AUTH: 'true',
       LOG_LEVEL: 'info',
     });
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
@@ -421,11 +426,16 @@ describe('helm template (watchNamespaces)', () => {
   it('uses a Role per watched namespace instead of a ClusterRole', () => {
     const objs = template(['--set-json', 'watchNamespaces=["team-a","team-b"]']);
     // Only the roles aggregated into view/edit are cluster-wide; the operator's own are per namespace.
+    // metrics.auth's reviews are cluster-scoped API calls: its ClusterRole stays (metrics-auth-rbac.yaml).
     expect(byKind(objs, 'ClusterRole').map((r) => r.metadata.name)).toEqual([
+      'dbm-database-migration-operator-metrics-auth',
+      'dbm-database-migration-operator-metrics-reader',
       'dbm-database-migration-operator-view',
       'dbm-database-migration-operator-edit',
     ]);
-    expect(byKind(objs, 'ClusterRoleBinding')).toEqual([]);
+    expect(byKind(objs, 'ClusterRoleBinding').map((r) => r.metadata.name)).toEqual([
+      'dbm-database-migration-operator-metrics-auth',
+    ]);
     const roles = byKind(objs, 'Role')
       .map((r) => r.metadata.namespace)
       .sort();
@@ -435,10 +445,15 @@ describe('helm template (watchNamespaces)', () => {
         .map((r) => r.metadata.namespace)
         .sort(),
     ).toEqual(['dbm-system', 'team-a', 'team-b']);
-    for (const r of rulesOf(objs)) expect(r.resources).not.toContain('secrets');
+    for (const r of rulesOf(objs)) expect(r.resources ?? []).not.toContain('secrets');
     expect(
       byKind(
-        template(['--set-json', 'watchNamespaces=["a"]', '--set', 'rbac.aggregateToDefaultRoles=false']),
+        template([
+          '--set-json',
+          'watchNamespaces=["a"]',
+          '--set',
+          'rbac.aggregateToDefaultRoles=false,metrics.auth=false',
+        ]),
         'ClusterRole',
       ),
     ).toEqual([]);
@@ -545,7 +560,9 @@ describe('CRD and aggregated roles', () => {
       expect(allows([...view!.rules, ...edit!.rules], 'dbmigrate.io', 'databasemigrations/status', v)).toBe(
         false,
       );
-    expect(byKind(template(['--set', 'rbac.aggregateToDefaultRoles=false']), 'ClusterRole')).toHaveLength(0);
+    expect(
+      byKind(template(['--set', 'rbac.aggregateToDefaultRoles=false,metrics.auth=false']), 'ClusterRole'),
+    ).toHaveLength(0);
   });
 });
 

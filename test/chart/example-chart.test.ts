@@ -144,7 +144,7 @@ describe('example chart: helm template', () => {
       port: 5432,
       database: 'shop',
       user: 'app',
-      sslMode: 'prefer',
+      sslMode: 'require',
       passwordSecretRef: { name: 'shop-db', key: 'password' },
     });
     expect(dm.spec.backup.pvcName).toBe('shop-backups');

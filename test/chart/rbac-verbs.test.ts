@@ -31,7 +31,15 @@ describe('chart RBAC = the calls the code makes (operator/rbac-needs.ts)', () =>
     expect(role?.metadata.namespace).toBe('dbm-system');
     expect(keysOf(role!.rules)).toEqual(needKeys('watched'));
     expect(operatorRoles(objs, 'ClusterRole')).toEqual([]);
-    expect(objs.filter((o) => o.kind === 'ClusterRoleBinding')).toEqual([]);
+    // Cluster-wide only the reviews behind /metrics (metrics.auth), bound to the operator alone.
+    expect(objs.filter((o) => o.kind === 'ClusterRoleBinding').map((o) => o.metadata.name)).toEqual([
+      'dbm-database-migration-operator-metrics-auth',
+    ]);
+    const auth = roles(objs, 'ClusterRole').find((r) => r.metadata.name.endsWith('-metrics-auth'))!;
+    expect(keysOf(auth.rules)).toEqual(needKeys('metricsAuth'));
+    expect(template(['--set', 'metrics.auth=false']).filter((o) => o.kind === 'ClusterRoleBinding')).toEqual(
+      [],
+    );
   });
 
   it('a Role per watched namespace, each with exactly the needs', () => {
@@ -51,9 +59,12 @@ describe('chart RBAC = the calls the code makes (operator/rbac-needs.ts)', () =>
     expect(more).toEqual([]);
     expect(keysOf(cr!.rules)).toEqual(needKeys('watched'));
     expect(operatorRoles(objs, 'Role')).toEqual([]);
-    expect(objs.filter((o) => o.kind === 'ClusterRoleBinding').map((o) => o.metadata.name)).toEqual([
-      'dbm-database-migration-operator',
-    ]);
+    expect(
+      objs
+        .filter((o) => o.kind === 'ClusterRoleBinding')
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['dbm-database-migration-operator', 'dbm-database-migration-operator-metrics-auth']);
   });
 
   it('the Lease Role has exactly the lease needs, get and update on its own Lease only', () => {

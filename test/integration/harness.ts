@@ -211,6 +211,8 @@ export async function startOperator(
       HTTP_PORT: String(port),
       HTTP_HOST: '127.0.0.1',
       LOG_LEVEL: 'debug',
+      // The suites read /metrics without a token; metrics-auth.test.ts turns the check on.
+      METRICS_AUTH: 'false',
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -106,6 +106,27 @@ describe('migrator over verified TLS', () => {
   );
 
   it(
+    'require encrypts without a CA bundle; with one it verifies the chain, as libpq (pg_dump) does',
+    async () => {
+      const db = await newDatabase();
+      const bare = tlsEnv(db, {
+        PGSSLMODE: 'require',
+        PGSSLROOTCERT: undefined,
+        MIGRATIONS_DIR: migrationsDir('base'),
+      });
+      const ok = await runMigrator('migrate', bare);
+      expect(ok.result.error).toBeUndefined();
+      expect(ok.code).toBe(0);
+      const wrong = await runMigrator('verify', { ...bare, PGSSLROOTCERT: server.otherCaFile });
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.result.error?.message).toMatch(
+        /^TLS \(sslmode=require\): the server certificate does not verify/,
+      );
+    },
+    T,
+  );
+
+  it(
     'verify-full refuses a host name the certificate does not carry; verify-ca accepts it',
     async () => {
       const db = await newDatabase();

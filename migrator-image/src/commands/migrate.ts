@@ -22,9 +22,12 @@ import {
   type Session,
 } from '../session.js';
 import { setCurrent } from '../shutdown.js';
+import { checkVerifyQueries } from '../verify-queries.js';
 import { verifySession, verifyVerdict } from './verify.js';
 
 export async function migrate(cfg: Config, res: JobResult): Promise<void> {
+  // Before anything is applied: a verification query that is not one SELECT fails the step here.
+  await checkVerifyQueries(cfg.VERIFY_QUERIES);
   const s = await openSession(cfg, { lock: true });
   try {
     await ensureHistoryTable(s);

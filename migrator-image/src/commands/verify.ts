@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { log } from '../log.js';
 import { MigratorError } from '../result.js';
 import { executorFor, latestHistory, openSession, type Session } from '../session.js';
+import { checkVerifyQueries, runVerifyQueries, type RawQueryRunner } from '../verify-queries.js';
 
 export async function verifySession(s: Session): Promise<VerifyRecord> {
   const ex = executorFor(s);
@@ -45,30 +46,8 @@ export async function verifySession(s: Session): Promise<VerifyRecord> {
     if (!latest || m.timestamp > latest.timestamp) latest = { name: m.name, timestamp: m.timestamp };
   }
 
-  if (s.cfg.VERIFY_QUERIES.length > 0) {
-    await s.qr.query('BEGIN READ ONLY');
-    try {
-      for (const [i, q] of s.cfg.VERIFY_QUERIES.entries()) {
-        await s.qr.query('SAVEPOINT dbmigrate_verify');
-        try {
-          const rows = (await s.qr.query(q)) as Array<Record<string, unknown>>;
-          const first = rows[0];
-          const values = first ? Object.values(first) : [];
-          const v = values[0];
-          if (rows.length !== 1 || values.length !== 1 || !(v === true || v === 't')) {
-            problems.push(`verification query ${i + 1} did not return a single true value`);
-          }
-        } catch (err) {
-          await s.qr.query('ROLLBACK TO SAVEPOINT dbmigrate_verify');
-          problems.push(
-            `verification query ${i + 1} failed: ${String((err as Error).message).split('\n')[0]}`,
-          );
-        }
-      }
-    } finally {
-      await s.qr.query('ROLLBACK');
-    }
-  }
+  // One SELECT each, in a READ ONLY transaction rolled back (verify-queries.ts).
+  problems.push(...(await runVerifyQueries(s.qr as unknown as RawQueryRunner, s.cfg.VERIFY_QUERIES)));
   log.info({ pending: pending.length, problems }, 'verification finished');
   return { pending, problems };
 }
@@ -82,6 +61,8 @@ export function verifyVerdict(v: VerifyRecord): MigratorError | undefined {
 }
 
 export async function verify(cfg: Config, res: JobResult): Promise<void> {
+  // Refused before connecting: a query that is not one SELECT never reaches the database.
+  await checkVerifyQueries(cfg.VERIFY_QUERIES);
   const s = await openSession(cfg, { lock: false });
   try {
     res.verify = await verifySession(s);
