@@ -194,7 +194,11 @@ export type ShadowRecord = z.infer<typeof ShadowRecord>;
 
 export const PlanRecord = z.object({
   pending: z.array(z.string()),
-  hash: z.string().describe('sha256 of the pending migrations and their captured SQL; approvals name it.'),
+  hash: z
+    .string()
+    .describe(
+      "sha256 of the pending migrations' files, the migration directory's other files and the findings (rule, migration, statement number), never the SQL text; approvals name it.",
+    ),
   findings: z.array(Finding),
   notCaptured: z.array(z.object({ migration: z.string(), reason: z.string() })).default([]),
   ignored: z

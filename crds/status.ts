@@ -126,7 +126,7 @@ export const DatabaseMigrationStatus = z
         hash: z
           .string()
           .describe(
-            'sha256 of the pending migrations and their captured SQL. To accept a blocked plan, copy it into spec.safety.approval.',
+            "sha256 of what the check proved: the pending migrations' files (one digest over the sorted list), the migration directory's other files, and the findings (rule, migration, statement number), never the SQL text, so a migration that inlines a timestamp keeps its hash. To accept a blocked plan, copy it into spec.safety.approval.",
           ),
         findings: z
           .array(Finding)
