@@ -1,17 +1,9 @@
 import { DatabaseMigrationSpec } from './database-migration.js';
 import type { DatabaseMigration } from './database-migration.js';
 import { buildJob } from '../operator/job-builder.js';
+import { minimalSpec } from '../test/lib/spec.js';
 
-const base = {
-  database: {
-    host: 'pg.db',
-    database: 'shop',
-    user: 'app',
-    passwordSecretRef: { name: 'db', key: 'password' },
-  },
-  migrations: { image: 'shop:2' },
-  backup: { pvcName: 'backups' },
-};
+const base = minimalSpec();
 const withSeed = (seedTables: unknown) => DatabaseMigrationSpec.safeParse({ ...base, check: { seedTables } });
 
 describe('spec.check.seedTables', () => {

@@ -1,13 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { DatabaseMigrationSpec } from '../crds/database-migration.js';
 import { jobServiceAccount, policyProblem, validateForInstall } from './job-policy.js';
+import { minimalSpec } from '../test/lib/spec.js';
 
-const raw = (jobTemplate: Record<string, unknown> = {}) => ({
-  database: { host: 'pg', database: 'shop', user: 'app', passwordSecretRef: { name: 'db', key: 'password' } },
-  migrations: { image: 'shop:2', path: '/app/dist/migrations' },
-  backup: { pvcName: 'backups' },
-  jobTemplate,
-});
+const raw = (jobTemplate: Record<string, unknown> = {}) =>
+  minimalSpec({ migrations: { image: 'shop:2', path: '/app/dist/migrations' }, jobTemplate });
 
 describe('job policy: the service account of the Job Pods', () => {
   it("is the install's when the resource names none", () => {

@@ -2,17 +2,9 @@ import { parse } from 'yaml';
 import { renderCrdYaml } from '../render.js';
 import { validateSpec } from '../database-migration.js';
 import { HOST_PATTERN, scrubTarget, sslModeOf, targetKeyOf } from './database.js';
+import { minimalSpec } from '../../test/lib/spec.js';
 
-const spec = (host: string) => ({
-  database: {
-    host,
-    database: 'shop',
-    user: 'app',
-    passwordSecretRef: { name: 'db-credentials', key: 'password' },
-  },
-  migrations: { image: 'example/product-service:2' },
-  backup: { pvcName: 'backups' },
-});
+const spec = (host: string) => minimalSpec({ database: { host } });
 
 describe('spec.database.host', () => {
   it.each([
@@ -97,7 +89,7 @@ describe('a target written before host was checked', () => {
 
 describe('spec.database.sslMode', () => {
   const db = (extra: Record<string, unknown>) => {
-    const r = validateSpec({ ...spec('db'), database: { ...spec('db').database, ...extra } });
+    const r = validateSpec(minimalSpec({ database: { host: 'db', ...extra } }));
     if (!r.ok) throw new Error(r.message);
     return r.spec.database;
   };

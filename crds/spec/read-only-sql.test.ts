@@ -1,17 +1,8 @@
 import { validateSpec } from '../database-migration.js';
 import { blankQuoted, readOnlySqlProblem } from './read-only-sql.js';
+import { minimalSpec } from '../../test/lib/spec.js';
 
-const spec = (queries: string[]) => ({
-  database: {
-    host: 'postgres.db.svc',
-    database: 'shop',
-    user: 'app',
-    passwordSecretRef: { name: 'db-credentials', key: 'password' },
-  },
-  migrations: { image: 'example/product-service:2' },
-  backup: { pvcName: 'backups' },
-  verification: { queries },
-});
+const spec = (queries: string[]) => minimalSpec({ verification: { queries } });
 
 describe('spec.verification.queries, before any run starts', () => {
   it.each([
