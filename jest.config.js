@@ -19,7 +19,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{crds,operator,migrator-image,plugin}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{crds,operator,migrator-image,plugin,bench}/**/*.test.ts'],
     },
     {
       ...common,

@@ -19,6 +19,7 @@ import { benchMigrate } from './parts/migrate.js';
 import { benchScale } from './parts/scale.js';
 import { benchShadowStart } from './parts/shadow.js';
 import { machine, table, versions, writeJson, type PartReport } from './lib/report.js';
+import { targets, targetsTable } from './lib/targets.js';
 import { ROOT, startPostgres, type Pg } from './lib/postgres.js';
 import type { Result } from './lib/stats.js';
 
@@ -155,13 +156,13 @@ const previous = existsSync(values.out!)
   ? (JSON.parse(readFileSync(values.out!, 'utf8')) as { parts?: (PartReport & { run?: unknown })[] })
   : {};
 const kept = (previous.parts ?? []).filter((p) => !parts.some((q) => q.part === p.part));
-const doc = {
-  ...run,
-  parts: [...kept, ...parts.map((p) => ({ ...p, run }))].sort(
-    (a, b) => ALL.indexOf(a.part as Part) - ALL.indexOf(b.part as Part),
-  ),
-};
-writeJson(values.out!, doc);
-process.stdout.write(table(parts) + '\n');
+const merged = [...kept, ...parts.map((p) => ({ ...p, run }))].sort(
+  (a, b) => ALL.indexOf(a.part as Part) - ALL.indexOf(b.part as Part),
+);
+// Issue 20's rows, each read from the newest result of its part (with that part's date).
+const rows = targets(merged);
+writeJson(values.out!, { ...run, targets: rows, parts: merged });
+process.stdout.write(table(parts) + '\n\n');
+process.stdout.write(targetsTable(rows) + '\n');
 process.stdout.write(`\nwritten to ${path.relative(process.cwd(), values.out!)}\n`);
 process.exitCode = parts.every((p) => p.ok) ? 0 : 1;
