@@ -66,4 +66,23 @@ describe('bench targets (issue 20 rows)', () => {
     expect(byRow('operator at scale: LIST').met).toBe(true);
     expect(byRow('operator at scale: start to settled').met).toBeNull();
   });
+
+  it('pairs each migrator backup with the pg_dump of the same format and compression and reports the worst', () => {
+    const rows = targets([
+      part('backup', [
+        comparison('backup, custom format (256 MiB set)', 'ms', [
+          { label: 'pg_dump -Fc', samples: [1000] },
+          { label: 'migrator backup custom (verify off)', samples: [1040] },
+          { label: 'pg_dump -Fc -Z lz4', samples: [200] },
+          { label: 'migrator backup custom lz4, the operator default (verify off)', samples: [300] },
+          { label: 'migrator backup custom (verify on)', samples: [5000] },
+        ]),
+      ]),
+    ]);
+    const row = rows.find((r) => r.row.startsWith('migrator backup'))!;
+    // lz4: 300 / 200, not 300 / 1000 (the gzip dump), and the proof's side is not a pair.
+    expect(row.value).toBe(1.5);
+    expect(row.met).toBe(false);
+    expect(row.measured).toMatch(/worst of 2: custom lz4/);
+  });
 });
