@@ -16,7 +16,8 @@ import { apply, clients, waitFor, type Clients } from '../../test/integration/ha
 import { ensureCluster, sleep } from '../lib/cluster.js';
 import { NODE, ROOT } from '../lib/postgres.js';
 import { run } from '../lib/proc.js';
-import { comparison, type Result } from '../lib/stats.js';
+import { comparison, figure, median, type Result } from '../lib/stats.js';
+import { timeline, type Timeline } from '../lib/timeline.js';
 
 const NS = 'bench-cluster';
 
@@ -106,6 +107,7 @@ async function prepareNamespace(c: Clients, password: string): Promise<void> {
 /** First-seen times of Pods by the label that names their owner (the watch sees them as they are created). */
 async function podWatch(
   kc: k8s.KubeConfig,
+  tl: Timeline,
 ): Promise<{ firstPodAt: (key: string) => number | undefined; stop: () => void }> {
   const first = new Map<string, number>();
   const w = new k8s.Watch(kc);
@@ -113,6 +115,7 @@ async function podWatch(
     `/api/v1/namespaces/${NS}/pods`,
     {},
     (type, pod: k8s.V1Pod) => {
+      if (type === 'ADDED' || type === 'MODIFIED') tl.observe(pod, performance.now());
       if (type !== 'ADDED') return;
       const l = pod.metadata?.labels ?? {};
       const key = l['dbmigrate.io/name'] ?? l['bench/run'] ?? '';
@@ -149,7 +152,10 @@ export async function benchCluster(o: { runs: number }): Promise<Result[]> {
   });
   let logTail = '';
   operator.stderr.on('data', (d: Buffer) => (logTail = (logTail + d.toString()).slice(-4000)));
-  const pods = await podWatch(c.kc);
+  const tl = timeline();
+  const pods = await podWatch(c.kc, tl);
+  /** Where each full run's time went (timeline.ts), one record per run. */
+  const fullPhases: Record<string, number>[] = [];
   const dbs: string[] = [];
   let n = 0;
   const resource = (name: string, db: string, backup: boolean) => ({
@@ -210,6 +216,7 @@ export async function benchCluster(o: { runs: number }): Promise<Result[]> {
       100,
     );
     const ms = performance.now() - t0;
+    if (backup) fullPhases.push(tl.phases(name, t0, t0 + ms));
     const firstPodMs = (pods.firstPodAt(name) ?? Number.NaN) - t0;
     const migrateJob = (
       await c.batch.listNamespacedJob({
@@ -283,6 +290,7 @@ export async function benchCluster(o: { runs: number }): Promise<Result[]> {
         { label: 'DatabaseMigration, backup off', samples: firstPod.nobackup },
         { label: 'DatabaseMigration, full', samples: firstPod.full },
       ]),
+      ...timelineFigures(fullPhases),
     ];
   } finally {
     pods.stop();
@@ -297,4 +305,17 @@ export async function benchCluster(o: { runs: number }): Promise<Result[]> {
       }
     }
   }
+}
+
+/** The full runs' timeline, phase by phase, as medians over the counted runs (the warm-up has no backup, so is not one). */
+function timelineFigures(runs: Record<string, number>[]): Result[] {
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(r)))];
+  return keys.map((k) =>
+    figure(
+      `full run timeline: ${k}`,
+      median(runs.map((r) => r[k] ?? 0)),
+      'ms',
+      `median of ${runs.length}, seen by a Pod watch`,
+    ),
+  );
 }
