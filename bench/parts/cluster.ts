@@ -12,7 +12,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type DatabaseMigration } from '../../crds/database-migration.js';
-import { apply, clients, waitFor, type Clients } from '../../test/integration/harness.js';
+import { apply, clients, ensureCrd, waitFor, type Clients } from '../../test/integration/harness.js';
 import { ensureCluster, sleep } from '../lib/cluster.js';
 import { NODE, ROOT } from '../lib/postgres.js';
 import { run } from '../lib/proc.js';
@@ -129,6 +129,8 @@ async function podWatch(
 export async function benchCluster(o: { runs: number }): Promise<Result[]> {
   const { images, pg } = bringUp();
   const c = clients();
+  // A fresh cluster (the bench brought it up) has no CRD yet: the e2e setup installs it with Helm.
+  await ensureCrd(c);
   const password = readFileSync(pg.DBM_PG_PASSWORD_FILE!, 'utf8').trim();
   await prepareNamespace(c, password);
   const createdb = (db: string) => run('bash', [path.join(ROOT, 'scripts/demo/postgres.sh'), 'createdb', db]);
