@@ -38,7 +38,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm pkg delete dependencies.node dependencies.typeorm dependencies.pg dependencies.libpg-query dependencies.yaml \
  && npm prune --omit=dev --ignore-scripts --offline --no-audit --no-fund \
- && rm -rf node_modules/bare-* node_modules/.package-lock.json \
+ && rm -rf node_modules/bare-* node_modules/@types node_modules/.package-lock.json \
  && find node_modules -type d \( -name test -o -name tests -o -name __tests__ -o -name benchmarks -o -name .github \) -prune -exec rm -rf {} + \
  && find node_modules -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.tsbuildinfo' \
       -o \( -iname '*.md' ! -iname 'licen[cs]e*' \) \) -delete \

@@ -86,4 +86,4 @@ for c in "$R/usr/share/postgresql/$PG_MAJOR/extension"/*.control; do
   echo "CREATE EXTENSION IF NOT EXISTS \"${c%.control}\" CASCADE;"
 done | chroot --userspec=10001:10001 "$R" "$PG/bin/postgres" --single -D /tmp/rootfs-check/data \
   -c exit_on_error=on -c shared_preload_libraries= postgres >"$check.log" 2>&1 || { cat "$check.log" >&2; exit 1; }
-rm -rf "$check" "$check.log" "$R/dev"
+rm -rf "$check" "$check.log" "${R:?}/dev"
