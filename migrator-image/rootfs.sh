@@ -72,7 +72,7 @@ done
 # then, in single-user mode, CREATE EXTENSION of every extension the share/
 # directory offers (each one's library and the libraries it links).
 chroot "$R" /usr/local/bin/node --version >/dev/null
-chroot "$R" /usr/bin/busybox --list | grep -qx cp
+chroot "$R" /usr/bin/busybox --list | grep -x cp >/dev/null # not -q: an early exit would SIGPIPE busybox (pipefail)
 for b in "${PG_BINS[@]}"; do chroot "$R" "$PG/bin/$b" --version >/dev/null; done
 check="$R/tmp/rootfs-check"
 # initdb's shell redirections write to /dev/null: a plain file will do for the
