@@ -15,7 +15,7 @@
 #                 without JIT (llvmjit and its bitcode: the shadow runs without)
 #   busybox       the static copier the Jobs stage into the app image
 #   a few tools   sh, and the coreutils shadow/server.ts runs (cp, chmod, id)
-#   data          time zones (PostgreSQL uses the system's), the C.UTF-8 locale,
+#   data          time zones (PostgreSQL uses the system's; /etc/localtime, UTC), the C.UTF-8 locale,
 #                 the CA certificates (libpq's sslrootcert=system), passwd/group
 # and every shared library those link, found with ldd, at the path the dynamic
 # linker found it. Anything missing fails the build here, not in a Job.
@@ -44,7 +44,7 @@ cp -a "/usr/share/postgresql/$PG_MAJOR" "$R/usr/share/postgresql/"
 rm -rf "$R/usr/share/postgresql/$PG_MAJOR/man"
 cp -p /usr/bin/busybox "$R/usr/bin/busybox"
 for t in "${TOOLS[@]}"; do cp -P "$(command -v "$t")" "$R/usr/bin/"; done
-cp -a --parents /usr/share/zoneinfo /usr/lib/locale/C.utf8 /usr/share/ca-certificates /etc/ssl/certs \
+cp -a --parents /usr/share/zoneinfo /etc/localtime /usr/lib/locale/C.utf8 /usr/share/ca-certificates /etc/ssl/certs \
   /etc/ssl/openssl.cnf /usr/lib/ssl /etc/nsswitch.conf "$R/"
 # root, nobody, postgres (the shadow server's user when the migrator runs as
 # root) and the runtime user 10001, from the stage's own files.
