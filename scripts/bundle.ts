@@ -15,7 +15,10 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
-const out = join(root, 'dist/bundle/migrator');
+// --out DIR (the tests): it must be inside the package too, for node_modules.
+const outAt = process.argv.indexOf('--out');
+const outArg = outAt > 0 ? process.argv[outAt + 1] : undefined;
+const out = outArg ? resolve(outArg) : join(root, 'dist/bundle/migrator');
 export const EXTERNAL = ['typeorm', 'pg', 'libpg-query', '@kubernetes/client-node'];
 
 rmSync(out, { recursive: true, force: true });
