@@ -2,6 +2,7 @@
 // package: the source through tsx when both are there (a checkout with dev
 // dependencies), otherwise its compiled twin in dist/ (`npm run build`).
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -9,6 +10,9 @@ const root = join(import.meta.dirname, '..');
 
 /** `entry` is the source path without extension, relative to the package root. */
 export async function launch(name, entry) {
+  // A CLI on a user's machine: Node's compile cache (in the temp directory,
+  // per user) spares later runs compiling the same modules again.
+  module.enableCompileCache?.();
   const source = join(root, `${entry}.ts`);
   const dist = join(root, 'dist', `${entry}.js`);
   let tsx;

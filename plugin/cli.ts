@@ -1,8 +1,8 @@
-// One command line of `kubectl dbm`, from argv to exit code.
+// One command line of `kubectl dbm`, from argv to exit code. The Kubernetes
+// client (a large module graph) is loaded only once the arguments are good:
+// --help and a usage error answer at once.
 import { parseArgs, USAGE } from './args.js';
-import { handlers } from './commands.js';
 import type { Io } from './io.js';
-import { apiMessage, connect, httpCode, UserError } from './kube.js';
 
 /** The exit code: 0 ok, 1 failed or not confirmed, 2 a usage error. */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
@@ -13,6 +13,10 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     return parsed.error ? 2 : 0;
   }
   const inv = parsed.invocation;
+  const [{ handlers }, { apiMessage, connect, httpCode, UserError }] = await Promise.all([
+    import('./commands.js'),
+    import('./kube.js'),
+  ]);
   try {
     return await handlers[inv.command](connect(inv), inv, io);
   } catch (err) {

@@ -12,6 +12,8 @@ if [[ "${DBM_BENCH_NO_BOOTSTRAP:-0}" != 1 ]]; then bash scripts/bootstrap.sh; fi
 NODE="$ROOT/node_modules/.bin/node"
 export PATH="$ROOT/node_modules/.bin:$PATH"
 npm run --silent build
+# The migrator as the image runs it: bundled, with its compile cache (scripts/bundle.ts).
+npm run --silent build:bundle
 PG_CLIENT_BIN_DIR="$(bash scripts/postgres-versions.sh client)"
 export PG_CLIENT_BIN_DIR
 exec "$NODE" --import tsx bench/run.ts "$@"

@@ -56,8 +56,13 @@ export function recreateDb(pg: Pg, db: string, template?: string): void {
   psql(pg, 'postgres', `CREATE DATABASE ${db}${template ? ` TEMPLATE ${template}` : ''}`);
 }
 
-/** The compiled migrator (npm run build): the form the image runs. */
+/**
+ * The migrator in the form the image runs: the bundle with its compile cache
+ * (npm run build:bundle, which npm run bench does), else tsc's output (npm run build).
+ */
 export function migratorArgs(): string[] {
+  const bundle = path.join(ROOT, 'dist/bundle/migrator/start.mjs');
+  if (existsSync(bundle)) return [bundle];
   const main = path.join(ROOT, 'dist/migrator-image/src/main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: npm run build (npm run bench does)`);
   return [main];

@@ -1,10 +1,11 @@
-// Connections: a probe/lock connection (pg), the TypeORM DataSource, and the
-// session-level advisory lock that serializes migrator runs per database.
+// Connections: a probe/lock connection (pg) and the session-level advisory lock
+// that serializes migrator runs per database. The TypeORM DataSource is in
+// datasource.ts, so the commands that never run a migration (backup, restore,
+// verify) and the start-up do not load TypeORM.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions, TlsOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import { DataSource, type MigrationInterface } from 'typeorm';
 import type { Config } from './config.js';
 import { log } from './log.js';
 import { MigratorError } from './result.js';
@@ -253,34 +254,4 @@ export function sessionOptions(cfg: Config, serverVersionNum = 0): string {
       ? [`-c client_connection_check_interval=${CLIENT_CHECK_INTERVAL}`]
       : []),
   ].join(' ');
-}
-
-export function dataSourceFor(
-  cfg: Config,
-  ssl: SslOption,
-  migrations: Array<new () => MigrationInterface>,
-  entities: Array<string | (new () => unknown)> = [],
-  serverVersionNum = 0,
-): DataSource {
-  return new DataSource({
-    type: 'postgres',
-    host: cfg.PGHOST,
-    port: cfg.PGPORT,
-    database: cfg.PGDATABASE,
-    username: cfg.PGUSER,
-    password: cfg.PGPASSWORD ?? '',
-    ssl: ssl as boolean | TlsOptions,
-    schema: cfg.MIGRATIONS_SCHEMA,
-    migrations,
-    entities,
-    migrationsTableName: cfg.MIGRATIONS_TABLE,
-    migrationsTransactionMode: cfg.TRANSACTION_MODE,
-    migrationsRun: false,
-    synchronize: false,
-    logging: false,
-    poolSize: 2,
-    applicationName: APP_NAME,
-    connectTimeoutMS: cfg.PGCONNECT_TIMEOUT * 1000,
-    extra: { options: sessionOptions(cfg, serverVersionNum) },
-  });
 }

@@ -29,14 +29,20 @@ export function installResolutionFallback(): void {
   hooked = true;
   const self = import.meta.url;
   const req = createRequire(self);
+  // The fallback's own resolution passes through this hook too: without this flag a
+  // package that is nowhere (TypeORM's optional require('pg-native')) recursed through
+  // hundreds of failing node_modules walks, a second of a migrate's start-up.
+  let falling = false;
   registerHooks({
     resolve(specifier, context, nextResolve) {
+      if (falling) return nextResolve(specifier, context);
       try {
         return nextResolve(specifier, context);
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (!isBare(specifier) || (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND')) throw err;
         // Resolve from the migrator itself, with the same flavour (require or import).
+        falling = true;
         try {
           const viaRequire = context.conditions?.includes('require') ?? false;
           const url = viaRequire
@@ -45,6 +51,8 @@ export function installResolutionFallback(): void {
           return { url, shortCircuit: true };
         } catch {
           throw err;
+        } finally {
+          falling = false;
         }
       }
     },

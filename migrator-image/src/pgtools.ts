@@ -100,18 +100,23 @@ export function clientServerMismatch(tool: string, client: PgVersion, server: Pg
   return `${tool} ${client.version} cannot ${verb} a PostgreSQL ${server.version} server: the migrator image needs ${tool} >= ${server.major}`;
 }
 
-const clientVersions = new Map<string, PgVersion>();
+const clientVersions = new Map<string, Promise<PgVersion>>();
 
-/** The version of a client tool, from its `--version` (once per process). */
-export async function clientVersion(cfg: Config, tool: string): Promise<PgVersion> {
+/** The version of a client tool, from its `--version` (once per process; callers share one run). */
+export function clientVersion(cfg: Config, tool: string): Promise<PgVersion> {
   const path = toolPath(cfg, tool);
   const known = clientVersions.get(path);
   if (known) return known;
-  const { stdout } = await runTool(cfg, tool, ['--version']);
-  const v = parseClientVersion(stdout);
-  if (!v) throw new MigratorError(`cannot read the version of ${tool} from "${stdout.trim().slice(0, 100)}"`);
-  clientVersions.set(path, v);
-  return v;
+  const reading = runTool(cfg, tool, ['--version']).then(({ stdout }) => {
+    const v = parseClientVersion(stdout);
+    if (!v)
+      throw new MigratorError(`cannot read the version of ${tool} from "${stdout.trim().slice(0, 100)}"`);
+    return v;
+  });
+  clientVersions.set(path, reading);
+  // A failed run is not remembered: the next caller tries again.
+  reading.catch(() => clientVersions.delete(path));
+  return reading;
 }
 
 /** The version of the server `q` is connected to. */

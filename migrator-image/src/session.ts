@@ -2,7 +2,8 @@
 // (holding the advisory lock when asked), the DataSource, and the history table.
 import { MigrationExecutor, type DataSource, type QueryRunner } from 'typeorm';
 import { requireSet, type Config } from './config.js';
-import { acquireLock, connect, dataSourceFor, qualified } from './db.js';
+import { dataSourceFor } from './datasource.js';
+import { acquireLock, connect, qualified } from './db.js';
 import { loadEntities, loadMigrations, type LoadedMigration } from './loader.js';
 import { log } from './log.js';
 

@@ -143,19 +143,4 @@ export function stopAfterMs(
   return { stopAfterMs: Math.max(0, Math.round(startedAtMs + stopAtSeconds * 1000 - nowMs)) };
 }
 
-/** Resolves once everything written to `stream` so far has reached the OS (or at once if nothing is queued). */
-export function drained(stream: NodeJS.WritableStream & { writableLength?: number }): Promise<void> {
-  if (!stream.writableLength) return Promise.resolve();
-  return new Promise((resolve) => stream.write('', () => resolve()));
-}
-
-/**
- * Exits with `code` once stdout and stderr are written out, or after `maxMs`
- * (a reader that stopped reading must not keep a finished step alive forever).
- */
-export async function exitFlushed(code: number, maxMs: number): Promise<void> {
-  process.exitCode = code;
-  const bound = new Promise<void>((resolve) => setTimeout(resolve, maxMs).unref());
-  await Promise.race([Promise.all([drained(process.stdout), drained(process.stderr)]), bound]);
-  setTimeout(() => process.exit(code), 50).unref();
-}
+export { drained, exitFlushed } from './exit.js';

@@ -12,6 +12,11 @@ import { JobResult } from '../../crds/job-result.js';
 export const ROOT = process.cwd();
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
 const MAIN = path.join(ROOT, 'migrator-image/src/main.ts');
+/** The migrator as the tests run it: the sources through tsx, or DBM_TEST_MIGRATOR (a built entry, e.g. the bundle's start.mjs). */
+export function migratorArgs(): string[] {
+  const built = process.env.DBM_TEST_MIGRATOR;
+  return built ? [built] : ['--import', 'tsx', MAIN];
+}
 const FIXTURES = path.join(ROOT, 'test/fixtures/migrations');
 
 export function adminConfig(database = 'postgres'): pg.ClientConfig {
@@ -93,7 +98,7 @@ export function startMigrator(
     ...env,
   };
   for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
-  const child = spawn(NODE, ['--import', 'tsx', MAIN, command], {
+  const child = spawn(NODE, [...migratorArgs(), command], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

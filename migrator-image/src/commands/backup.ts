@@ -5,23 +5,15 @@
 // above BACKUP_PROOF_MAX_BYTES, only checked with pg_restore --list; sha256
 // and size; retention.
 import { createHash } from 'node:crypto';
-import {
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { BackupRecord, JobResult } from '../../../crds/job-result.js';
 import { requireSet, type Config } from '../config.js';
 import { connect, qualified, quoteIdent } from '../db.js';
 import { log } from '../log.js';
-import { assertClientServes, runTool } from '../pgtools.js';
+import { assertClientServes, clientVersion, runTool } from '../pgtools.js';
 import { MigratorError } from '../result.js';
 import { readTargetLook, type TargetLook } from '../shadow/look.js';
 import { proveBackup, RestoreVerifyError } from './backup-proof.js';
@@ -56,21 +48,30 @@ export function sidecarPath(archive: string): string {
   return archive.replace(/\/+$/, '').replace(/\.dump$/, '') + '.meta.json';
 }
 
-async function hashFile(path: string, h: ReturnType<typeof createHash>): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    createReadStream(path)
-      .on('data', (c) => h.update(c))
-      .on('end', () => resolve())
-      .on('error', reject);
-  });
+// One buffer, read into again and again: a read stream's fresh 64 KiB chunks cost
+// several times the CPU of the hash itself.
+const HASH_CHUNK = 1 << 20;
+
+async function hashFile(path: string, h: ReturnType<typeof createHash>, buf: Buffer): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 /** sha256 and size of the archive file, or of a directory's files in sorted order (name + content). */
 export async function archiveDigest(path: string): Promise<{ sha256: string; sizeBytes: number }> {
   const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(HASH_CHUNK);
   const st = statSync(path);
   if (!st.isDirectory()) {
-    await hashFile(path, h);
+    await hashFile(path, h, buf);
     return { sha256: h.digest('hex'), sizeBytes: st.size };
   }
   let size = 0;
@@ -79,18 +80,19 @@ export async function archiveDigest(path: string): Promise<{ sha256: string; siz
     const s = statSync(p);
     if (!s.isFile()) continue;
     h.update(f + '\0');
-    await hashFile(p, h);
+    await hashFile(p, h, buf);
     size += s.size;
   }
   return { sha256: h.digest('hex'), sizeBytes: size };
 }
 
-export async function userTables(q: pg.Client): Promise<string[]> {
-  const r = await q.query<{ t: string }>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+/** The user tables, each as format('%I.%I') writes it, sorted: a query returning one row per table (t). */
+const USER_TABLES_SQL = `SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-      ORDER BY 1`,
-  );
+      ORDER BY 1`;
+
+export async function userTables(q: pg.Client): Promise<string[]> {
+  const r = await q.query<{ t: string }>(USER_TABLES_SQL);
   return r.rows.map((x) => x.t);
 }
 
@@ -211,6 +213,8 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
   const path = join(dir, cfg.BACKUP_FORMAT === 'custom' ? `${id}.dump` : id);
   if (existsSync(path)) throw new MigratorError(`backup ${path} already exists`);
 
+  // pg_dump's version is read while the connection is made (assertClientServes awaits the same run).
+  clientVersion(cfg, 'pg_dump').catch(() => undefined);
   const { client } = await connect(cfg);
   let sidecar: BackupSidecar;
   let look: TargetLook | undefined;
@@ -222,12 +226,20 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
     targetMajor = versions.server.major;
     const compression = compressionArgs(cfg.BACKUP_COMPRESSION, versions.client.major);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const snap = await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s');
-    const snapshot = snap.rows[0]!.s;
-    const serverVersion =
-      (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v.split(
-        ' ',
-      )[0] ?? '';
+    // What the sidecar records of the snapshot, in one round trip (the start of a backup is
+    // a Job's start-up: every round trip counts against bare pg_dump).
+    const migrationsTable = qualified(cfg, cfg.MIGRATIONS_TABLE);
+    const history = qualified(cfg, cfg.HISTORY_TABLE);
+    const head = (
+      await client.query<{ s: string; v: string; m: string | null; h: string | null; t: string[] }>(
+        `SELECT pg_export_snapshot() AS s, current_setting('server_version') AS v,
+                to_regclass($1)::text AS m, to_regclass($2)::text AS h, ARRAY(${USER_TABLES_SQL}) AS t`,
+        [migrationsTable, history],
+      )
+    ).rows[0]!;
+    const snapshot = head.s;
+    const serverVersion = head.v.split(' ')[0] ?? '';
+    const tableNames = head.t;
     if (cfg.BACKUP_VERIFY) {
       const bytes = Number(
         (await client.query<{ b: string }>('SELECT pg_database_size(current_database())::text AS b')).rows[0]
@@ -237,15 +249,18 @@ export async function backup(cfg: Config, res: JobResult): Promise<void> {
       // What the proof rebuilds privately: catalog reads only, nothing is created on the target.
       if (!tooLarge) look = await readTargetLook(client);
     }
-    const tableNames = await userTables(client);
-    const migrations = await appliedMigrationNames(client, cfg);
-    const history = qualified(cfg, cfg.HISTORY_TABLE);
-    const historyMaxId = (await client.query<{ r: string | null }>('SELECT to_regclass($1) AS r', [history]))
-      .rows[0]?.r
-      ? Number(
-          (await client.query<{ m: string | null }>(`SELECT max(id) AS m FROM ${history}`)).rows[0]?.m ?? 0,
-        )
-      : undefined;
+    // The applied migrations and the history's highest id, when those tables exist.
+    const tail =
+      head.m || head.h
+        ? (
+            await client.query<{ names: string[] | null; max: string | null }>(
+              `SELECT ${head.m ? `ARRAY(SELECT name FROM ${migrationsTable} ORDER BY id)` : 'NULL::text[]'} AS names,
+                      ${head.h ? `(SELECT max(id) FROM ${history})::text` : 'NULL'} AS max`,
+            )
+          ).rows[0]
+        : undefined;
+    const migrations = head.m ? (tail?.names ?? []) : null;
+    const historyMaxId = head.h ? Number(tail?.max ?? 0) : undefined;
     const args =
       cfg.BACKUP_FORMAT === 'custom'
         ? ['-Fc', ...compression, '-f', path]
