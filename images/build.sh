@@ -90,7 +90,7 @@ for w in "${WANT[@]}"; do
       ;;
     migrator)
       # PostgreSQL 18 from Debian's own forky packages (no PGDG repository here).
-      h="$(cd "$REPO" && dbm_hash migrator-image/Dockerfile migrator-image/rootfs.sh "${src_inputs[@]}" migrator-image/src "$FORKY_BASE_ID")"
+      h="$(cd "$REPO" && dbm_hash migrator-image/Dockerfile migrator-image/rootfs.sh scripts/bundle.ts "${src_inputs[@]}" migrator-image/src "$FORKY_BASE_ID")"
       build migrator localhost/dbm/database-migration-migrator "$REPO/migrator-image/Dockerfile" "$REPO" "$h" \
         "BASE_IMAGE=$DBM_NODE_FORKY_IMAGE" PG_APT_SOURCE=debian
       ;;
