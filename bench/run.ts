@@ -5,6 +5,7 @@
 //
 //   npm run bench -- [--only migrate,startup,check,shadow,backup,cluster,scale,images]
 //                    [--runs 5] [--size 256] [--migrations 200] [--check-migrations 1000] [--check-runs 3]
+//                    [--check-before <other build's dist/migrator-image/src/main.js>]
 //                    [--resources 5000] [--queued 1000] [--scale-before <other build's dist/operator/main.js>]
 //                    [--out bench/results/latest.json]
 import { existsSync, readFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     migrations: { type: 'string', default: '200' },
     'check-migrations': { type: 'string', default: '1000' },
     'check-runs': { type: 'string', default: '3' },
+    'check-before': { type: 'string' },
     resources: { type: 'string', default: '5000' },
     namespaces: { type: 'string', default: '50' },
     queued: { type: 'string', default: '1000' },
@@ -109,6 +111,7 @@ try {
         migrations: num('check-migrations'),
         runs: num('check-runs'),
         shadowBin: process.env.DBM_TEST_PG_BIN ?? '',
+        ...(values['check-before'] ? { beforeMain: path.resolve(values['check-before']) } : {}),
       }),
     );
   if (wanted.has('shadow'))

@@ -17,6 +17,8 @@ export interface CheckOptions {
   runs: number;
   /** initdb/postgres of the shadow server. */
   shadowBin: string;
+  /** Another build's dist/migrator-image/src/main.js: its check runs as a third side (same load). */
+  beforeMain?: string;
 }
 
 export async function benchCheck(pg: Pg, o: CheckOptions): Promise<Result[]> {
@@ -36,6 +38,24 @@ export async function benchCheck(pg: Pg, o: CheckOptions): Promise<Result[]> {
       SHADOW_PG_BIN_DIR: o.shadowBin,
     });
     let statements = 0;
+    const checkSide = (label: string, main: string[]) => ({
+      label,
+      prepare: () => recreateDb(pg, 'bench_check'),
+      measure: () => {
+        const r = run(NODE, [...main, 'check'], { env: env('bench_check') });
+        // The full result line (the result file may be cut to its size limit).
+        const result = JSON.parse(fullResultFromLog(r.stdout) ?? readFileSync(resultPath, 'utf8')) as {
+          ok: boolean;
+          plan?: { pending?: unknown[]; shadow?: { statementsTraced?: number; reversibility?: string } };
+          totals?: Record<string, number>;
+        };
+        if (!result.ok) throw new Error(`the check failed: ${JSON.stringify(result).slice(0, 1000)}`);
+        if (result.plan?.shadow?.reversibility !== 'proven')
+          throw new Error(`the check did not prove the down()s: ${JSON.stringify(result.plan?.shadow)}`);
+        statements = result.plan.shadow.statementsTraced ?? 0;
+        return r.ms;
+      },
+    });
     const cmp = await interleave(
       `migrate vs check: ${o.migrations} generated migrations, fresh database (transaction mode each)`,
       'ms',
@@ -51,24 +71,8 @@ export async function benchCheck(pg: Pg, o: CheckOptions): Promise<Result[]> {
             return ms;
           },
         },
-        {
-          label: 'migrator check',
-          prepare: () => recreateDb(pg, 'bench_check'),
-          measure: () => {
-            const r = run(NODE, [...migratorArgs(), 'check'], { env: env('bench_check') });
-            // The full result line (the result file may be cut to its size limit).
-            const result = JSON.parse(fullResultFromLog(r.stdout) ?? readFileSync(resultPath, 'utf8')) as {
-              ok: boolean;
-              plan?: { pending?: unknown[]; shadow?: { statementsTraced?: number; reversibility?: string } };
-              totals?: Record<string, number>;
-            };
-            if (!result.ok) throw new Error(`the check failed: ${JSON.stringify(result).slice(0, 1000)}`);
-            if (result.plan?.shadow?.reversibility !== 'proven')
-              throw new Error(`the check did not prove the down()s: ${JSON.stringify(result.plan?.shadow)}`);
-            statements = result.plan.shadow.statementsTraced ?? 0;
-            return r.ms;
-          },
-        },
+        checkSide('migrator check', migratorArgs()),
+        ...(o.beforeMain ? [checkSide('migrator check (--check-before build)', [o.beforeMain])] : []),
       ],
       `shadow server ${path.basename(path.dirname(o.shadowBin))}`,
     );
