@@ -4,7 +4,8 @@
 // bench reports figures).
 //
 //   npm run bench -- [--only migrate,startup,check,shadow,backup,cluster,scale,images]
-//                    [--runs 5] [--size 256] [--migrations 200] [--check-migrations 200]
+//                    [--runs 5] [--size 256] [--migrations 200] [--check-migrations 1000] [--check-runs 3]
+//                    [--check-before <other build's dist/migrator-image/src/main.js>]
 //                    [--resources 5000] [--queued 1000] [--scale-before <other build's dist/operator/main.js>]
 //                    [--out bench/results/latest.json]
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,7 +33,9 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     size: { type: 'string', default: '256' },
     migrations: { type: 'string', default: '200' },
-    'check-migrations': { type: 'string', default: '200' },
+    'check-migrations': { type: 'string', default: '1000' },
+    'check-runs': { type: 'string', default: '3' },
+    'check-before': { type: 'string' },
     resources: { type: 'string', default: '5000' },
     namespaces: { type: 'string', default: '50' },
     queued: { type: 'string', default: '1000' },
@@ -104,10 +107,14 @@ try {
       benchMigrate(await postgres(), { migrations: num('migrations'), runs }),
     );
   if (wanted.has('check'))
-    await part('check', { migrations: num('check-migrations') }, async () => {
-      const p = await postgres();
-      return benchCheck(p, num('check-migrations'), process.env.DBM_TEST_PG_BIN ?? '');
-    });
+    await part('check', { migrations: num('check-migrations'), runs: num('check-runs') }, async () =>
+      benchCheck(await postgres(), {
+        migrations: num('check-migrations'),
+        runs: num('check-runs'),
+        shadowBin: process.env.DBM_TEST_PG_BIN ?? '',
+        ...(values['check-before'] ? { beforeMain: path.resolve(values['check-before']) } : {}),
+      }),
+    );
   if (wanted.has('shadow'))
     await part('shadow', { runs }, () => benchShadowStart(runs, process.env.DBM_TEST_PG_BIN));
   if (wanted.has('backup'))

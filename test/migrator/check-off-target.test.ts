@@ -294,11 +294,18 @@ describe('check: statements are logged and stored scrubbed', () => {
 }
 `,
       });
-      const r = await runMigrator('check', { PGDATABASE: db, MIGRATIONS_DIR: dir, TRANSACTION_MODE: 'each' });
+      // Debug level: the captured statements are logged one by one.
+      const r = await runMigrator('check', {
+        PGDATABASE: db,
+        MIGRATIONS_DIR: dir,
+        TRANSACTION_MODE: 'each',
+        LOG_LEVEL: 'debug',
+      });
       expect(r.result.error).toBeUndefined();
       expect(r.result.plan?.pending).toContain('Role1800000008000');
       const everything = r.stdout + r.stderr + r.raw;
       expect(everything).toContain('captured SQL');
+      expect(everything).toContain(`CREATE ROLE ${role} LOGIN PASSWORD`);
       expect(everything).not.toContain(secret);
     },
     T,

@@ -1,5 +1,5 @@
 import { appendFileSync, rmSync } from 'node:fs';
-import type { Finding, ShadowRecord } from '../../crds/job-result.js';
+import { fullResultFromLog, type Finding, type JobResult, type ShadowRecord } from '../../crds/job-result.js';
 import path from 'node:path';
 import {
   appliedNames,
@@ -14,14 +14,13 @@ import {
 
 const T = 180_000;
 
-/** The check's last log line: every finding and the shadow's record, untruncated. */
+/** The check's full result line: every finding and the shadow's record, untruncated. */
 function checkLog(stdout: string): { findings: Finding[]; shadow: ShadowRecord } {
-  const line = stdout
-    .split('\n')
-    .filter((l) => l.includes('"check finished"'))
-    .pop();
-  if (!line) throw new Error('no "check finished" log line');
-  return JSON.parse(line) as { findings: Finding[]; shadow: ShadowRecord };
+  const full = fullResultFromLog(stdout);
+  if (!full) throw new Error(`no full result line in:\n${stdout.slice(-2000)}`);
+  const plan = (JSON.parse(full) as JobResult).plan;
+  if (!plan?.shadow) throw new Error(`the full result has no plan.shadow: ${full.slice(0, 2000)}`);
+  return { findings: plan.findings, shadow: plan.shadow };
 }
 
 describe('migrator check', () => {
@@ -36,7 +35,7 @@ describe('migrator check', () => {
       const schema = await schemaFingerprint(db);
       const data = await tableChecksums(db);
       const env = { PGDATABASE: db, MIGRATIONS_DIR: dir, TRANSACTION_MODE: 'each' };
-      const run = await runMigrator('check', env);
+      const run = await runMigrator('check', { ...env, LOG_LEVEL: 'debug' });
       expect(run.result.error).toBeUndefined();
       expect(run.code).toBe(0);
       const plan = run.result.plan!;
@@ -65,8 +64,11 @@ describe('migrator check', () => {
         ]),
       );
       expect(got.some((f) => f.startsWith('SlowBackfill'))).toBe(false);
-      // The captured SQL is in the logs.
+      // At debug level the captured SQL is in the logs; the "check finished" line is a summary.
       expect(run.stdout).toContain('ALTER TABLE \\"product_variants\\" DROP COLUMN \\"attributes\\"');
+      const finished = run.stdout.split('\n').filter((l) => l.includes('"check finished"'));
+      expect(finished).toHaveLength(1);
+      expect(JSON.parse(finished[0]!)).toMatchObject({ pending: 3, findings: all.length });
       // Nothing changed: schema, data, migrations.
       expect(await schemaFingerprint(db)).toBe(schema);
       expect(await tableChecksums(db)).toEqual(data);

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
-import type { Finding, ShadowRecord } from '../../crds/job-result.js';
+import { fullResultFromLog, type Finding, type JobResult, type ShadowRecord } from '../../crds/job-result.js';
 import {
   createDatabase,
   migrationsDir,
@@ -37,13 +37,13 @@ interface CheckLog {
   shadow: ShadowRecord;
 }
 
+/** The check's full result line: every finding and the shadow's record, untruncated. */
 function checkLog(stdout: string): CheckLog {
-  const line = stdout
-    .split('\n')
-    .filter((l) => l.includes('"check finished"'))
-    .pop();
-  if (!line) throw new Error(`no "check finished" log line in:\n${stdout.slice(-2000)}`);
-  return JSON.parse(line) as CheckLog;
+  const full = fullResultFromLog(stdout);
+  if (!full) throw new Error(`no full result line in:\n${stdout.slice(-2000)}`);
+  const plan = (JSON.parse(full) as JobResult).plan;
+  if (!plan?.shadow) throw new Error(`the full result has no plan.shadow: ${full.slice(0, 2000)}`);
+  return { findings: plan.findings, revertFindings: plan.revertFindings ?? [], shadow: plan.shadow };
 }
 
 const rulesOf = (fs: Finding[]) =>

@@ -12,7 +12,6 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { QueryRunner } from 'typeorm';
 import type { Finding, JobResult, PlanRecord } from '../../../crds/job-result.js';
 import { planChecksums, planDigest } from '../checksums.js';
 import { treeDigest } from '../tree-digest.js';
@@ -24,13 +23,6 @@ import { MigratorError } from '../result.js';
 import { scrubSql } from '../scrub.js';
 import { executorFor, migrationsTable, openSession, type Session } from '../session.js';
 import { instanceOf, rowsOf, runsInTransaction, type MigrationInstance } from '../shadow/instances.js';
-import {
-  describeDiff,
-  diffCatalog,
-  snapshotCatalog,
-  type Catalog,
-  type CatalogDiff,
-} from '../shadow/catalog.js';
 import { captureTarget, dataFile, hasCapture, readCapture, statsOf } from '../shadow/capture.js';
 import { childError, runCheckChild } from '../shadow/child.js';
 import { finishShadow, prepareShadow, shadowConfig, withoutOwnership } from '../shadow/prepare.js';
@@ -38,18 +30,12 @@ import { loadSchema } from '../shadow/schema.js';
 import { failedOnGap, gapFindings, schemaGaps, schemaOf, type LocatedError } from '../shadow/gaps.js';
 import { loadSeed, seedFindings } from '../shadow/seed.js';
 import { runningAppEntityFindings } from '../shadow/entities.js';
-import {
-  incompleteFinding,
-  irreversible,
-  minus,
-  modeRefusal,
-  needsData,
-  planHash,
-  rehearsalFailed,
-} from '../shadow/findings.js';
+import { incompleteFinding, modeRefusal, needsData, planHash, rehearsalFailed } from '../shadow/findings.js';
 import { externalShadowOf, openExternalShadow } from '../shadow/external.js';
 import { chooseBinDir, startShadow, type ShadowServer } from '../shadow/server.js';
 import { Tracer, traceFindings } from '../shadow/trace.js';
+import { Recorder } from '../shadow/recorder.js';
+import { proveDowns } from '../shadow/reverse.js';
 
 /**
  * The check. With a capture in CAPTURE_DIR (the Job's check container, or the
@@ -144,68 +130,30 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
 
     // Capture and trace every statement a migration sends through its QueryRunner.
     const tracer = new Tracer(direct);
-    const captured = new Map<string, string[]>();
-    const downCaptured = new Map<string, string[]>();
-    let sink: { migration: string; sqls: string[]; trace: boolean } | undefined;
-    qr.query = async function (this: QueryRunner, ...args: Parameters<QueryRunner['query']>) {
-      const cur = sink;
-      if (!cur || typeof args[0] !== 'string') return original.apply(this, args);
-      const index = cur.sqls.length;
-      cur.sqls.push(args[0]);
-      const started = performance.now();
-      const out: unknown = await original.apply(this, args);
-      if (cur.trace)
-        await tracer
-          .after(cur.migration, index, args[0], performance.now() - started)
-          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'trace query failed'));
-      return out;
-    } as QueryRunner['query'];
-
-    const durations = new Map<string, number>();
-    const before = new Map<string, Catalog>();
-    const after = new Map<string, Catalog>();
-    for (const inst of sh.ds.migrations as MigrationInstance[]) {
-      const name = inst.name ?? inst.constructor.name;
-      const up = inst.up.bind(inst);
-      const down = inst.down.bind(inst);
-      inst.up = async (q: QueryRunner) => {
-        await tracer.settle();
-        if (!before.has(name)) before.set(name, await snapshotCatalog(direct));
-        const sqls: string[] = [];
-        if (!captured.has(name)) captured.set(name, sqls);
-        sink = { migration: name, sqls, trace: captured.get(name) === sqls };
-        const started = performance.now();
-        try {
-          await up(q);
-        } finally {
-          sink = undefined;
-        }
-        if (!durations.has(name)) durations.set(name, Math.round(performance.now() - started));
-        if (!after.has(name)) after.set(name, await snapshotCatalog(direct));
-      };
-      inst.down = async (q: QueryRunner) => {
-        const sqls: string[] = [];
-        downCaptured.set(name, sqls);
-        sink = { migration: name, sqls, trace: false };
-        try {
-          await down(q);
-        } finally {
-          sink = undefined;
-        }
-      };
-    }
+    const rec = new Recorder(tracer, direct);
+    const { captured, downCaptured, durations } = rec;
+    rec.wrapQuery(qr, original);
+    rec.wrapMigrations(sh.ds.migrations as MigrationInstance[]);
 
     await tracer.prime();
+    // Where the time went, for the summary line: before the plan, its ups, the down() proof, the rest.
+    let mark = performance.now();
+    const phases: Record<string, number> = { prepare: Math.round(mark - t0) };
+    const phase = (name: string) => {
+      phases[name] = Math.round(performance.now() - mark);
+      mark = performance.now();
+    };
     const ex = executorFor(sh);
     let failure: unknown;
     let stoppedEarly = false;
     try {
       await ex.executePendingMigrations();
     } catch (err) {
-      const failed = pending.find((m) => captured.has(m.name) && !after.has(m.name))?.name;
+      const failed = pending.find((m) => captured.has(m.name) && !rec.done.has(m.name))?.name;
       failure = Object.assign(modeRefusal(err) ?? (err as object), failed ? { migration: failed } : {});
     }
     await tracer.settle().catch(() => undefined);
+    phase('up');
     // A failure on a copy of the real rows blocks as production would fail; on the schema alone, one for
     // want of rows (a TypeError on an empty result) is "needs data"; a setting TypeORM refuses fails the check.
     const stopped =
@@ -249,73 +197,12 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
       );
 
     // Reversibility: each down() in reverse must bring the catalog back to what it was before its up().
-    let reversibility: 'proven' | 'failed' | 'skipped' = failure || stoppedEarly ? 'skipped' : 'proven';
-    if (reversibility === 'proven') {
-      let carried: CatalogDiff = { added: [], removed: [] };
-      let downFailed = false;
-      for (const m of [...pending].reverse()) {
-        const expected = before.get(m.name);
-        const inst = instanceOf(sh, m.name);
-        const tx = runsInTransaction(cfg, inst);
-        try {
-          if (!inst) throw new Error('its class is not loaded');
-          if (tx) await qr.startTransaction();
-          await inst.down(qr);
-          await original.call(qr, `DELETE FROM ${migrationsTable(cfg)} WHERE name = $1`, [m.name]);
-          if (tx) await qr.commitTransaction();
-        } catch (err) {
-          if (tx && qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
-          const after = downFailed ? ' (tried after a later down() failed)' : '';
-          downFailed = true;
-          plan.findings.push(
-            irreversible(
-              m.name,
-              `down() of ${m.name} fails${after}: ${(err as Error).message.split('\n')[0]}`,
-            ),
-          );
-          reversibility = 'failed';
-          // Every down() is tried: what this one left stays, and the earlier ones are judged apart from it.
-          if (expected) carried = diffCatalog(expected, await snapshotCatalog(direct));
-          continue;
-        }
-        const upSql = captured.get(m.name) ?? [];
-        if ((downCaptured.get(m.name) ?? []).length === 0 && upSql.length > 0) {
-          plan.findings.push(
-            irreversible(
-              m.name,
-              `down() of ${m.name} runs no SQL: a revert would record it as undone and leave its changes`,
-            ),
-          );
-          reversibility = 'failed';
-        }
-        if (!expected) continue;
-        const diff = diffCatalog(expected, await snapshotCatalog(direct));
-        const own = minus(diff, carried);
-        if (own.added.length + own.removed.length > 0) {
-          if ((downCaptured.get(m.name) ?? []).length > 0)
-            plan.findings.push(
-              irreversible(m.name, `down() of ${m.name} leaves a different schema: ${describeDiff(own)}`),
-            );
-          reversibility = 'failed';
-        }
-        carried = diff;
-      }
-      if (reversibility === 'proven') {
-        // The way forward again after the way back: up() after down() must run.
-        try {
-          await ex.executePendingMigrations();
-        } catch (err) {
-          plan.findings.push(
-            irreversible(
-              (err as { migration?: string }).migration ?? plan.pending[0] ?? '',
-              `up() fails when re-applied after the down()s: ${(err as Error).message.split('\n')[0]}`,
-            ),
-          );
-          reversibility = 'failed';
-        }
-      }
-    }
+    const reversibility =
+      failure || stoppedEarly
+        ? 'skipped'
+        : await proveDowns(cfg, sh, ex, original, rec, plan.pending, plan.findings);
     qr.query = original;
+    phase('downAndUpAgain');
 
     // Lint the captured SQL; teach the linter the target's columns first (binary-coercible types).
     const ctx = newLintContext(volatile.size > 0 ? volatile : undefined, { implicitTransaction: true });
@@ -334,10 +221,20 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
         });
         continue;
       }
-      log.info({ migration: m.name, sql: sqls.map(scrubSql) }, 'captured SQL');
+      // Each statement at debug level; a summary at info (a long plan's SQL is megabytes of log).
+      if (log.isLevelEnabled('debug'))
+        log.debug({ migration: m.name, sql: sqls.map(scrubSql) }, 'captured SQL');
       ctx.options.implicitTransaction = runsInTransaction(cfg, instanceOf(sh, m.name));
       plan.findings.push(...(await lintSql(m.name, sqls, ctx)));
     }
+    log.info(
+      {
+        migrations: captured.size,
+        statements: [...captured.values()].reduce((n, q) => n + q.length, 0),
+        downStatements: [...downCaptured.values()].reduce((n, q) => n + q.length, 0),
+      },
+      'captured SQL (each statement at LOG_LEVEL=debug)',
+    );
     plan.findings.push(...traceFindings(tracer.statements, stats));
     plan.findings.push(
       ...restoreScopeFindings(tracer.statements, cfg.RESTORE_SCHEMAS, cfg.MIGRATIONS_SCHEMA ?? 'public'),
@@ -381,14 +278,16 @@ async function checkCaptured(cfg: Config, res: JobResult): Promise<void> {
       reversibility,
       durationMs: Math.round(performance.now() - t0),
     };
+    // A summary: the findings themselves are in the full result, written once (main.ts).
     log.info(
       {
         pending: plan.pending.length,
         hash: plan.hash,
         shadow: plan.shadow,
-        findings: plan.findings,
-        revertFindings,
-        trace: tracer.statements,
+        findings: plan.findings.length,
+        revertFindings: revertFindings.length,
+        phasesMs: { ...phases, rest: Math.round(performance.now() - mark) },
+        catalogSnapshots: rec.snapshots,
       },
       'check finished',
     );

@@ -53,9 +53,24 @@ SELECT 'extension ' || e.extname FROM pg_extension e
 
 export type Catalog = Set<string>;
 
-export async function snapshotCatalog(q: Rows): Promise<Catalog> {
+/** Lines seen by earlier snapshots: a check keeps one per migration, and most lines are in all of them. */
+export type LinePool = Map<string, string>;
+
+/** The catalog as lines, in one query; with a pool, a line already seen is kept once. */
+export async function snapshotCatalog(q: Rows, pool?: LinePool): Promise<Catalog> {
   const rows = await q(CATALOG_SQL);
-  return new Set(rows.map((r) => String(r.line)));
+  const out: Catalog = new Set();
+  for (const r of rows) {
+    const line = String(r.line);
+    if (!pool) {
+      out.add(line);
+      continue;
+    }
+    let kept = pool.get(line);
+    if (kept === undefined) pool.set(line, (kept = line));
+    out.add(kept);
+  }
+  return out;
 }
 
 export interface CatalogDiff {

@@ -13,8 +13,21 @@ export const rowsOf =
   async (sql, params) =>
     (await query.call(qr, sql, params)) as Array<Record<string, unknown>>;
 
+const byName = new WeakMap<Session, Map<string, MigrationInstance>>();
+
+/** The loaded instance of a migration; a map per session (a check asks for each migration several times). */
 export function instanceOf(s: Session, name: string): MigrationInstance | undefined {
-  return (s.ds.migrations as MigrationInstance[]).find((i) => (i.name ?? i.constructor.name) === name);
+  let map = byName.get(s);
+  if (!map) {
+    map = new Map();
+    // The first of a name wins, as a find() over the list would give it.
+    for (const i of s.ds.migrations as MigrationInstance[]) {
+      const n = i.name ?? i.constructor.name;
+      if (!map.has(n)) map.set(n, i);
+    }
+    byName.set(s, map);
+  }
+  return map.get(name);
 }
 
 /** As migrate and revert run it: TRANSACTION_MODE=all in one transaction; each/none honour `transaction`. */

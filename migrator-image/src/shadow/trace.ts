@@ -20,14 +20,15 @@ export interface TracedStatement {
   ms: number;
 }
 
-const LOCKS_SQL = `
-SELECT l.mode, n.nspname || '.' || c.relname AS rel
+// Both in one round trip: the locks this backend holds ('l', "MODE schema.table") and each
+// table's storage ('n', schema.table, relfilenode).
+const STATE_SQL = `
+SELECT 'l' AS k, l.mode || ' ' || n.nspname || '.' || c.relname AS a, NULL::text AS b
   FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted AND c.relkind IN ('r', 'p', 'm')
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'`;
-
-const FILENODES_SQL = `
-SELECT n.nspname || '.' || c.relname AS rel, c.relfilenode::text AS node
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+UNION ALL
+SELECT 'n', n.nspname || '.' || c.relname, c.relfilenode::text
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'`;
 
@@ -50,22 +51,21 @@ export class Tracer {
   constructor(private readonly q: Rows) {}
 
   async prime(): Promise<void> {
-    this.nodes = await this.filenodes();
-    this.held = await this.locks();
+    ({ locks: this.held, nodes: this.nodes } = await this.state());
   }
 
-  private async locks(): Promise<Set<string>> {
-    return new Set((await this.q(LOCKS_SQL)).map((r) => `${String(r.mode)} ${String(r.rel)}`));
-  }
-
-  private async filenodes(): Promise<Map<string, string>> {
-    return new Map((await this.q(FILENODES_SQL)).map((r) => [String(r.rel), String(r.node)]));
+  private async state(): Promise<{ locks: Set<string>; nodes: Map<string, string> }> {
+    const locks = new Set<string>();
+    const nodes = new Map<string, string>();
+    for (const r of await this.q(STATE_SQL))
+      if (r.k === 'l') locks.add(String(r.a));
+      else nodes.set(String(r.a), String(r.b));
+    return { locks, nodes };
   }
 
   /** After a statement ran without error: what it locked and rewrote. */
   async after(migration: string, index: number, sql: string, ms: number): Promise<void> {
-    const now = await this.locks();
-    const nodes = await this.filenodes();
+    const { locks: now, nodes } = await this.state();
     const locks = [...now].filter((l) => !this.held.has(l));
     const rewrites = [...nodes]
       .filter(([rel, node]) => this.nodes.has(rel) && this.nodes.get(rel) !== node)
@@ -95,9 +95,8 @@ export class Tracer {
 
   /** A transaction ended (commit or rollback): its locks are gone. */
   async settle(): Promise<void> {
-    this.held = await this.locks();
+    ({ locks: this.held, nodes: this.nodes } = await this.state());
     this.open = this.open.filter((i) => this.statements[i]!.locks.some((l) => this.held.has(l)));
-    this.nodes = await this.filenodes();
   }
 }
 
