@@ -3,19 +3,22 @@
 // across M namespaces: N - Q settled (Succeeded, each on its own database) and
 // Q fresh ones on ONE database, so one runs (its check Pod stays Pending: a
 // nodeSelector no node matches) and Q - 1 queue behind it. Measures the
-// initial sync, resident memory (VmRSS / VmHWM), and the status writes each
-// change of the run holding the database causes (a watch counts them).
+// initial sync, resident memory (VmRSS / VmHWM), the LISTs and WATCHes the
+// API server serves while the operator idles (its apiserver_request_total),
+// and the status writes each change of the run holding the database causes
+// (a watch counts them).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type DatabaseMigration } from '../../crds/database-migration.js';
-import { baseResource, clients, ensureCrd, waitFor, type Clients } from '../../test/integration/harness.js';
+import { clients, ensureCrd, waitFor } from '../../test/integration/harness.js';
+import { apiserverRequests, requestsBetween } from '../lib/apiserver-requests.js';
 import { ensureCluster, pool, sleep } from '../lib/cluster.js';
 import { NODE, ROOT } from '../lib/postgres.js';
 import { rssMiB } from '../lib/proc.js';
 import { comparison, figure, type Result } from '../lib/stats.js';
 import { freePort } from '../../test/lib/ports.js';
+import { createAll, LABEL, stripFinalizers, watchWrites } from './scale-setup.js';
 
 export interface ScaleOptions {
   resources: number;
@@ -26,9 +29,18 @@ export interface ScaleOptions {
   rounds?: number;
   /** Changes of the holder to count status writes over. */
   holderChanges?: number;
+  /** The idle window after settling over which the API server's LIST/WATCH count is taken. Default 30 s. */
+  idleMs?: number;
 }
 
-const LABEL = 'dbmigrate.io/bench';
+/** Issue 20's targets at 5,000 resources in 50 namespaces, for the figures' notes. */
+const TARGET = {
+  rss: "target < 200 MB (issue 20); the chart's default memory limit must sit above the peak",
+  settled: 'target < 20 s at 5,000 resources (issue 20)',
+  lists: 'target 0 (issue 20): an idle operator relists nothing',
+};
+/** What the operator lists and watches (its informers). */
+const OPERATOR_RESOURCES = ['databasemigrations', 'jobs', 'pods', 'configmaps'];
 
 function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   if (field === 'VmRSS') return rssMiB(pid);
@@ -40,127 +52,6 @@ async function metric(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
   return line ? Number(line.split(' ').pop()) : Number.NaN;
-}
-
-async function createAll(c: Clients, o: ScaleOptions, nss: string[]): Promise<void> {
-  const settled = o.resources - o.queued;
-  const items = Array.from({ length: o.resources }, (_, i) => i);
-  await pool(items, 24, async (i) => {
-    const ns = nss[i % nss.length]!;
-    const name = `scale-${String(i).padStart(5, '0')}`;
-    const body = baseResource(name, ns, i < settled ? `svc_${i}` : 'shared');
-    (body.metadata as { labels?: Record<string, string> }).labels = { [LABEL]: 'scale' };
-    await c.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: PLURAL,
-      body,
-    });
-    if (i < settled) {
-      // A finished run, as a cluster that has used the operator for a while holds them.
-      const now = new Date().toISOString();
-      await c.custom.patchNamespacedCustomObjectStatus(
-        {
-          group: GROUP,
-          version: VERSION,
-          namespace: ns,
-          plural: PLURAL,
-          name,
-          body: {
-            status: {
-              phase: 'Succeeded',
-              observedGeneration: 1,
-              attempt: 1,
-              startedAt: now,
-              completedAt: now,
-              conditions: ['Ready', 'Reconciling', 'Stalled'].map((type) => ({
-                type,
-                status: type === 'Ready' ? 'True' : 'False',
-                reason: 'Succeeded',
-                message: 'migrations applied',
-                lastTransitionTime: now,
-                observedGeneration: 1,
-              })),
-            },
-          },
-        },
-        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-      );
-    }
-  });
-}
-
-/**
- * Counts MODIFIED events of the bench's resources (each is one write: status,
- * finalizer or spec). The API server ends a watch after a few minutes: it is
- * resumed from the last resourceVersion seen, so no write goes uncounted.
- */
-async function watchWrites(
-  kc: k8s.KubeConfig,
-): Promise<{ count: () => number; lastAt: () => number; stop: () => void }> {
-  let n = 0;
-  let last = Date.now();
-  let rv: string | undefined;
-  let stopped = false;
-  let req: { abort: () => void } | undefined;
-  const watch = new k8s.Watch(kc);
-  const start = async (): Promise<void> => {
-    req = await watch.watch(
-      `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-      { labelSelector: `${LABEL}=scale`, allowWatchBookmarks: true, ...(rv ? { resourceVersion: rv } : {}) },
-      (type, obj: { metadata?: { resourceVersion?: string } }) => {
-        rv = obj.metadata?.resourceVersion ?? rv;
-        if (type === 'MODIFIED') {
-          n++;
-          last = Date.now();
-        }
-      },
-      () => {
-        if (!stopped) setTimeout(() => void start().catch(() => undefined), 100);
-      },
-    );
-  };
-  await start();
-  return {
-    count: () => n,
-    lastAt: () => last,
-    stop: () => {
-      stopped = true;
-      req?.abort();
-    },
-  };
-}
-
-/** Our finalizer on a resource outlives a stopped operator: strip it so the namespaces can go. */
-async function stripFinalizers(c: Clients): Promise<void> {
-  // Retried: a CRD applied a moment ago answers 429 while its storage initializes.
-  const list = await waitFor(
-    'the resources to list',
-    async () =>
-      (await c.custom.listClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL,
-        labelSelector: `${LABEL}=scale`,
-      })) as { items: DatabaseMigration[] },
-  );
-  await pool(
-    list.items.filter((d) => d.metadata.finalizers?.length),
-    24,
-    (d) =>
-      c.custom.patchNamespacedCustomObject(
-        {
-          group: GROUP,
-          version: VERSION,
-          namespace: d.metadata.namespace,
-          plural: PLURAL,
-          name: d.metadata.name,
-          body: { metadata: { finalizers: null } },
-        },
-        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-      ),
-  );
 }
 
 export async function benchScale(o: ScaleOptions): Promise<Result[]> {
@@ -205,6 +96,11 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
     rss: number;
     hwm: number;
     heapMiB: number;
+    heapTotalMiB: number;
+    externalMiB: number;
+    /** LISTs / WATCHes of the operator's resources the API server served in the idle window. */
+    idleLists: number;
+    idleWatches: number;
     perChange: number[];
   }
   const queuedNames = new Set(
@@ -274,7 +170,17 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
       const settledMs = performance.now() - started;
       await sleep(3000);
       const rss = procStatus(pid, 'VmRSS');
-      const heapMiB = (await metric(port, 'nodejs_heap_size_used_bytes')) / 1024 / 1024;
+      const mib = async (name: string) => (await metric(port, name)) / 1024 / 1024;
+      const heapMiB = await mib('nodejs_heap_size_used_bytes');
+      const heapTotalMiB = await mib('nodejs_heap_size_total_bytes');
+      const externalMiB = await mib('nodejs_external_memory_bytes');
+      // Idle: nothing changes; whatever the API server serves now is the operator's own upkeep
+      // (the control plane's controllers list other resources, so only the operator's count).
+      const idleStart = await apiserverRequests(c.kc);
+      await sleep(o.idleMs ?? 30_000);
+      const idleEnd = await apiserverRequests(c.kc);
+      const idleLists = requestsBetween(idleStart, idleEnd, 'LIST', OPERATOR_RESOURCES);
+      const idleWatches = requestsBetween(idleStart, idleEnd, 'WATCH', OPERATOR_RESOURCES);
       const perChange: number[] = [];
       for (let k = 0; k < changes; k++) {
         // The holder: the one queued resource that is not Queued; deleted mid-check, the next one takes over.
@@ -300,7 +206,18 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
         );
         perChange.push(watcher.count() - before);
       }
-      return { syncedMs, settledMs, rss, heapMiB, hwm: procStatus(pid, 'VmHWM'), perChange };
+      return {
+        syncedMs,
+        settledMs,
+        rss,
+        heapMiB,
+        heapTotalMiB,
+        externalMiB,
+        idleLists,
+        idleWatches,
+        hwm: procStatus(pid, 'VmHWM'),
+        perChange,
+      };
     } finally {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
@@ -309,16 +226,28 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
     }
   }
 
+  const idle = `${Math.round((o.idleMs ?? 30_000) / 1000)} s`;
+  const idleListsName = `LISTs of the operator's resources while idle (API server's count over ${idle})`;
+  const idleWatchesName = `WATCH requests of the operator's resources while idle (over ${idle})`;
   const current = path.join(ROOT, 'dist/operator/main.js');
   try {
     if (!o.beforeMain) {
       const s = await session(current, o.holderChanges ?? 3);
       out.push(
         figure('initial sync: start to informers synced (readyz)', s.syncedMs, 'ms'),
-        figure('initial sync: start to settled (all reconciled, queue empty)', s.settledMs, 'ms'),
-        figure('operator resident memory after sync (VmRSS)', s.rss, 'MiB'),
-        figure('operator peak resident memory (VmHWM)', s.hwm, 'MiB'),
+        figure(
+          'initial sync: start to settled (all reconciled, queue empty)',
+          s.settledMs,
+          'ms',
+          TARGET.settled,
+        ),
+        figure('operator resident memory after sync (VmRSS)', s.rss, 'MiB', TARGET.rss),
+        figure('operator peak resident memory (VmHWM)', s.hwm, 'MiB', TARGET.rss),
         figure('operator JS heap used after sync', s.heapMiB, 'MiB'),
+        figure('operator JS heap reserved after sync (heap total)', s.heapTotalMiB, 'MiB'),
+        figure('operator memory outside the JS heap (external)', s.externalMiB, 'MiB'),
+        figure(idleListsName, s.idleLists, 'requests', TARGET.lists),
+        figure(idleWatchesName, s.idleWatches, 'requests'),
         comparison(
           `writes to the bench's resources per change of the holder (${o.queued} queued on one database)`,
           'writes',
@@ -341,21 +270,28 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
         ),
         figure('initial sync (first start, fresh resources): start to settled', first.settledMs, 'ms'),
       );
-      const cmp = (name: string, unit: string, f: (s: Session) => number[]) =>
-        comparison(name, unit, [
-          { label: 'before the fix', samples: sides.before.flatMap(f) },
-          { label: 'this build', samples: sides.after.flatMap(f) },
-        ]);
+      const cmp = (name: string, unit: string, f: (s: Session) => number[], note?: string) =>
+        comparison(
+          name,
+          unit,
+          [
+            { label: 'before the fix', samples: sides.before.flatMap(f) },
+            { label: 'this build', samples: sides.after.flatMap(f) },
+          ],
+          note,
+        );
       out.push(
         cmp(
           `writes to the bench's resources per change of the holder (${o.queued} queued on one database)`,
           'writes',
           (s) => s.perChange,
         ),
-        cmp('operator resident memory after sync (VmRSS)', 'MiB', (s) => [s.rss]),
-        cmp('operator peak resident memory (VmHWM)', 'MiB', (s) => [s.hwm]),
+        cmp('operator resident memory after sync (VmRSS)', 'MiB', (s) => [s.rss], TARGET.rss),
+        cmp('operator peak resident memory (VmHWM)', 'MiB', (s) => [s.hwm], TARGET.rss),
         cmp('operator JS heap used after sync', 'MiB', (s) => [s.heapMiB]),
-        cmp('restart: start to settled', 'ms', (s) => [s.settledMs]),
+        cmp(idleListsName, 'requests', (s) => [s.idleLists], TARGET.lists),
+        cmp(idleWatchesName, 'requests', (s) => [s.idleWatches]),
+        cmp('restart: start to settled', 'ms', (s) => [s.settledMs], TARGET.settled),
       );
     }
   } finally {
