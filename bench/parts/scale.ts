@@ -136,6 +136,8 @@ export async function benchScale(o: ScaleOptions): Promise<Result[]> {
         HTTP_PORT: String(port),
         HTTP_HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
+        // The bench reads /metrics (queue depth, heap) without a token, as the integration harness does.
+        METRICS_AUTH: 'false',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
