@@ -7,6 +7,7 @@
 //                    [--runs 5] [--size 256] [--migrations 200] [--check-migrations 1000] [--check-runs 3]
 //                    [--check-before <other build's dist/migrator-image/src/main.js>]
 //                    [--resources 5000] [--queued 1000] [--scale-before <other build's dist/operator/main.js>]
+//                    [--idle-seconds 30]
 //                    [--out bench/results/latest.json]
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     queued: { type: 'string', default: '1000' },
     'scale-before': { type: 'string' },
     'scale-rounds': { type: 'string', default: '2' },
+    'idle-seconds': { type: 'string', default: '30' },
     'cluster-runs': { type: 'string', default: '5' },
     out: { type: 'string', default: path.join(ROOT, 'bench/results/latest.json') },
   },
@@ -140,6 +142,7 @@ try {
           queued: num('queued'),
           ...(values['scale-before'] ? { beforeMain: path.resolve(values['scale-before']) } : {}),
           rounds: num('scale-rounds'),
+          idleMs: num('idle-seconds') * 1000,
         }),
     );
   if (wanted.has('cluster'))

@@ -3,11 +3,11 @@
 // the migrations ConfigMap's identity. Each read is best effort where it may be.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { validateSpec, type DatabaseMigration } from '../crds/database-migration.js';
+import { RETRY_ANNOTATION, validateSpec, type DatabaseMigration } from '../crds/database-migration.js';
 import type { MigrateProgress } from '../crds/job-result.js';
 import { configMapHash, type ConfigMapSeen } from './frozen-sources.js';
 import { readMigrateProgress } from './migrate-progress.js';
-import { isActive } from './phases.js';
+import { isActive, isTerminal } from './phases.js';
 import { frozenSpec } from './reconciler.js';
 import { describeApiError, httpStatus, type KubeClients } from './runtime/kube-clients.js';
 import { runningPods, scaledBackBy } from './workloads.js';
@@ -56,13 +56,33 @@ export async function migrateProgress(
 }
 
 /**
+ * Settled: the run of the current generation has ended, no retry is asked for, no
+ * workload waits to be scaled back. The reconciler leaves such a resource as it is,
+ * so the edge reads nothing for it (most resources of a long-used cluster are settled,
+ * and every one is reconciled at start and at each resync).
+ */
+export function settled(dm: DatabaseMigration): boolean {
+  const s = dm.status;
+  if (!s || !isTerminal(s.phase) || s.scaledDown?.length) return false;
+  const retry = dm.metadata.annotations?.[RETRY_ANNOTATION];
+  const sameRun = s.observedGeneration === dm.metadata.generation;
+  return (
+    (sameRun && (retry === undefined || retry === s.retryToken)) || Boolean(dm.metadata.deletionTimestamp)
+  );
+}
+
+/**
  * The migrations ConfigMap the run uses:
  * identity and content hash, so the reconciler can refuse one changed mid-run.
+ * Not read for a settled resource, nor (`waits`) for one that can only stay queued
+ * behind another run: the reconciler uses it only in an active run and when a run starts.
  */
 export async function migrationsConfigMap(
   clients: KubeClients,
   dm: DatabaseMigration,
+  waits = false,
 ): Promise<ConfigMapSeen | undefined> {
+  if (!isActive(dm.status?.phase) && (waits || settled(dm))) return undefined;
   // An active run reads its own; a run about to start reads the live spec's.
   const live = validateSpec(dm.spec);
   const spec =

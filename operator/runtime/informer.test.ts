@@ -167,6 +167,34 @@ describe('createInformer', () => {
     expect(inf.list().length).toBe(2);
   });
 
+  it('asks for bookmarks and a server-side timeout; a quiet watch ended by the server resumes from the bookmark', async () => {
+    const bookmark = { ...cm('', '9'), metadata: { resourceVersion: '9' } } as Obj;
+    const t = setup(
+      [
+        (res) => {
+          // A quiet namespace: no change, one bookmark, then the server's timeout ends the watch.
+          stream({ type: 'BOOKMARK', object: bookmark })(res);
+          setTimeout(() => res.end(), 20);
+        },
+        stream(),
+      ],
+      [async () => ({ items: [cm('a', '1')], metadata: { resourceVersion: '1' } })],
+    );
+    const inf = await t.make();
+    await inf.start();
+    await waitFor(() => api!.watches.length >= 2);
+    for (const w of api!.watches) {
+      expect(w.get('allowWatchBookmarks')).toBe('true');
+      const timeout = Number(w.get('timeoutSeconds'));
+      expect(timeout).toBeGreaterThanOrEqual(300);
+      expect(timeout).toBeLessThan(600);
+    }
+    // Resumed from the bookmark's resourceVersion (not the list's, which would age into a 410): no relist.
+    expect(api!.watches[1]?.get('resourceVersion')).toBe('9');
+    expect(t.listCalls).toHaveLength(1);
+    expect(t.events).toEqual([['add', 'a']]);
+  });
+
   it('start() waits through failed lists until one succeeds', async () => {
     const t = setup(
       [stream()],

@@ -43,14 +43,38 @@ export function withoutManagedFields<O>(obj: O): O {
   return obj;
 }
 
-/** The library's Watch, with every object of every event stripped before the cache sees it. */
-class LeanWatch extends Watch {
+/**
+ * How long a watch may go without a byte before the client drops it. The library's default
+ * (30 s) ends every quiet watch twice a minute: with one watch per kind and namespace that
+ * is a steady stream of reconnects, each from a resourceVersion that only ages (nothing
+ * happens in a quiet namespace), until the API server answers 410 and the library relists.
+ * With bookmarks (below) the server writes at least once a minute to every watch.
+ */
+export const WATCH_IDLE_TIMEOUT_MS = 150_000;
+/** Server-side end of a watch: 5 to 10 minutes, spread so watches do not reconnect together (client-go's). */
+export function watchTimeoutSeconds(random: () => number = Math.random): number {
+  return Math.floor(300 * (1 + random()));
+}
+
+/**
+ * The library's Watch, asking for bookmarks (the API server then moves every watch's
+ * resourceVersion forward about once a minute, so a reconnect after a quiet spell resumes
+ * instead of relisting), ended by the server at a spread timeout, with every object of
+ * every event stripped before the cache sees it.
+ */
+export class LeanWatch extends Watch {
+  constructor(config: KubeConfig) {
+    super(config);
+    // Private in the library's types; its default is the 30 s described above.
+    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_IDLE_TIMEOUT_MS;
+  }
+
   override watch(
     ...[path, queryParams, callback, done]: Parameters<Watch['watch']>
   ): ReturnType<Watch['watch']> {
     return super.watch(
       path,
-      queryParams,
+      { allowWatchBookmarks: true, timeoutSeconds: watchTimeoutSeconds(), ...queryParams },
       (phase, apiObj: unknown, watchObj?: unknown) => callback(phase, withoutManagedFields(apiObj), watchObj),
       done,
     );

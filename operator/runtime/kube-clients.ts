@@ -1,5 +1,6 @@
 // The API clients the operator uses, built once from a KubeConfig.
 import * as k8s from '@kubernetes/client-node';
+import { shareDispatchers } from './shared-dispatcher.js';
 
 export interface KubeClients {
   kubeConfig: k8s.KubeConfig;
@@ -11,6 +12,8 @@ export interface KubeClients {
 }
 
 export function createKubeClients(kubeConfig: k8s.KubeConfig): KubeClients {
+  // One keep-alive connection pool for every client and watch (the library opens one per request).
+  shareDispatchers(kubeConfig);
   return {
     kubeConfig,
     custom: kubeConfig.makeApiClient(k8s.CustomObjectsApi),
