@@ -220,3 +220,16 @@ export function targetsTable(rows: readonly TargetRow[]): string {
     )
     .join('\n');
 }
+
+/** The rows as the README's Performance table quotes them (a test keeps the two equal). */
+export function targetsMarkdown(rows: readonly TargetRow[]): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  return [
+    '| target (issue 20) | measured | ratio / value | target | met |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${esc(r.row)} | ${esc(r.measured)} | ${r.value ?? ''} | ${esc(r.target)} | ${r.met === null ? 'not measured' : r.met ? 'yes' : 'no'} |`,
+    ),
+  ].join('\n');
+}
