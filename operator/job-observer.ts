@@ -72,25 +72,10 @@ export function observeStep(
   const complete =
     jobCondition(job, 'Complete') ?? ((job.status?.succeeded ?? 0) > 0 ? { status: 'True' } : undefined);
   const failed = jobCondition(job, 'Failed');
+  if (!complete && !failed) return { state: 'running', job, startedAt: stringTime(job.status?.startTime) };
+
   const pod = podResult(job, pods);
   const parsed = parseJobResult(pod?.message);
-  if (!complete && !failed) {
-    // The step's container has ended: act on its termination message now rather than on
-    // the Job's condition, which the Job controller sets a second or so later. Only what
-    // cannot change: exit 0 with a valid result saying ok, or a failure the Job will not
-    // retry (backoffLimit 0) with a valid result saying why.
-    const ended = pod?.exitCode !== undefined && parsed.ok;
-    if (ended && pod.exitCode === 0 && parsed.result.ok)
-      return { state: 'succeeded', job, result: parsed.result };
-    if (ended && pod.exitCode !== 0 && job.spec?.backoffLimit === 0 && !parsed.result.ok)
-      return {
-        state: 'failed',
-        job,
-        message: parsed.result.error?.message ?? 'the step failed',
-        result: parsed.result,
-      };
-    return { state: 'running', job, startedAt: stringTime(job.status?.startTime) };
-  }
   if (complete) {
     if (parsed.ok && parsed.result.ok) return { state: 'succeeded', job, result: parsed.result };
     // A Job that exited 0 without a valid, successful result is a failure: we
