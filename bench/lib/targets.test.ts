@@ -1,5 +1,7 @@
 import { comparison, figure } from './stats.js';
-import { targets, targetsTable } from './targets.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { readmeWithTargets, targets, targetsMarkdown, targetsTable } from './targets.js';
 import type { PartReport } from './report.js';
 
 const part = (name: string, results: PartReport['results'], ok = true): PartReport => ({
@@ -84,5 +86,17 @@ describe('bench targets (issue 20 rows)', () => {
     expect(row.value).toBe(1.5);
     expect(row.met).toBe(false);
     expect(row.measured).toMatch(/worst of 2: custom lz4/);
+  });
+});
+
+describe("the README's Performance table", () => {
+  it('is the targets table of the committed bench/results/latest.json (bench/targets-md.ts --readme)', () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    const doc = JSON.parse(readFileSync(path.join(root, 'bench/results/latest.json'), 'utf8')) as {
+      parts: PartReport[];
+    };
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const table = targetsMarkdown(targets(doc.parts));
+    expect(readmeWithTargets(readme, table)).toBe(readme);
   });
 });

@@ -233,3 +233,14 @@ export function targetsMarkdown(rows: readonly TargetRow[]): string {
     ),
   ].join('\n');
 }
+
+const BEGIN = '<!-- targets:begin -->';
+const END = '<!-- targets:end -->';
+
+/** The README with `table` between its targets markers (which must be there). */
+export function readmeWithTargets(readme: string, table: string): string {
+  const a = readme.indexOf(BEGIN);
+  const b = readme.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`README.md has no ${BEGIN} ... ${END} markers`);
+  return `${readme.slice(0, a + BEGIN.length)}\n${table}\n${readme.slice(b)}`;
+}
