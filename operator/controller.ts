@@ -33,7 +33,6 @@ import { describeApiError, httpStatus, type KubeClients } from './runtime/kube-c
 import { WorkQueue } from './runtime/workqueue.js';
 import { identityLock, safeTarget, TargetLocks } from './target-locks.js';
 import { createWatches } from './watches.js';
-import { newer, ownWrite, type OwnWrite } from './own-writes.js';
 
 export interface ControllerDeps {
   clients: KubeClients;
@@ -63,8 +62,8 @@ export class Controller {
   private readonly dmInformers: ResilientInformer<DatabaseMigration>[] = [];
   private readonly jobInformers: ResilientInformer<V1Job>[] = [];
   private readonly podInformers: ResilientInformer<V1Pod>[] = [];
-  /** Our own last write per key, until the informer has caught up with it. */
-  private readonly written = new Map<string, OwnWrite>();
+  /** Our own last status write per key: the informer may lag behind it. */
+  private readonly written = new Map<string, DatabaseMigration>();
   private resync?: NodeJS.Timeout;
   private workersStarted = false;
   private synced = false;
@@ -92,9 +91,7 @@ export class Controller {
       const w = createWatches(clients, ns, logger, {
         resource: (type, dm) => {
           const key = keyOf(dm.metadata.namespace, dm.metadata.name);
-          // Our own write is only kept until the cache has caught up with it.
-          const mine = this.written.get(key);
-          if (type === 'delete' || (mine && !newer(mine, dm))) this.written.delete(key);
+          if (type === 'delete') this.written.delete(key);
           this.queue.add(key);
         },
         job: (job) => this.enqueueOwner(job),
@@ -197,7 +194,11 @@ export class Controller {
   /** Newest of the cached object and our own last write (the cache can lag behind it). */
   private current(key: string, cached: DatabaseMigration): DatabaseMigration {
     const mine = this.written.get(key);
-    return mine && newer(mine, cached) ? { ...cached, status: mine.status } : cached;
+    if (!mine || mine.metadata.uid !== cached.metadata.uid) return cached;
+    const a = Number(cached.metadata.resourceVersion);
+    const b = Number(mine.metadata.resourceVersion);
+    if (Number.isFinite(a) && Number.isFinite(b) && b > a) return { ...cached, status: mine.status };
+    return cached;
   }
 
   private async reconcileKey(key: string): Promise<number | undefined> {
@@ -219,21 +220,13 @@ export class Controller {
       .filter((p) => p.metadata?.ownerReferences?.some((r) => r.kind === 'Job' && jobNames.has(r.name)));
 
     const { clients } = this.deps;
-    const target = safeTarget(dm);
-    const heldByOther = () => {
-      const h = target ? this.locks.holder(target) : undefined;
-      return h !== undefined && h !== key;
-    };
-    // Queued behind another run, a resource cannot start one: its ConfigMap is not read (a GET
-    // per queued resource per re-check). If the target frees up meanwhile, the reconcile is redone.
-    const waits = heldByOther();
     const workloadPodsRunning = await workloadPods(clients, dm, logger);
     const workloadsScaledBackBy = await scaledBackBy(clients, dm, workloadPodsRunning, logger);
-    const migrationsConfigMap = await readMigrationsConfigMap(clients, dm, waits);
+    const migrationsConfigMap = await readMigrationsConfigMap(clients, dm);
     const migrateProgress = await readProgress(clients, dm, pods, logger);
-    if (waits && !heldByOther()) return this.reconcileKey(key);
     // Holder lookup, reconcile and claim run without an await between them, so
     // two workers can never both take the same target.
+    const target = safeTarget(dm);
     const holder = target ? this.locks.holder(target) : undefined;
     const identity = identityLock(dm.status);
     const idHolder = identity ? this.locks.holder(identity) : undefined;
@@ -288,7 +281,11 @@ export class Controller {
   /** Our own last write's resourceVersion when it is newer than the cache's (the informer lags behind it). */
   private newestResourceVersion(key: string, cached: DatabaseMigration): string | undefined {
     const mine = this.written.get(key);
-    return mine && newer(mine, cached) ? mine.metadata.resourceVersion : cached.metadata.resourceVersion;
+    return mine &&
+      mine.metadata.uid === cached.metadata.uid &&
+      Number(mine.metadata.resourceVersion) > Number(cached.metadata.resourceVersion)
+      ? mine.metadata.resourceVersion
+      : cached.metadata.resourceVersion;
   }
 
   /** Adds or removes our finalizer (merge patch with the resourceVersion we read: a conflict retries). */
@@ -309,7 +306,7 @@ export class Controller {
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     )) as DatabaseMigration;
     // The status write that follows must use this resourceVersion, not the cached one.
-    this.written.set(key, ownWrite(updated));
+    this.written.set(key, updated);
   }
 
   private jobConfig(): JobBuildConfig {
@@ -361,7 +358,7 @@ export class Controller {
       name,
       body,
     })) as DatabaseMigration;
-    this.written.set(key, ownWrite(updated));
+    this.written.set(key, updated);
   }
 
   private release(key: string): void {
