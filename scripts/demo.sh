@@ -97,9 +97,9 @@ step "5/6 operator: helm upgrade --install $RELEASE charts/database-migration-op
 K get ns "$DEMO_NAMESPACE" >/dev/null 2>&1 || K create ns "$DEMO_NAMESPACE" >/dev/null
 "$HELM" upgrade --install "$RELEASE" "$REPO/charts/database-migration-operator" \
   --namespace "$OPERATOR_NS" --create-namespace --force-conflicts --take-ownership \
-  --set "image.repository=${DBM_OPERATOR_IMAGE%:*}" --set "image.tag=${DBM_OPERATOR_IMAGE##*:}" \
+  --set "image.repository=${DBM_OPERATOR_IMAGE%:*}" --set-string "image.tag=${DBM_OPERATOR_IMAGE##*:}" \
   --set image.pullPolicy=Never \
-  --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \
+  --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set-string "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \
   --set migratorImage.pullPolicy=Never \
   --set "watchNamespaces={$DEMO_NAMESPACE}" \
   --set "networkPolicy.database.ports={$DBM_PG_PORT}" \

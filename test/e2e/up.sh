@@ -61,9 +61,9 @@ log "installing the operator ($DBM_OPERATOR_IMAGE) in $OPERATOR_NS"
 # --take-ownership: the chart's CRD template adopts a CRD applied by kubectl (other suites) or an older chart.
 "$HELM" upgrade --install "$RELEASE" "$REPO/charts/database-migration-operator" \
   --namespace "$OPERATOR_NS" --create-namespace --force-conflicts --take-ownership \
-  --set "image.repository=${DBM_OPERATOR_IMAGE%:*}" --set "image.tag=${DBM_OPERATOR_IMAGE##*:}" \
+  --set "image.repository=${DBM_OPERATOR_IMAGE%:*}" --set-string "image.tag=${DBM_OPERATOR_IMAGE##*:}" \
   --set image.pullPolicy=IfNotPresent \
-  --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \
+  --set "migratorImage.repository=${DBM_MIGRATOR_IMAGE%:*}" --set-string "migratorImage.tag=${DBM_MIGRATOR_IMAGE##*:}" \
   --set migratorImage.pullPolicy=IfNotPresent \
   --set "watchNamespaces={$E2E_NS}" \
   --set "networkPolicy.database.ports={5432,${DBM_PG_PORT:-5432}}" \
