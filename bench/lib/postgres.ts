@@ -69,3 +69,16 @@ export function migratorArgs(): string[] {
 }
 
 export const NODE = process.execPath;
+
+/** The environment of a bench migrator run on `db`: the generated plan in `dir`, transaction mode each. */
+export function migratorEnv(pg: Pg, db: string, dir: string, resultPath: string): NodeJS.ProcessEnv {
+  return {
+    ...pg.env,
+    PGDATABASE: db,
+    MIGRATIONS_DIR: dir,
+    TRANSACTION_MODE: 'each',
+    RESULT_PATH: resultPath,
+    LOG_LEVEL: 'warn',
+    PG_CLIENT_BIN_DIR: pg.clientBin,
+  };
+}

@@ -84,7 +84,12 @@ export function table(parts: PartReport[]): string {
         );
     }
   }
-  const widths = rows[0]!.map((_, c) => Math.min(90, Math.max(...rows.map((r) => (r[c] ?? '').length))));
+  return columns(rows, 90);
+}
+
+/** Plain text columns: each cell padded to its column's widest (capped at `max`), two spaces apart. */
+export function columns(rows: readonly string[][], max = Infinity): string {
+  const widths = rows[0]!.map((_, c) => Math.min(max, Math.max(...rows.map((r) => (r[c] ?? '').length))));
   return rows
     .map((r) =>
       r

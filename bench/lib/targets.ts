@@ -2,7 +2,7 @@
 // document (bench/results/latest.json), with the figure, the ratio or value,
 // the target and whether it is met. A row whose part did not run says so; it
 // is never counted as met.
-import type { PartReport } from './report.js';
+import { columns, type PartReport } from './report.js';
 import type { Comparison, Result } from './stats.js';
 
 export interface TargetRow {
@@ -210,15 +210,7 @@ export function targetsTable(rows: readonly TargetRow[]): string {
       r.from,
     ]),
   ];
-  const widths = cells[0]!.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
-  return cells
-    .map((r) =>
-      r
-        .map((x, c) => x.padEnd(widths[c]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return columns(cells);
 }
 
 /** The rows as the README's Performance table quotes them (a test keeps the two equal). */

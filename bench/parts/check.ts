@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fullResultFromLog } from '../../crds/job-result.js';
-import { migratorArgs, NODE, psql, recreateDb, type Pg } from '../lib/postgres.js';
+import { migratorArgs, migratorEnv, NODE, psql, recreateDb, type Pg } from '../lib/postgres.js';
 import { run } from '../lib/proc.js';
 import { figure, interleave, type Result } from '../lib/stats.js';
 import { generateMigrations } from './generate-migrations.js';
@@ -27,16 +27,7 @@ export async function benchCheck(pg: Pg, o: CheckOptions): Promise<Result[]> {
     // Small data migrations: the check measures the plan, not bulk inserts.
     const dir = generateMigrations(path.join(work, 'migrations'), o.migrations, 50);
     const resultPath = path.join(work, 'result.json');
-    const env = (db: string) => ({
-      ...pg.env,
-      PGDATABASE: db,
-      MIGRATIONS_DIR: dir,
-      TRANSACTION_MODE: 'each',
-      RESULT_PATH: resultPath,
-      LOG_LEVEL: 'warn',
-      PG_CLIENT_BIN_DIR: pg.clientBin,
-      SHADOW_PG_BIN_DIR: o.shadowBin,
-    });
+    const env = (db: string) => ({ ...migratorEnv(pg, db, dir, resultPath), SHADOW_PG_BIN_DIR: o.shadowBin });
     let statements = 0;
     const checkSide = (label: string, main: string[]) => ({
       label,

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { migratorArgs, NODE, psql, recreateDb, ROOT, type Pg } from '../lib/postgres.js';
+import { migratorArgs, migratorEnv, NODE, psql, recreateDb, ROOT, type Pg } from '../lib/postgres.js';
 import { run } from '../lib/proc.js';
 import { figure, interleave, type Result } from '../lib/stats.js';
 import { generateMigrations } from './generate-migrations.js';
@@ -34,15 +34,7 @@ export async function benchMigrate(pg: Pg, o: MigrateOptions): Promise<Result[]>
   try {
     const dir = generateMigrations(path.join(work, 'migrations'), o.migrations);
     const resultPath = path.join(work, 'result.json');
-    const migratorEnv = (db: string) => ({
-      ...pg.env,
-      PGDATABASE: db,
-      MIGRATIONS_DIR: dir,
-      TRANSACTION_MODE: 'each',
-      RESULT_PATH: resultPath,
-      LOG_LEVEL: 'warn',
-      PG_CLIENT_BIN_DIR: pg.clientBin,
-    });
+    const envFor = (db: string) => migratorEnv(pg, db, dir, resultPath);
     const ds = typeormDataSource(work, 'bench_typeorm', dir);
     const applied = (db: string) => Number(psql(pg, db, 'SELECT count(*) FROM migrations').trim());
     const migrate = await interleave(
@@ -69,7 +61,7 @@ export async function benchMigrate(pg: Pg, o: MigrateOptions): Promise<Result[]>
           label: 'migrator migrate',
           prepare: () => recreateDb(pg, 'bench_migrator'),
           measure: () => {
-            const ms = run(NODE, [...migratorArgs(), 'migrate'], { env: migratorEnv('bench_migrator') }).ms;
+            const ms = run(NODE, [...migratorArgs(), 'migrate'], { env: envFor('bench_migrator') }).ms;
             if (applied('bench_migrator') !== o.migrations) throw new Error('the migrator applied too few');
             return ms;
           },
@@ -93,7 +85,7 @@ export async function benchMigrate(pg: Pg, o: MigrateOptions): Promise<Result[]>
       },
       {
         label: 'migrator migrate, nothing pending',
-        measure: () => run(NODE, [...migratorArgs(), 'migrate'], { env: migratorEnv('bench_migrator') }).ms,
+        measure: () => run(NODE, [...migratorArgs(), 'migrate'], { env: envFor('bench_migrator') }).ms,
       },
     ]);
     out.push(startup);
